@@ -1,0 +1,37 @@
+# One command to run the main job, one to run the tests (README). Only needs python3 (3.11+).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SEED   ?= examples/seed.yaml
+
+.PHONY: run test lint typecheck unit bench clean
+
+$(BIN)/rollout: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+## run: install, then run the main job (a dry run of the seed release on the embedded engine)
+run: $(BIN)/rollout
+	$(BIN)/rollout plan $(SEED)
+
+## test: install, then ruff, mypy and the whole pytest suite
+test: $(BIN)/rollout
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(BIN)/rollout
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+typecheck: $(BIN)/rollout
+	$(BIN)/mypy
+
+## bench: benchmarks that print figures (not part of `make test`)
+bench: $(BIN)/rollout
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

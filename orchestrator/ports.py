@@ -1,0 +1,103 @@
+"""Ports: what the steps need from the outside world, named for the domain.
+
+Steps depend on these ``Protocol``s only; ``orchestrator.aws`` implements them with boto3 clients
+that are passed in (never created at import time), and tests may pass fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from orchestrator.model.live import AliasState, MetricQuery, MetricResult, QueueDepth
+
+
+class AliasRouter(Protocol):
+    """Reads and moves Lambda aliases."""
+
+    def read(self, function: str, alias: str) -> AliasState:
+        """Current routing of ``function:alias``. Raises ResourceMissingError if absent."""
+        ...
+
+    def set_weights(
+        self, current: AliasState, version: str, extra: Mapping[str, float] | None
+    ) -> AliasState:
+        """Point the alias at ``version`` plus ``extra`` weights (version -> fraction 0..1).
+
+        ``current`` is the state the caller read just before; the adapter passes its revision id
+        so AWS refuses a concurrent change.
+        """
+        ...
+
+    def version_exists(self, function: str, version: str) -> bool:
+        """Whether ``version`` is a published version of ``function``."""
+        ...
+
+
+class QueueInspector(Protocol):
+    """Read-only view of SQS queues: never receives, deletes or purges."""
+
+    def depth(self, url: str) -> QueueDepth:
+        ...
+
+    def oldest_age_seconds(self, url: str, since: datetime, until: datetime) -> float | None:
+        """Latest ``ApproximateAgeOfOldestMessage`` in the window, or None without datapoints."""
+        ...
+
+    def exists(self, url: str) -> bool:
+        ...
+
+
+class MetricSource(Protocol):
+    """CloudWatch metrics and alarms."""
+
+    def query(
+        self, queries: Sequence[MetricQuery], start: datetime, end: datetime
+    ) -> dict[str, MetricResult]:
+        """All ``queries`` in one GetMetricData call (paginated), keyed by query id."""
+        ...
+
+    def alarm_states(self, names: Sequence[str]) -> dict[str, str]:
+        """``OK`` / ``ALARM`` / ``INSUFFICIENT_DATA`` per alarm name; missing alarms are absent."""
+        ...
+
+
+class LeaseStore(Protocol):
+    """Per-component leases, so that two releases never shift the same component."""
+
+    def acquire(self, key: str, owner: str, ttl_seconds: int, now: datetime) -> None:
+        """Take or renew the lease. Raises LockConflictError naming the holder."""
+        ...
+
+    def release(self, key: str, owner: str) -> None:
+        """Drop the lease if ``owner`` holds it; a no-op otherwise."""
+        ...
+
+    def holder(self, key: str, now: datetime) -> str | None:
+        ...
+
+
+class RecordStore(Protocol):
+    """Small per-release records (hotfix task token, roll-forward state), keyed by release."""
+
+    def put(self, release: str, kind: str, item: Mapping[str, object]) -> None:
+        ...
+
+    def get(self, release: str, kind: str) -> dict[str, object] | None:
+        ...
+
+    def delete(self, release: str, kind: str) -> None:
+        ...
+
+
+class Notifier(Protocol):
+    """Tells on-call what happened."""
+
+    def publish(self, subject: str, message: str) -> None:
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        ...
