@@ -12,15 +12,15 @@ maps them to exit codes. Leaves end in ``Error`` and carry their context as attr
     │   ├── InfeasibleReleaseError     no order of alias moves makes the release safe
     │   ├── ScenarioError              a dry-run scenario file is invalid
     │   └── HotfixRejectedError        a hotfix version is not compatible with the live state
-    ├── EnvironmentProblemError        AWS or the engine cannot be reached or refuses: exit code 3
-    │   └── ResourceMissingError       a function, version, alias or queue named in the manifest is absent
-    ├── TransientError                 worth a retry (throttling, a busy service); ASL Retry names it
-    ├── ReleaseStateError              the world is not in the state the release expects: stop, roll forward
-    │   ├── AliasDriftError            an alias is not where this release left it (someone moved it)
+    ├── EnvironmentProblemError        AWS or the engine unreachable or refusing: exit code 3
+    │   └── ResourceMissingError       a function, version, alias or queue is absent
+    ├── TransientError                 worth a retry (throttling, busy service); ASL Retry names it
+    ├── ReleaseStateError              the world is not as the release expects: stop, roll forward
+    │   ├── AliasDriftError            an alias is not where this release left it
     │   ├── LockConflictError          another release holds a lease on a component
-    │   ├── GateFailedError            a verification gate failed (FAILED, or too many ERROR/INCONCLUSIVE)
+    │   ├── GateFailedError            a verification gate failed (or too many ERROR/INCONCLUSIVE)
     │   ├── DrainTimeoutError          a queue still holds old-schema messages after its timeout
-    │   └── UnsafeRollbackError        a caller asked to move an alias back where that is not proven safe
+    │   └── UnsafeRollbackError        moving an alias back was asked where it is not proven safe
     └── ReleaseNotFoundError           no execution or record exists for the release id
 """
 
@@ -56,7 +56,9 @@ class InputError(RolloutError):
         if isinstance(issues, str):
             issues = [Issue(path, issues)]
         self.issues: list[Issue] = list(issues)
-        super().__init__("; ".join(f"{i.path}: {i.message}" if i.path else i.message for i in self.issues))
+        super().__init__(
+            "; ".join(f"{i.path}: {i.message}" if i.path else i.message for i in self.issues)
+        )
 
 
 class ManifestError(InputError):
@@ -74,7 +76,9 @@ class ScenarioError(InputError):
 class HotfixRejectedError(InputError):
     """A hotfix version is not compatible with the live mixed state."""
 
-    def __init__(self, issues: Sequence[Issue] | str, *, component: str = "", version: str = "") -> None:
+    def __init__(
+        self, issues: Sequence[Issue] | str, *, component: str = "", version: str = ""
+    ) -> None:
         self.component = component
         self.version = version
         super().__init__(issues)

@@ -19,7 +19,9 @@ class AliasState(_Frozen):
     function: str
     alias: str
     version: str
-    extra: dict[str, float] = Field(default_factory=dict)  # version -> fraction (0..1), as AWS stores it
+    extra: dict[str, float] = Field(
+        default_factory=dict
+    )  # version -> fraction (0..1), as AWS stores it
     revision_id: str = ""
 
     @property

@@ -1,0 +1,182 @@
+"""The ``rollout`` command (DESIGN §7).
+
+Exit codes: 0 completed, 1 did not complete, 2 invalid or infeasible input (nothing changed),
+3 environment problem (AWS or engine unreachable). ``--format json`` prints one JSON document on
+stdout for pipelines; human output goes to stdout, problems to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from orchestrator.errors import InfeasibleReleaseError, InputError, Issue, RolloutError
+from orchestrator.model.load import load_manifest, unused_queues
+from orchestrator.planning import plan_release
+
+app = typer.Typer(
+    name="rollout",
+    help=(
+        "Schema-aware, roll-forward releases of Lambda -> SQS -> Lambda chains.\n\n"
+        "Plan a release from the schema versions each component reads and writes, shift aliases "
+        "in dependency order, drain queues of old-schema messages, verify every step, and on "
+        "failure roll forward with a hotfix instead of rolling back."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Piped output (CI logs, `| less`) gets a wide page instead of Rich's 80-column default.
+stdout = Console(width=None if sys.stdout.isatty() else 140)
+stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+
+T = TypeVar("T")
+
+
+class TextOrJson(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    json = "json"
+    mermaid = "mermaid"
+
+
+ManifestArg = Annotated[
+    Path,
+    typer.Argument(
+        metavar="MANIFEST",
+        help="Release manifest (YAML or JSON), see DESIGN §3 or examples/seed.yaml.",
+        show_default=False,
+    ),
+]
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def guarded(fmt: str, action: Callable[[], T]) -> T:
+    """Run ``action``; turn the project's errors into the documented output and exit code."""
+    try:
+        return action()
+    except InputError as exc:
+        title = (
+            "Infeasible release: no safe order exists"
+            if isinstance(exc, InfeasibleReleaseError)
+            else "Invalid input"
+        )
+        report(fmt, title, exc.issues)
+        raise typer.Exit(exc.exit_code) from None
+    except RolloutError as exc:
+        report(fmt, type(exc).__name__, [Issue("", str(exc))])
+        raise typer.Exit(exc.exit_code) from None
+
+
+def report(fmt: str, title: str, issues: list[Issue]) -> None:
+    from orchestrator.cli.render import render_issues
+
+    if fmt == "json":
+        emit_json({"errors": [issue.as_dict() for issue in issues]})
+    else:
+        render_issues(stderr, title, issues)
+
+
+@app.command()
+def validate(
+    manifest: ManifestArg,
+    fmt: Annotated[
+        TextOrJson, typer.Option("--format", "-f", help="text for people, json for pipelines.")
+    ] = TextOrJson.text,
+) -> None:
+    """Check a manifest: schema, semantics and a feasible order. Changes nothing.
+
+    Every problem is reported at once with its path in the manifest
+    (e.g. `components.enrich.to.reads.orders`). Exit 0 valid, 2 invalid or infeasible.
+
+    Example: `rollout validate examples/seed.yaml`
+    """
+
+    def run() -> None:
+        loaded = load_manifest(manifest)
+        plan = plan_release(loaded)
+        warnings = [
+            {"path": f"queues.{q}", "message": "declared but no component reads or writes it"}
+            for q in unused_queues(loaded)
+        ]
+        if fmt == "json":
+            emit_json(
+                {
+                    "valid": True,
+                    "release": loaded.release,
+                    "components": len(loaded.components),
+                    "waves": len(plan.waves),
+                    "warnings": warnings,
+                }
+            )
+            return
+        stdout.print(
+            f"[green]✓[/] {manifest}: release {loaded.release} is valid: "
+            f"{len(loaded.components)} component(s), {len(plan.waves)} wave(s)"
+        )
+        for warning in warnings:
+            stderr.print(f"[yellow]![/] {warning['path']}: {warning['message']}")
+
+    guarded(fmt, run)
+
+
+@app.command()
+def plan(
+    manifest: ManifestArg,
+    fmt: Annotated[
+        PlanFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text: a table of waves with each constraint's reason; json: the DESIGN §7 "
+            "contract; mermaid: a flowchart to paste into Markdown.",
+        ),
+    ] = PlanFormat.text,
+) -> None:
+    """Show the release plan: waves, ordering constraints with their reasons, drains.
+
+    Components in one wave shift in parallel; a wave starts when the previous one is fully cut
+    over. Exit 2 (with every unsafe edge explained) when no order is safe.
+
+    Examples:
+
+    * `rollout plan examples/seed.yaml`
+    * `rollout plan examples/seed.yaml --format json | jq .waves`
+    * `rollout plan examples/fanout.yaml --format mermaid > plan.md`
+    """
+
+    def run() -> None:
+        from orchestrator.cli.render import render_mermaid, render_plan
+
+        loaded = load_manifest(manifest)
+        result = plan_release(loaded)
+        if fmt == "json":
+            emit_json(result.contract())
+        elif fmt == "mermaid":
+            sys.stdout.write(render_mermaid(loaded, result))
+        else:
+            render_plan(stdout, loaded, result)
+
+    guarded(fmt, run)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

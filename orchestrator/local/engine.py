@@ -1,0 +1,489 @@
+"""The embedded engine: Step Functions (and the emulated AWS account) in-process, on moto.
+
+:class:`EmbeddedEngine` serves moto on a local port (``ThreadedMotoServer``) with moto's ASL
+interpreter switched on, so the project's real JSONPath state machine runs locally with no Docker
+and no Java. Lambda tasks call Python handlers in-process through the botocore hook in
+:mod:`orchestrator.local.invoke_hook`; the handlers' functions also exist in moto's Lambda
+(dummy zip, ``python3.12``) so the ARNs the ASL names are real. Clients from :meth:`client` and the
+CLI talk to it with ordinary boto3 through ``endpoint_url``, exactly as they talk to AWS or to
+Step Functions Local (DESIGN §6).
+
+Usage::
+
+    with EmbeddedEngine({"Plan": plan_handler}) as engine:
+        arn = engine.deploy_state_machine("rollout", asl_text, {"PlanArn": engine.function_arn("Plan")})
+        sfn = engine.client("stepfunctions")
+        run = sfn.start_execution(stateMachineArn=arn, name="r1", input="{}")
+        result = wait_for_execution(sfn, run["executionArn"], timeout=30)
+        output = json.loads(result["output"])     # present when status == "SUCCEEDED"
+
+Things to know (measured on moto 5.2.5; more in :mod:`orchestrator.local.moto_compat`):
+
+* moto's state lives in module-level globals, so it is *process-wide*: two servers in one process
+  would share every account, and the interpreter reaches "its" server through the process-wide
+  ``MOTO_PORT`` environment variable. One engine runs per process at a time; :meth:`start`
+  refuses a second one (:class:`~orchestrator.errors.EnvironmentProblemError`). The moto config
+  (``execute_state_machine``, ``lambda.use_docker``) is process-wide too; :meth:`stop` puts the
+  defaults back.
+* The config must be set before any state machine is created: with it off, moto keeps state
+  machines in a different backend that never runs them. :meth:`start` sets it first.
+* ``start_execution`` returns at once; executions run in daemon threads. Poll with
+  :func:`wait_for_execution`, which always has a timeout. Always pass an execution ``name``.
+* Execution output is ``describe_execution(...)["output"]`` (a JSON string) once the status is
+  ``SUCCEEDED``; a failed execution carries ``error`` and ``cause`` instead.
+* Handlers run on the interpreter's threads (one per execution and per Map iteration), so they
+  must be thread-safe; :attr:`EmbeddedEngine.invocations` counts calls per function.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections import Counter
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from orchestrator.errors import EnvironmentProblemError, InputError, Issue
+from orchestrator.local import invoke_hook, moto_compat
+from orchestrator.local.invoke_hook import Handler, InvocationRouter
+
+__all__ = ["ACCOUNT_ID", "EmbeddedEngine", "Handler", "wait_for_execution"]
+
+ACCOUNT_ID = "123456789012"
+"""moto's default account: every ARN the engine hands out is in it."""
+
+ENGINE_CONFIG: dict[str, Any] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+_DEFAULT_CONFIG: dict[str, Any] = {
+    "stepfunctions": {"execute_state_machine": False},
+    "lambda": {"use_docker": True},
+}
+ROLE_NAME = "embedded-engine"
+RUNTIME = "python3.12"
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+_START_TIMEOUT = 30.0
+
+
+def wait_for_execution(
+    sfn_client: Any, execution_arn: str, timeout: float, *, poll_interval: float = 0.02
+) -> dict[str, Any]:
+    """Poll ``describe_execution`` until the execution leaves ``RUNNING``; return that description.
+
+    Sleeps start at ``poll_interval`` and grow to 0.25 s. Raises ``TimeoutError`` naming the last
+    status seen when ``timeout`` seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    interval = poll_interval
+    while True:
+        described: dict[str, Any] = sfn_client.describe_execution(executionArn=execution_arn)
+        status = str(described.get("status"))
+        if status in _TERMINAL:
+            return described
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"execution {execution_arn} is still {status} after {timeout:g} s")
+        time.sleep(min(interval, remaining))
+        interval = min(interval * 1.5, 0.25)
+
+
+def fill_placeholders(definition: str, substitutions: Mapping[str, str]) -> str:
+    """Replace every ``${key}`` like CloudFormation's ``DefinitionSubstitutions`` (plain text).
+
+    Raises :class:`InputError` naming every placeholder without a substitution.
+    """
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key in substitutions:
+            return str(substitutions[key])
+        missing.append(key)
+        return match.group(0)
+
+    filled = _PLACEHOLDER.sub(replace, definition)
+    if missing:
+        names = ", ".join(f"${{{key}}}" for key in sorted(set(missing)))
+        raise InputError([Issue("definition", f"placeholders without a substitution: {names}")])
+    return filled
+
+
+def _dummy_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "lambda_function.py",
+            "def handler(event, context):\n"
+            "    raise RuntimeError('runs in-process through the embedded engine')\n",
+        )
+    return buffer.getvalue()
+
+
+def _quiet_loggers() -> None:
+    """Silence werkzeug's access log and the interpreter's ERROR log of every caught ASL error.
+
+    Only loggers nobody configured (level NOTSET) are touched, so a test or the CLI can still
+    turn them on.
+    """
+    for name, level in (
+        ("werkzeug", logging.WARNING),
+        ("moto.stepfunctions.parser.asl.component.eval_component", logging.CRITICAL),
+    ):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(level)
+
+
+class EmbeddedEngine:
+    """moto's server and ASL interpreter in this process, with Lambda tasks run in-process."""
+
+    _active: EmbeddedEngine | None = None
+    _active_lock = threading.Lock()
+
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler] | None = None,
+        *,
+        region: str = "us-east-1",
+        port: int = 0,
+        host: str = "127.0.0.1",
+        patch_moto: bool = True,
+        quiet: bool = True,
+    ) -> None:
+        self.region = region
+        self.account_id = ACCOUNT_ID
+        self._requested_port = port
+        self._host = host
+        self._patch_moto = patch_moto
+        self._quiet = quiet
+        self._router = InvocationRouter(region, ACCOUNT_ID)
+        self._router.register(dict(handlers or {}))
+        self._server: Any = None
+        self._port: int | None = None
+        self._saved_moto_port: str | None = None
+        self._created_functions: set[str] = set()
+        self._role_arn: str | None = None
+        self._session: boto3.session.Session | None = None
+        self._lock = threading.RLock()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> EmbeddedEngine:
+        """Start the server, switch on the interpreter, create the handlers' functions."""
+        with EmbeddedEngine._active_lock:
+            if EmbeddedEngine._active is self:
+                return self
+            if EmbeddedEngine._active is not None:
+                raise EnvironmentProblemError(
+                    "another EmbeddedEngine is already running in this process "
+                    f"({EmbeddedEngine._active.endpoint_url}); moto's state and MOTO_PORT are "
+                    "process-wide, so stop it first or share it"
+                )
+            EmbeddedEngine._active = self
+        try:
+            self._start()
+        except BaseException:
+            self._teardown()
+            raise
+        return self
+
+    def _start(self) -> None:
+        # Order matters: the hook must be in BUILTIN_HANDLERS before any client exists (see
+        # invoke_hook), and the patch before the first execution parses a JSONPath.
+        invoke_hook.install()
+        if self._quiet:
+            _quiet_loggers()
+        if self._patch_moto:
+            moto_compat.apply_patches()
+        if self._requested_port:
+            self._check_port_free(self._requested_port)
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError as exc:  # pragma: no cover - moto is a dev/local extra
+            raise EnvironmentProblemError(
+                "the embedded engine needs moto's server extra: pip install 'rollout-orchestrator[local]'"
+            ) from exc
+        server = ThreadedMotoServer(ip_address=self._host, port=self._requested_port, verbose=False)
+        starter = threading.Thread(target=server.start, name="embedded-engine-start", daemon=True)
+        starter.start()
+        starter.join(_START_TIMEOUT)
+        if starter.is_alive():
+            raise EnvironmentProblemError(
+                f"moto's server did not start on {self._host}:{self._requested_port} "
+                f"within {_START_TIMEOUT:g} s"
+            )
+        self._server = server
+        self._port = int(server.get_host_and_port()[1])
+        self._saved_moto_port = os.environ.get("MOTO_PORT")
+        os.environ["MOTO_PORT"] = str(self._port)
+        self._bypass_proxies()
+        invoke_hook.register_router(self._port, self._router)
+        self._post_moto_api("/moto-api/config", ENGINE_CONFIG)
+        self._ensure_functions()
+
+    def stop(self) -> None:
+        """Stop running executions, put moto's config and ``MOTO_PORT`` back, stop the server."""
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                self._stop_running_executions()
+            with contextlib.suppress(Exception):
+                self._post_moto_api("/moto-api/config", _DEFAULT_CONFIG)
+        self._teardown()
+
+    def _teardown(self) -> None:
+        if self._port is not None:
+            invoke_hook.unregister_router(self._port)
+            if self._saved_moto_port is None:
+                os.environ.pop("MOTO_PORT", None)
+            else:
+                os.environ["MOTO_PORT"] = self._saved_moto_port
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                self._server.stop()
+        self._server = None
+        self._port = None
+        self._session = None
+        self._created_functions.clear()
+        self._role_arn = None
+        with EmbeddedEngine._active_lock:
+            if EmbeddedEngine._active is self:
+                EmbeddedEngine._active = None
+
+    def __enter__(self) -> EmbeddedEngine:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Empty every moto backend, then re-apply the config and re-create role and functions."""
+        self._require_running()
+        with self._lock:
+            self._post_moto_api("/moto-api/reset", None)
+            self._created_functions.clear()
+            self._role_arn = None
+            self._post_moto_api("/moto-api/config", ENGINE_CONFIG)
+            self._router.reset_counts()
+            self._ensure_functions()
+
+    # -- properties and clients ------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        self._require_running()
+        assert self._port is not None
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        host = "127.0.0.1" if self._host in ("0.0.0.0", "", "::") else self._host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def invocations(self) -> Counter[str]:
+        """Invocations per function name since start (or the last :meth:`reset`). Live object."""
+        return self._router.invocations
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:role/{ROLE_NAME}"
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` on this engine (dummy credentials, few retries)."""
+        self._require_running()
+        with self._lock:  # boto3 sessions are not thread-safe while creating clients
+            if self._session is None:
+                self._session = boto3.session.Session(
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                    region_name=self.region,
+                )
+            return self._session.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=self.endpoint_url,
+                config=Config(
+                    retries={"max_attempts": 2, "mode": "standard"},
+                    connect_timeout=5,
+                    read_timeout=60,
+                ),
+            )
+
+    # -- Lambda handlers -------------------------------------------------------------------------
+
+    def register_handlers(self, handlers: Mapping[str, Handler]) -> None:
+        """Map Lambda function names to Python handlers (creating the functions if running)."""
+        self._router.register(dict(handlers))
+        if self.running:
+            self._ensure_functions()
+
+    def function_arn(self, name: str) -> str:
+        return self._router.function_arn(name)
+
+    def _ensure_functions(self) -> None:
+        with self._lock:
+            names = [n for n in self._router.names() if n not in self._created_functions]
+            if not names:
+                return
+            self._ensure_role()
+            lam = self.client("lambda")
+            code = _dummy_zip()
+            for name in names:
+                try:
+                    lam.create_function(
+                        FunctionName=name,
+                        Runtime=RUNTIME,
+                        Role=self.role_arn,
+                        Handler="lambda_function.handler",
+                        Code={"ZipFile": code},
+                        Timeout=900,
+                    )
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] != "ResourceConflictException":
+                        raise EnvironmentProblemError(
+                            f"cannot create Lambda function {name} on the embedded engine: {exc}"
+                        ) from exc
+                self._created_functions.add(name)
+
+    def _ensure_role(self) -> None:
+        if self._role_arn is not None:
+            return
+        iam = self.client("iam")
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        try:
+            iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "EntityAlreadyExists":
+                raise
+        self._role_arn = self.role_arn
+
+    # -- state machines --------------------------------------------------------------------------
+
+    def state_machine_arn(self, name: str) -> str:
+        return f"arn:aws:states:{self.region}:{self.account_id}:stateMachine:{name}"
+
+    def deploy_state_machine(
+        self,
+        name: str,
+        definition: str | Mapping[str, Any],
+        substitutions: Mapping[str, str],
+        role_arn: str | None = None,
+    ) -> str:
+        """Fill ``${key}`` placeholders, create or update the state machine, return its ARN.
+
+        Raises :class:`InputError` for a placeholder without a substitution or a definition that
+        is not JSON (moto validates nothing else: an invalid ASL only fails when it runs).
+        """
+        self._require_running()
+        text = definition if isinstance(definition, str) else json.dumps(definition)
+        filled = fill_placeholders(text, substitutions)
+        try:
+            json.loads(filled)
+        except ValueError as exc:
+            raise InputError([Issue("definition", f"not valid JSON: {exc}")]) from exc
+        self._ensure_role()
+        role = role_arn or self.role_arn
+        sfn = self.client("stepfunctions")
+        arn = self.state_machine_arn(name)
+        try:
+            sfn.describe_state_machine(stateMachineArn=arn)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "StateMachineDoesNotExist":
+                raise
+            created = sfn.create_state_machine(name=name, definition=filled, roleArn=role)
+            return str(created["stateMachineArn"])
+        sfn.update_state_machine(stateMachineArn=arn, definition=filled, roleArn=role)
+        return arn
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _require_running(self) -> None:
+        if self._server is None or self._port is None:
+            raise EnvironmentProblemError("the embedded engine is not running: call start() first")
+
+    def _post_moto_api(self, path: str, body: Mapping[str, Any] | None) -> None:
+        data = json.dumps(body).encode("utf-8") if body is not None else b""
+        request = urllib.request.Request(
+            self.endpoint_url + path,
+            data=data,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(request, timeout=30) as response:
+                response.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise EnvironmentProblemError(
+                f"the embedded engine's moto API refused POST {path}: {exc}"
+            ) from exc
+
+    def _stop_running_executions(self) -> None:
+        sfn = self.client("stepfunctions")
+        for machine in sfn.list_state_machines().get("stateMachines", []):
+            running = sfn.list_executions(
+                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+            )
+            for execution in running.get("executions", []):
+                with contextlib.suppress(ClientError):
+                    sfn.stop_execution(executionArn=execution["executionArn"])
+
+    @staticmethod
+    def _check_port_free(port: int) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise EnvironmentProblemError(
+                    f"port {port} is taken; the embedded engine cannot listen there"
+                ) from exc
+
+    @staticmethod
+    def _bypass_proxies() -> None:
+        """Keep a configured HTTP proxy away from the interpreter's ``localhost`` calls."""
+        if not any(
+            os.environ.get(v) for v in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")
+        ):
+            return
+        for var in ("NO_PROXY", "no_proxy"):
+            current = [h for h in os.environ.get(var, "").split(",") if h]
+            for host in ("localhost", "127.0.0.1"):
+                if host not in current:
+                    current.append(host)
+            os.environ[var] = ",".join(current)

@@ -1,0 +1,279 @@
+"""Run Lambda functions in-process: botocore's ``before-send.lambda.Invoke`` hook (DESIGN §6).
+
+moto can emulate Lambda's control plane but cannot run function code without Docker. botocore has
+a documented extension point that solves this without touching moto: a handler registered for the
+event ``before-send.<service-id>.<Operation>`` may return an ``AWSResponse``, and botocore then
+uses it instead of sending the HTTP request. This module registers one such handler for
+``before-send.lambda.Invoke``. When an ``Invoke`` request is addressed to the port of a running
+:class:`~orchestrator.local.engine.EmbeddedEngine` and names a function the engine has a Python
+handler for, the handler is called in-process and its result becomes the response:
+
+* success: status 200, ``x-amzn-requestid``, ``X-Amz-Executed-Version`` and a JSON body;
+* a raised exception: status 200 with ``X-Amz-Function-Error: Unhandled`` and the body
+  ``{"errorType": <exception class name>, "errorMessage": str(exc), "stackTrace": []}``, exactly
+  what the Lambda runtime returns, so ASL ``Retry``/``Catch`` match the project's error names
+  (``AliasDriftError``, ``TransientError`` ...);
+* a result that is not JSON-serialisable: ``errorType`` ``Runtime.MarshalError``, as on AWS.
+
+Anything else (another port, a function without a handler, real AWS) falls through untouched
+(the hook returns ``None``), so moto or AWS answers as usual.
+
+Why ``botocore.handlers.BUILTIN_HANDLERS`` and why before any client exists
+---------------------------------------------------------------------------
+moto's ASL interpreter calls Lambda through a *new* ``boto3.client("lambda")`` per task, built
+from boto3's default session; we cannot pass it a client or a session. A botocore ``Session``
+copies ``BUILTIN_HANDLERS`` into its event emitter when the session is created, and every client
+copies its session's emitter when the client is created. Appending to ``BUILTIN_HANDLERS`` is
+therefore the only registration that reaches sessions created later (boto3's lazily created
+default session, the sessions moto resets, our own per-engine sessions). A session or client
+that already existed before :func:`install` ran does not see the hook, hence "install once, before
+any client is created": :class:`EmbeddedEngine` calls :func:`install` before it creates anything.
+For good measure :func:`install` also registers the hook on ``boto3.DEFAULT_SESSION`` if that
+already exists, so clients that session creates afterwards are covered too. Installation is
+idempotent (guarded by a lock and a flag) because a second copy would run every handler twice.
+
+Routing is by the request URL's port: the interpreter calls ``http://localhost:$MOTO_PORT``,
+test clients call ``http://127.0.0.1:<port>``; both carry the engine's port. Requests to real AWS
+(port ``None``) never match. Everything here is thread-safe: the interpreter runs each execution
+(and each Map iteration) in its own thread, so the handlers themselves must be too.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import botocore.handlers
+from botocore.awsrequest import AWSResponse
+
+Handler = Callable[[dict[str, Any], Any], Any]
+"""A Lambda handler: ``(event, context) -> JSON-serialisable result``."""
+
+EVENT_NAME = "before-send.lambda.Invoke"
+DEFAULT_TIMEOUT_SECONDS = 900
+DEFAULT_MEMORY_MB = 128
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda runtime's context object that handlers (and Powertools) use."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = DEFAULT_MEMORY_MB
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    identity: Any = None
+    client_context: Any = None
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.log_group_name:
+            self.log_group_name = f"/aws/lambda/{self.function_name}"
+        if not self.log_stream_name:
+            day = time.strftime("%Y/%m/%d", time.gmtime())
+            self.log_stream_name = f"{day}/[{self.function_version}]{uuid.uuid4().hex}"
+        if not self._deadline:
+            self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def parse_function_name(name_or_arn: str) -> tuple[str, str | None]:
+    """``(function name, qualifier or None)`` from a name, a partial ARN or a full ARN.
+
+    Accepted: ``my-fn``, ``my-fn:live``, ``123456789012:function:my-fn[:live]``,
+    ``arn:aws:lambda:us-east-1:123456789012:function:my-fn[:live]``.
+    """
+    parts = name_or_arn.split(":")
+    if parts[0] == "arn" and len(parts) >= 7 and parts[5] == "function":
+        name, rest = parts[6], parts[7:]
+    elif len(parts) >= 3 and parts[1] == "function":
+        name, rest = parts[2], parts[3:]
+    else:
+        name, rest = parts[0], parts[1:]
+    qualifier = rest[0] if rest and rest[0] else None
+    return name, qualifier
+
+
+class InvocationRouter:
+    """Function name -> Python handler for one engine, with per-function invocation counts."""
+
+    def __init__(self, region: str, account_id: str) -> None:
+        self.region = region
+        self.account_id = account_id
+        self._handlers: dict[str, Handler] = {}
+        self._lock = threading.Lock()
+        self.invocations: Counter[str] = Counter()
+
+    def register(self, handlers: Mapping[str, Handler]) -> None:
+        with self._lock:
+            self._handlers.update(handlers)
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._handlers)
+
+    def handler_for(self, function_name: str) -> Handler | None:
+        with self._lock:
+            return self._handlers.get(function_name)
+
+    def count(self, function_name: str) -> None:
+        with self._lock:
+            self.invocations[function_name] += 1
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.invocations.clear()
+
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+
+
+_ROUTERS: dict[int, InvocationRouter] = {}
+_ROUTERS_LOCK = threading.Lock()
+_INSTALL_LOCK = threading.Lock()
+_installed = False
+
+
+def register_router(port: int, router: InvocationRouter) -> None:
+    """Route ``Invoke`` requests addressed to ``port`` to ``router``."""
+    with _ROUTERS_LOCK:
+        _ROUTERS[port] = router
+
+
+def unregister_router(port: int) -> None:
+    with _ROUTERS_LOCK:
+        _ROUTERS.pop(port, None)
+
+
+def _router_for(port: int | None) -> InvocationRouter | None:
+    if port is None:
+        return None
+    with _ROUTERS_LOCK:
+        return _ROUTERS.get(port)
+
+
+def install() -> None:
+    """Register the hook in ``BUILTIN_HANDLERS`` (and boto3's existing default session). Idempotent."""
+    global _installed
+    with _INSTALL_LOCK:
+        if _installed:
+            return
+        botocore.handlers.BUILTIN_HANDLERS.append((EVENT_NAME, before_send_lambda_invoke))
+        import boto3  # imported here: boto3 is only needed to reach an existing default session
+
+        if boto3.DEFAULT_SESSION is not None:
+            boto3.DEFAULT_SESSION.events.register(EVENT_NAME, before_send_lambda_invoke)
+        _installed = True
+
+
+def is_installed() -> bool:
+    return _installed and any(
+        spec[0] == EVENT_NAME and spec[1] is before_send_lambda_invoke
+        for spec in botocore.handlers.BUILTIN_HANDLERS
+    )
+
+
+class _RawBody(io.BytesIO):
+    """The ``raw`` of a synthetic response: botocore reads it or calls ``stream()``."""
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        chunk = self.read()
+        while chunk:
+            yield chunk
+            chunk = self.read()
+
+
+def _request_body(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if hasattr(body, "read"):
+        data = body.read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    return bytes(body)
+
+
+def _response(
+    url: str, status: int, body: bytes, *, version: str, function_error: bool
+) -> AWSResponse:
+    headers = {
+        "x-amzn-requestid": str(uuid.uuid4()),
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body)),
+        "X-Amz-Executed-Version": version,
+    }
+    if function_error:
+        headers["X-Amz-Function-Error"] = "Unhandled"
+    return AWSResponse(url, status, headers, _RawBody(body))
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """The body Lambda's runtime returns for an unhandled exception."""
+    return {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": []}
+
+
+def before_send_lambda_invoke(request: Any, **_: Any) -> AWSResponse | None:
+    """The botocore hook: answer ``Invoke`` for registered functions, else return ``None``."""
+    url = str(request.url)
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    router = _router_for(port)
+    if router is None:
+        return None
+    segments = parts.path.split("/")
+    # /2015-03-31/functions/{FunctionName}/invocations
+    if len(segments) < 5 or segments[2] != "functions" or segments[-1] != "invocations":
+        return None
+    name, qualifier = parse_function_name(unquote(segments[3]))
+    handler = router.handler_for(name)
+    if handler is None:
+        return None
+    query_qualifier = parse_qs(parts.query).get("Qualifier")
+    if query_qualifier:
+        qualifier = query_qualifier[0]
+    invocation_type = str(request.headers.get("X-Amz-Invocation-Type") or "RequestResponse")
+    version = "$LATEST" if qualifier is None or not qualifier.isdigit() else qualifier
+    if invocation_type == "DryRun":
+        return _response(url, 204, b"", version=version, function_error=False)
+
+    raw = _request_body(request.body)
+    arn = router.function_arn(name) + (f":{qualifier}" if qualifier else "")
+    context = LambdaContext(function_name=name, function_version=version, invoked_function_arn=arn)
+    router.count(name)
+    function_error = False
+    try:
+        event = json.loads(raw) if raw else {}
+        result = handler(event, context)
+        try:
+            body = json.dumps(result).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            function_error = True
+            body = json.dumps(
+                {"errorType": "Runtime.MarshalError", "errorMessage": str(exc), "stackTrace": []}
+            ).encode("utf-8")
+    except Exception as exc:
+        function_error = True
+        body = json.dumps(error_payload(exc), default=str).encode("utf-8")
+    if invocation_type == "Event":
+        return _response(url, 202, b"", version=version, function_error=False)
+    return _response(url, 200, body, version=version, function_error=function_error)

@@ -1,0 +1,355 @@
+"""The release manifest (DESIGN §3): pydantic v2 models and their field-level rules.
+
+Structural rules (types, formats, ranges) live on the models so that pydantic reports all of them at
+once with their location; cross-field rules (queues declared, functions unique, ...) live in
+``orchestrator.model.load`` and are reported together with the path they concern. A component may
+override any part of ``defaults``; ``Manifest.component(name)`` returns the merged view.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+)
+
+RELEASE_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+FUNCTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:(?P<name>[A-Za-z0-9_-]{1,64})$"
+)
+ALIAS_NAME = re.compile(r"^(?!\d+$)[A-Za-z0-9_-]{1,128}$")
+PUBLISHED_VERSION = re.compile(r"^[1-9]\d{0,9}$")
+SCHEMA_TOKEN = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
+
+DEFAULT_STEPS: tuple[float, ...] = (10.0, 50.0, 100.0)
+DEFAULT_BAKE_SECONDS = 300
+MAX_TASK_TIMEOUT_SECONDS = 31_536_000  # a task token can wait at most one year
+
+
+def _version(value: Any) -> str:
+    """A published Lambda version number: ``"43"`` (``43`` is accepted and kept as text)."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError('expected a published version number such as "43"')
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError('expected a published version number such as "43"')
+    text = value.strip()
+    if text.upper() == "$LATEST":
+        raise ValueError(
+            "$LATEST is not allowed: publish a version (aws lambda publish-version) "
+            "and give its number"
+        )
+    if not text:
+        raise ValueError('must not be empty: give a published version number such as "43"')
+    if not PUBLISHED_VERSION.match(text):
+        raise ValueError(
+            f"{text!r} is not a published version number: aliases and names are not allowed, "
+            'give the number that publish-version returned, such as "43"'
+        )
+    return text
+
+
+def _schema(value: Any) -> int | str:
+    """A schema version: an integer (``2``, or ``"2"`` normalised to ``2``) or a short token."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("expected a schema version such as 2")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("schema versions must not be negative")
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+        if SCHEMA_TOKEN.match(text):
+            return text
+    raise ValueError('expected a schema version such as 2 (a number or a short token like "v2")')
+
+
+Version = Annotated[str, BeforeValidator(_version)]
+Schema = Annotated[int | str, BeforeValidator(_schema)]
+
+
+def schema_sort_key(schema: int | str) -> tuple[int, int, str]:
+    """Numbers first in numeric order, then tokens: used wherever schemas are listed."""
+    return (0, schema, "") if isinstance(schema, int) else (1, 0, schema)
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class StrategySpec(_Spec):
+    """How the alias moves: traffic steps in percent of the new version, and a bake after each."""
+
+    steps: list[float] | None = None
+    bake_seconds: int | None = Field(default=None, ge=0, le=86_400)
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, steps: list[float] | None) -> list[float] | None:
+        if steps is None:
+            return None
+        if not steps:
+            raise ValueError("give at least one step, ending at 100, e.g. [10, 50, 100]")
+        for step in steps:
+            if not 0 < step <= 100:
+                raise ValueError(f"step {step:g} is out of range: every step must be in (0, 100]")
+        for before, after in itertools.pairwise(steps):
+            if after <= before:
+                raise ValueError(
+                    f"steps must be strictly increasing, but {after:g} follows {before:g}"
+                )
+        if steps[-1] != 100:
+            raise ValueError(f"the last step must be 100 (the full cutover), not {steps[-1]:g}")
+        return steps
+
+
+class GatesSpec(_Spec):
+    """Thresholds the new version's CloudWatch metrics must meet after every step."""
+
+    max_error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_throttles: int | None = Field(default=None, ge=0)
+    min_invocations: int | None = Field(default=None, ge=0)
+    alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = None
+    max_dlq_growth: int | None = Field(default=None, ge=0)
+    max_queue_age_seconds: float | None = Field(default=None, gt=0)
+    max_inconclusive: int | None = Field(default=None, ge=0, le=20)
+    max_errors: int | None = Field(default=None, ge=0, le=20)
+
+
+class DefaultsSpec(_Spec):
+    alias: str | None = None
+    strategy: StrategySpec = StrategySpec()
+    gates: GatesSpec = GatesSpec()
+
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, alias: str | None) -> str | None:
+        return _check_alias(alias)
+
+
+def _check_alias(alias: str | None) -> str | None:
+    if alias is None:
+        return None
+    if alias.upper() == "$LATEST" or not ALIAS_NAME.match(alias):
+        raise ValueError(
+            f"{alias!r} is not a valid alias name: letters, digits, - and _, not only digits, "
+            "not $LATEST (for example: live)"
+        )
+    return alias
+
+
+class QueueSpec(_Spec):
+    url: str
+    dlq_url: str | None = None
+    drain_timeout_seconds: int = Field(default=1800, gt=0, le=MAX_TASK_TIMEOUT_SECONDS)
+    drain_poll_seconds: int = Field(default=60, gt=0, le=3600)
+
+    @field_validator("url", "dlq_url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        if not re.match(r"^https?://[^\s/]+/.+", url):
+            raise ValueError(
+                "expected a queue URL such as https://sqs.eu-west-2.amazonaws.com/111122223333/orders"
+            )
+        return url
+
+    @property
+    def name(self) -> str:
+        return queue_name_from_url(self.url)
+
+
+def queue_name_from_url(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+class VersionSpec(_Spec):
+    """One version of a component and the schemas it reads and writes, per queue."""
+
+    version: Version | None = None
+    reads: dict[str, list[Schema]] = Field(default_factory=dict)
+    writes: dict[str, Schema] = Field(default_factory=dict)
+
+    @field_validator("reads")
+    @classmethod
+    def _reads(cls, reads: dict[str, list[int | str]]) -> dict[str, list[int | str]]:
+        for queue, schemas in reads.items():
+            if not schemas:
+                raise ValueError(
+                    f"reads.{queue} is empty: list the schema versions this version accepts, "
+                    "or drop the queue if it does not read it"
+                )
+        return {q: sorted(set(s), key=schema_sort_key) for q, s in reads.items()}
+
+    def read_set(self, queue: str) -> frozenset[int | str] | None:
+        """Schemas this version accepts on ``queue``; None when it does not consume it."""
+        schemas = self.reads.get(queue)
+        return None if schemas is None else frozenset(schemas)
+
+
+class ComponentSpec(_Spec):
+    function: str
+    alias: str | None = None
+    strategy: StrategySpec = StrategySpec()
+    gates: GatesSpec = GatesSpec()
+    from_: VersionSpec = Field(alias="from")
+    to: VersionSpec | None = None
+
+    @field_validator("function")
+    @classmethod
+    def _function(cls, function: str) -> str:
+        if FUNCTION_NAME.match(function) or FUNCTION_ARN.match(function):
+            return function
+        if function.startswith("arn:") and re.search(r":function:[^:]+:[^:]+$", function):
+            raise ValueError(
+                "give the function ARN without a qualifier: the alias goes in `alias`, "
+                "the versions in `from`/`to`"
+            )
+        raise ValueError(
+            "expected a Lambda function name (letters, digits, - and _) or an unqualified "
+            "function ARN such as arn:aws:lambda:eu-west-2:111122223333:function:ingest"
+        )
+
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, alias: str | None) -> str | None:
+        return _check_alias(alias)
+
+
+class Strategy(_Spec):
+    steps: tuple[float, ...]
+    bake_seconds: int
+
+
+class Gates(_Spec):
+    max_error_rate: float = 0.01
+    max_throttles: int = 0
+    min_invocations: int = 20
+    alarms: tuple[str, ...] = ()
+    max_dlq_growth: int = 0
+    max_queue_age_seconds: float | None = None
+    max_inconclusive: int = 2
+    max_errors: int = 2
+
+
+class Component(_Spec):
+    """A component with the defaults merged in: what the planner and the steps work with."""
+
+    name: str
+    function: str
+    alias: str
+    strategy: Strategy
+    gates: Gates
+    from_: VersionSpec = Field(alias="from")
+    to: VersionSpec
+    declared_unchanged: bool = False
+
+    @property
+    def function_name(self) -> str:
+        match = FUNCTION_ARN.match(self.function)
+        return match.group("name") if match else self.function
+
+    @property
+    def unchanged(self) -> bool:
+        """Old and new are the same code: the component is checked but never shifted."""
+        if self.declared_unchanged:
+            return True
+        return self.from_.version is not None and self.from_.version == self.to.version
+
+
+class Manifest(_Spec):
+    release: str
+    defaults: DefaultsSpec = DefaultsSpec()
+    queues: dict[str, QueueSpec] = Field(default_factory=dict)
+    components: dict[str, ComponentSpec]
+    on_failure: Literal["roll-forward", "halt"] = "roll-forward"
+    hotfix_timeout_seconds: int = Field(default=86_400, gt=0, le=MAX_TASK_TIMEOUT_SECONDS)
+    max_concurrency: int = Field(default=10, ge=1, le=1000)
+    notify_topic_arn: str | None = None
+
+    _resolved: dict[str, Component] = PrivateAttr(default_factory=dict)
+
+    @field_validator("release")
+    @classmethod
+    def _release(cls, release: str) -> str:
+        if not RELEASE_ID.match(release):
+            raise ValueError(
+                "the release id names the execution: 1-80 characters of letters, digits, "
+                "'.', '_' and '-', for example 2026-11-28.1"
+            )
+        return release
+
+    @field_validator("components")
+    @classmethod
+    def _components(cls, components: dict[str, ComponentSpec]) -> dict[str, ComponentSpec]:
+        if not components:
+            raise ValueError("a release needs at least one component")
+        bad = [name for name in components if not NAME.match(name)]
+        if bad:
+            raise ValueError(
+                f"invalid component name(s) {', '.join(map(repr, bad))}: use 1-64 letters, "
+                "digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        return components
+
+    @field_validator("queues")
+    @classmethod
+    def _queues(cls, queues: dict[str, QueueSpec]) -> dict[str, QueueSpec]:
+        bad = [name for name in queues if not NAME.match(name)]
+        if bad:
+            raise ValueError(
+                f"invalid queue name(s) {', '.join(map(repr, bad))}: use 1-64 letters, "
+                "digits, '.', '_' or '-'"
+            )
+        return queues
+
+    def model_post_init(self, __context: Any) -> None:
+        self._resolved = {name: self._merge(name, spec) for name, spec in self.components.items()}
+
+    def _merge(self, name: str, spec: ComponentSpec) -> Component:
+        d = self.defaults
+        steps = spec.strategy.steps or d.strategy.steps or list(DEFAULT_STEPS)
+        bake = spec.strategy.bake_seconds
+        if bake is None:
+            bake = d.strategy.bake_seconds
+        gate_values: dict[str, Any] = {}
+        for field in GatesSpec.model_fields:
+            value = getattr(spec.gates, field)
+            if value is None:
+                value = getattr(d.gates, field)
+            if value is not None:
+                gate_values[field] = tuple(value) if field == "alarms" else value
+        return Component(
+            name=name,
+            function=spec.function,
+            alias=spec.alias or d.alias or "live",
+            strategy=Strategy(
+                steps=tuple(steps), bake_seconds=DEFAULT_BAKE_SECONDS if bake is None else bake
+            ),
+            gates=Gates(**gate_values),
+            **{"from": spec.from_},
+            to=spec.to if spec.to is not None else spec.from_,
+            declared_unchanged=spec.to is None,
+        )
+
+    def component(self, name: str) -> Component:
+        return self._resolved[name]
+
+    @property
+    def resolved(self) -> dict[str, Component]:
+        """Every component with defaults merged, in manifest order."""
+        return dict(self._resolved)
