@@ -84,6 +84,14 @@ class RecordStore(Protocol):
 
     def delete(self, release: str, kind: str) -> None: ...
 
+    def list(self, release: str, prefix: str) -> list[tuple[str, dict[str, object]]]:
+        """Every ``(kind, item)`` of the release whose kind starts with ``prefix``, by kind."""
+        ...
+
+    def put_new(self, release: str, kind: str, item: Mapping[str, object]) -> bool:
+        """Write only if absent; False when the record already exists (first writer wins)."""
+        ...
+
 
 class Notifier(Protocol):
     """Tells on-call what happened."""
