@@ -11,28 +11,40 @@ Step Functions Local (DESIGN §6).
 Usage::
 
     with EmbeddedEngine({"Plan": plan_handler}) as engine:
-        arn = engine.deploy_state_machine("rollout", asl_text, {"PlanArn": engine.function_arn("Plan")})
+        arn = engine.deploy_state_machine("rollout", asl, {"Plan": engine.function_arn("Plan")})
         sfn = engine.client("stepfunctions")
         run = sfn.start_execution(stateMachineArn=arn, name="r1", input="{}")
         result = wait_for_execution(sfn, run["executionArn"], timeout=30)
         output = json.loads(result["output"])     # present when status == "SUCCEEDED"
 
-Things to know (measured on moto 5.2.5; more in :mod:`orchestrator.local.moto_compat`):
+Things to know (measured on moto 5.2.5; the full list is in :mod:`orchestrator.local.moto_compat`):
 
 * moto's state lives in module-level globals, so it is *process-wide*: two servers in one process
   would share every account, and the interpreter reaches "its" server through the process-wide
-  ``MOTO_PORT`` environment variable. One engine runs per process at a time; :meth:`start`
-  refuses a second one (:class:`~orchestrator.errors.EnvironmentProblemError`). The moto config
-  (``execute_state_machine``, ``lambda.use_docker``) is process-wide too; :meth:`stop` puts the
-  defaults back.
-* The config must be set before any state machine is created: with it off, moto keeps state
-  machines in a different backend that never runs them. :meth:`start` sets it first.
+  ``MOTO_PORT`` environment variable (it calls ``http://localhost:$MOTO_PORT``). One engine runs
+  per process at a time; :meth:`EmbeddedEngine.start` refuses a second one
+  (:class:`~orchestrator.errors.EnvironmentProblemError`). With ``fresh=True`` (the default)
+  ``start`` empties moto first, so an engine never sees a previous engine's state machines.
+* The moto config (``execute_state_machine``, ``lambda.use_docker``) is process-wide too and must
+  be set before any state machine is created: with it off, moto keeps state machines in another
+  backend that never runs them. ``start`` sets it first; ``stop`` puts moto's defaults back,
+  restores ``MOTO_PORT`` and reverts the moto_compat patches it applied.
+* Both Lambda ``Resource`` forms work: the plain function ARN (result = the handler's return
+  value) and ``arn:aws:states:::lambda:invoke`` (result = ``{"StatusCode", "ExecutedVersion",
+  "Payload"}``); ``.waitForTaskToken`` needs the second.
 * ``start_execution`` returns at once; executions run in daemon threads. Poll with
   :func:`wait_for_execution`, which always has a timeout. Always pass an execution ``name``.
 * Execution output is ``describe_execution(...)["output"]`` (a JSON string) once the status is
-  ``SUCCEEDED``; a failed execution carries ``error`` and ``cause`` instead.
+  ``SUCCEEDED``; a failed execution carries ``error`` (the exception's class name) and ``cause``
+  (the JSON error payload) instead.
+* ``SendTaskFailure`` keeps the error name but drops the cause. ``StopExecution`` interrupts a
+  Wait at once but not a task parked on a task token: that execution stays ``RUNNING`` until the
+  token is answered or the task's ``TimeoutSeconds`` passes, so give callback tasks a timeout.
+* ``Retry`` intervals and ``Wait`` states really sleep (``IntervalSeconds`` must be >= 1).
 * Handlers run on the interpreter's threads (one per execution and per Map iteration), so they
   must be thread-safe; :attr:`EmbeddedEngine.invocations` counts calls per function.
+* ``quiet=True`` (the default) silences werkzeug's access log and the interpreter's ERROR log line
+  for every caught ASL error, unless those loggers were configured already.
 """
 
 from __future__ import annotations
@@ -58,7 +70,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from orchestrator.errors import EnvironmentProblemError, InputError, Issue
+from orchestrator.errors import EnvironmentProblemError, InputError, Issue, RolloutError
 from orchestrator.local import invoke_hook, moto_compat
 from orchestrator.local.invoke_hook import Handler, InvocationRouter
 
@@ -125,6 +137,17 @@ def fill_placeholders(definition: str, substitutions: Mapping[str, str]) -> str:
     return filled
 
 
+def _definition_error(name: str, exc: ClientError) -> RolloutError:
+    """moto rejects a definition it cannot parse with an error whose message names it."""
+    error = exc.response.get("Error", {})
+    message = str(error.get("Message", exc))
+    if error.get("Code") in ("", "InvalidDefinition", "ValidationException") or (
+        " in definition " in message
+    ):
+        return InputError([Issue("definition", f"state machine {name} rejected: {message}")])
+    return EnvironmentProblemError(f"cannot deploy state machine {name}: {message}")
+
+
 def _dummy_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -166,13 +189,16 @@ class EmbeddedEngine:
         host: str = "127.0.0.1",
         patch_moto: bool = True,
         quiet: bool = True,
+        fresh: bool = True,
     ) -> None:
         self.region = region
         self.account_id = ACCOUNT_ID
         self._requested_port = port
         self._host = host
         self._patch_moto = patch_moto
+        self._our_patches: list[str] = []
         self._quiet = quiet
+        self._fresh = fresh
         self._router = InvocationRouter(region, ACCOUNT_ID)
         self._router.register(dict(handlers or {}))
         self._server: Any = None
@@ -211,14 +237,17 @@ class EmbeddedEngine:
         if self._quiet:
             _quiet_loggers()
         if self._patch_moto:
+            already = set(moto_compat.active_patches())
             moto_compat.apply_patches()
+            self._our_patches = [p for p in moto_compat.active_patches() if p not in already]
         if self._requested_port:
             self._check_port_free(self._requested_port)
         try:
             from moto.server import ThreadedMotoServer
         except ImportError as exc:  # pragma: no cover - moto is a dev/local extra
             raise EnvironmentProblemError(
-                "the embedded engine needs moto's server extra: pip install 'rollout-orchestrator[local]'"
+                "the embedded engine needs moto's server extra: "
+                "pip install 'rollout-orchestrator[local]'"
             ) from exc
         server = ThreadedMotoServer(ip_address=self._host, port=self._requested_port, verbose=False)
         starter = threading.Thread(target=server.start, name="embedded-engine-start", daemon=True)
@@ -235,6 +264,8 @@ class EmbeddedEngine:
         os.environ["MOTO_PORT"] = str(self._port)
         self._bypass_proxies()
         invoke_hook.register_router(self._port, self._router)
+        if self._fresh:
+            self._post_moto_api("/moto-api/reset", None)
         self._post_moto_api("/moto-api/config", ENGINE_CONFIG)
         self._ensure_functions()
 
@@ -257,6 +288,9 @@ class EmbeddedEngine:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 self._server.stop()
+        if self._our_patches:  # leave moto as we found it (the client cache is per MOTO_PORT)
+            moto_compat.revert_patches(self._our_patches)
+            self._our_patches = []
         self._server = None
         self._port = None
         self._session = None
@@ -426,9 +460,15 @@ class EmbeddedEngine:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "StateMachineDoesNotExist":
                 raise
-            created = sfn.create_state_machine(name=name, definition=filled, roleArn=role)
+            try:
+                created = sfn.create_state_machine(name=name, definition=filled, roleArn=role)
+            except ClientError as exc:
+                raise _definition_error(name, exc) from exc
             return str(created["stateMachineArn"])
-        sfn.update_state_machine(stateMachineArn=arn, definition=filled, roleArn=role)
+        try:
+            sfn.update_state_machine(stateMachineArn=arn, definition=filled, roleArn=role)
+        except ClientError as exc:
+            raise _definition_error(name, exc) from exc
         return arn
 
     # -- helpers ---------------------------------------------------------------------------------

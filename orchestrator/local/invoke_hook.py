@@ -48,11 +48,12 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import botocore.handlers
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 Handler = Callable[[dict[str, Any], Any], Any]
 """A Lambda handler: ``(event, context) -> JSON-serialisable result``."""
@@ -167,7 +168,7 @@ def _router_for(port: int | None) -> InvocationRouter | None:
 
 
 def install() -> None:
-    """Register the hook in ``BUILTIN_HANDLERS`` (and boto3's existing default session). Idempotent."""
+    """Register the hook in ``BUILTIN_HANDLERS`` and boto3's default session. Idempotent."""
     global _installed
     with _INSTALL_LOCK:
         if _installed:
@@ -176,7 +177,9 @@ def install() -> None:
         import boto3  # imported here: boto3 is only needed to reach an existing default session
 
         if boto3.DEFAULT_SESSION is not None:
-            boto3.DEFAULT_SESSION.events.register(EVENT_NAME, before_send_lambda_invoke)
+            boto3.DEFAULT_SESSION.events.register(
+                EVENT_NAME, cast("Callable[..., None]", before_send_lambda_invoke)
+            )
         _installed = True
 
 
@@ -213,12 +216,14 @@ def _request_body(body: Any) -> bytes:
 def _response(
     url: str, status: int, body: bytes, *, version: str, function_error: bool
 ) -> AWSResponse:
-    headers = {
+    headers = HTTPHeaders()
+    for key, value in {
         "x-amzn-requestid": str(uuid.uuid4()),
         "Content-Type": "application/json",
         "Content-Length": str(len(body)),
         "X-Amz-Executed-Version": version,
-    }
+    }.items():
+        headers[key] = value
     if function_error:
         headers["X-Amz-Function-Error"] = "Unhandled"
     return AWSResponse(url, status, headers, _RawBody(body))

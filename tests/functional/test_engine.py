@@ -1,0 +1,617 @@
+"""The embedded engine: moto's ASL interpreter with Lambda tasks run in-process.
+
+Small throwaway state machines, one per behaviour the project's workflow relies on. One engine
+serves the whole module (starting moto costs about a second); every test deploys its own state
+machine and uses its own execution names, so the order of the tests does not matter.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from orchestrator.errors import EnvironmentProblemError, InputError
+from orchestrator.local import invoke_hook, moto_compat
+from orchestrator.local.engine import EmbeddedEngine, fill_placeholders, wait_for_execution
+from orchestrator.local.invoke_hook import LambdaContext, parse_function_name
+
+TIMEOUT = 30.0
+
+
+class MyError(Exception):
+    """A project-style error: its class name is what ASL Retry/Catch match."""
+
+
+# -- handlers (thread-safe: the interpreter calls them from its own threads) ----------------------
+
+_lock = threading.Lock()
+_attempts: Counter[str] = Counter()
+_active = 0
+_peak: dict[str, int] = {}
+_tokens: queue.Queue[dict[str, Any]] = queue.Queue()
+_powertools_logger = Logger(service="engine-test")
+
+
+def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {
+        "event": event,
+        "function_name": context.function_name,
+        "invoked_function_arn": context.invoked_function_arn,
+        "has_time_left": context.get_remaining_time_in_millis() > 0,
+    }
+
+
+def fail_my_error(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    raise MyError(f"refused {event.get('what', 'it')}")
+
+
+def flaky(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Raises MyError on the first attempt for a key, succeeds from the second on."""
+    with _lock:
+        _attempts[event["key"]] += 1
+        attempt = _attempts[event["key"]]
+    if attempt < 2:
+        raise MyError(f"attempt {attempt} for {event['key']}")
+    return {"key": event["key"], "attempt": attempt}
+
+
+def work(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Records how many calls of one run overlap (for MaxConcurrency)."""
+    global _active
+    run = event["run"]
+    with _lock:
+        _active += 1
+        _peak[run] = max(_peak.get(run, 0), _active)
+    try:
+        return {"item": event["item"], "doubled": event["item"] * 2, "bake": 0, "run": run}
+    finally:
+        with _lock:
+            _active -= 1
+
+
+def park(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda behind a ``.waitForTaskToken`` task: hands the token to the test."""
+    _tokens.put(event)
+    return {"parked": True}
+
+
+@_powertools_logger.inject_lambda_context
+def powertools(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _powertools_logger.info("handled")
+    return {"request_id": context.aws_request_id, "memory": context.memory_limit_in_mb}
+
+
+HANDLERS = {
+    "echo": echo,
+    "fail-my-error": fail_my_error,
+    "flaky": flaky,
+    "work": work,
+    "park": park,
+    "powertools": powertools,
+}
+
+
+# -- fixtures and helpers -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EmbeddedEngine]:
+    with EmbeddedEngine(HANDLERS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def sfn(engine: EmbeddedEngine) -> Any:
+    return engine.client("stepfunctions")
+
+
+def subs(engine: EmbeddedEngine) -> dict[str, str]:
+    return {name: engine.function_arn(name) for name in HANDLERS}
+
+
+def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def start(
+    engine: EmbeddedEngine, sfn: Any, definition: dict[str, Any], payload: Any
+) -> tuple[str, str]:
+    """Deploy ``definition`` under a fresh name and start it; ``(machine arn, execution arn)``."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    machine = engine.deploy_state_machine(name, definition, subs(engine))
+    run = sfn.start_execution(stateMachineArn=machine, name="run", input=json.dumps(payload))
+    return machine, str(run["executionArn"])
+
+
+def run_to_end(
+    engine: EmbeddedEngine, sfn: Any, definition: dict[str, Any], payload: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    _, execution = start(engine, sfn, definition, payload)
+    described = wait_for_execution(sfn, execution, timeout=TIMEOUT)
+    return described, history(sfn, execution)
+
+
+def types(events: list[dict[str, Any]]) -> list[str]:
+    return [str(e["type"]) for e in events]
+
+
+def one_task(resource: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "StartAt": "T",
+        "States": {"T": {"Type": "Task", "Resource": resource, **extra, "End": True}},
+    }
+
+
+# -- tasks -----------------------------------------------------------------------------------------
+
+
+def test_task_returns_the_python_handlers_result_as_execution_output(
+    engine: EmbeddedEngine, sfn: Any
+) -> None:
+    before = engine.invocations["echo"]
+
+    described, events = run_to_end(engine, sfn, one_task("${echo}"), {"release": "r-1"})
+
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {
+        "event": {"release": "r-1"},
+        "function_name": "echo",
+        "invoked_function_arn": engine.function_arn("echo"),
+        "has_time_left": True,
+    }
+    assert engine.invocations["echo"] == before + 1
+    assert types(events) == [
+        "ExecutionStarted",
+        "TaskStateEntered",
+        "LambdaFunctionScheduled",
+        "LambdaFunctionStarted",
+        "LambdaFunctionSucceeded",
+        "TaskStateExited",
+        "ExecutionSucceeded",
+    ]
+
+
+def test_lambda_invoke_integration_wraps_the_result_in_the_invoke_response(
+    engine: EmbeddedEngine, sfn: Any
+) -> None:
+    definition = one_task(
+        "arn:aws:states:::lambda:invoke",
+        Parameters={"FunctionName": "${echo}", "Payload.$": "$"},
+    )
+
+    described, _ = run_to_end(engine, sfn, definition, {"n": 1})
+
+    output = json.loads(described["output"])
+    assert output["StatusCode"] == 200
+    assert output["Payload"]["event"] == {"n": 1}
+
+
+def test_powertools_inject_lambda_context_accepts_the_engines_context(
+    engine: EmbeddedEngine, sfn: Any
+) -> None:
+    described, _ = run_to_end(engine, sfn, one_task("${powertools}"), {})
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    output = json.loads(described["output"])
+    assert output["memory"] == 128
+    assert uuid.UUID(output["request_id"])
+
+
+# -- errors: Catch and Retry ---------------------------------------------------------------------
+
+
+def test_a_raised_exception_is_caught_by_its_class_name(engine: EmbeddedEngine, sfn: Any) -> None:
+    definition = {
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": "${fail-my-error}",
+                "Catch": [{"ErrorEquals": ["MyError"], "ResultPath": "$.error", "Next": "Handled"}],
+                "End": True,
+            },
+            "Handled": {"Type": "Pass", "End": True},
+        },
+    }
+
+    described, events = run_to_end(engine, sfn, definition, {"what": "the shift"})
+
+    assert described["status"] == "SUCCEEDED"
+    output = json.loads(described["output"])
+    assert output["error"]["Error"] == "MyError"
+    assert json.loads(output["error"]["Cause"]) == {
+        "errorType": "MyError",
+        "errorMessage": "refused the shift",
+        "stackTrace": [],
+    }
+    assert "LambdaFunctionFailed" in types(events)
+    assert types(events)[-3:] == ["PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+
+
+def test_an_uncaught_exception_fails_the_execution_with_its_class_name(
+    engine: EmbeddedEngine, sfn: Any
+) -> None:
+    described, _ = run_to_end(engine, sfn, one_task("${fail-my-error}"), {})
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "MyError"
+    assert json.loads(described["cause"])["errorMessage"] == "refused it"
+
+
+def test_retry_of_a_custom_error_succeeds_on_the_second_attempt(
+    engine: EmbeddedEngine, sfn: Any
+) -> None:
+    definition = one_task(
+        "${flaky}",
+        Retry=[
+            {"ErrorEquals": ["MyError"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 1}
+        ],
+    )
+    key = uuid.uuid4().hex
+
+    described, events = run_to_end(engine, sfn, definition, {"key": key})
+
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"key": key, "attempt": 2}
+    counted = Counter(types(events))
+    assert counted["LambdaFunctionScheduled"] == 2
+    assert counted["LambdaFunctionFailed"] == 1
+    assert len(events) == 7 + 3  # one task, plus 3 events for the retried attempt
+
+
+# -- Map and Wait ----------------------------------------------------------------------------------
+
+
+def test_map_of_tasks_with_a_zero_wait_respects_max_concurrency(
+    engine: EmbeddedEngine, sfn: Any
+) -> None:
+    run = uuid.uuid4().hex
+    items = list(range(5))
+    definition = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 2,
+                "Parameters": {"item.$": "$$.Map.Item.Value", "run.$": "$.run"},
+                "Iterator": {
+                    "StartAt": "Work",
+                    "States": {
+                        "Work": {"Type": "Task", "Resource": "${work}", "Next": "Bake"},
+                        "Bake": {"Type": "Wait", "SecondsPath": "$.bake", "End": True},
+                    },
+                },
+                "ResultPath": "$.results",
+                "End": True,
+            }
+        },
+    }
+
+    described, events = run_to_end(engine, sfn, definition, {"items": items, "run": run})
+
+    assert described["status"] == "SUCCEEDED"
+    results = json.loads(described["output"])["results"]
+    assert [r["doubled"] for r in results] == [2 * i for i in items]
+    assert 1 <= _peak[run] <= 2
+    counted = Counter(types(events))
+    assert counted["MapIterationStarted"] == counted["MapIterationSucceeded"] == len(items)
+    assert counted["WaitStateEntered"] == len(items)
+    # 2 for the execution, 4 for the Map state, per item 2 (iteration) + 5 (task) + 2 (wait).
+    assert len(events) == 2 + 4 + len(items) * (2 + 5 + 2)
+
+
+# -- callbacks -------------------------------------------------------------------------------------
+
+
+def _parked_task(**extra: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {
+            "FunctionName": "${park}",
+            "Payload": {"token.$": "$$.Task.Token", "run.$": "$.run"},
+        },
+        "TimeoutSeconds": 120,
+        **extra,
+    }
+
+
+def _token_for(run: str) -> str:
+    """The task token the ``park`` handler received for ``run`` (waits at most TIMEOUT)."""
+    while True:
+        try:
+            parked = _tokens.get(timeout=TIMEOUT)
+        except queue.Empty:
+            pytest.fail(f"the waitForTaskToken task of {run} never called its Lambda")
+        if parked["run"] == run:
+            return str(parked["token"])
+
+
+def test_wait_for_task_token_completes_on_send_task_success(
+    engine: EmbeddedEngine, sfn: Any
+) -> None:
+    run = uuid.uuid4().hex
+    definition = {
+        "StartAt": "WaitForHotfix",
+        "States": {"WaitForHotfix": {**_parked_task(ResultPath="$.hotfix"), "End": True}},
+    }
+    _, execution = start(engine, sfn, definition, {"run": run})
+    token = _token_for(run)
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+
+    sfn.send_task_success(taskToken=token, output=json.dumps({"version": "7"}))
+
+    described = wait_for_execution(sfn, execution, timeout=TIMEOUT)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"run": run, "hotfix": {"version": "7"}}
+    assert "TaskSubmitted" in types(history(sfn, execution))
+    with pytest.raises(ClientError, match="InvalidToken"):
+        sfn.send_task_success(taskToken=token, output="{}")
+
+
+def test_send_task_failure_fails_the_task_with_the_given_error_name(
+    engine: EmbeddedEngine, sfn: Any
+) -> None:
+    run = uuid.uuid4().hex
+    definition = {
+        "StartAt": "WaitForHotfix",
+        "States": {
+            "WaitForHotfix": {
+                **_parked_task(),
+                "Catch": [{"ErrorEquals": ["MyError"], "ResultPath": "$.error", "Next": "Gave up"}],
+                "End": True,
+            },
+            "Gave up": {"Type": "Pass", "End": True},
+        },
+    }
+    _, execution = start(engine, sfn, definition, {"run": run})
+
+    sfn.send_task_failure(taskToken=_token_for(run), error="MyError", cause="no hotfix")
+
+    described = wait_for_execution(sfn, execution, timeout=TIMEOUT)
+    assert described["status"] == "SUCCEEDED"
+    # moto 5.2.5 drops the cause (DESIGN §6); only the error name is relied on.
+    assert json.loads(described["output"])["error"]["Error"] == "MyError"
+
+
+# -- polling ---------------------------------------------------------------------------------------
+
+
+def test_wait_for_execution_raises_timeout_error_with_the_last_status(
+    engine: EmbeddedEngine, sfn: Any
+) -> None:
+    definition = {
+        "StartAt": "Long",
+        "States": {"Long": {"Type": "Wait", "Seconds": 600, "End": True}},
+    }
+    _, execution = start(engine, sfn, definition, {})
+    try:
+        with pytest.raises(TimeoutError, match=r"still RUNNING after 0\.2 s"):
+            wait_for_execution(sfn, execution, timeout=0.2)
+    finally:
+        sfn.stop_execution(executionArn=execution)  # a Wait is interrupted at once
+    assert wait_for_execution(sfn, execution, timeout=TIMEOUT)["status"] == "ABORTED"
+
+
+# -- the moto_compat patches -----------------------------------------------------------------------
+
+
+def test_moto_internals_the_patches_rely_on_are_where_we_expect_them() -> None:
+    problems = moto_compat.check_internals()
+    if problems:
+        pytest.fail(
+            "moto's internals moved, so orchestrator/local/moto_compat.py no longer applies "
+            "(the embedded engine still runs, but several times slower). Update the patch "
+            "targets or drop the patch, and re-run tests/bench/bench_engine.py:\n  - "
+            + "\n  - ".join(problems)
+        )
+
+
+def test_patches_are_skipped_or_refused_when_moto_is_not_the_tested_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(moto_compat, "TESTED_MOTO", (4, 0))
+    assert "written for moto 4.0.x" in moto_compat.check_internals()[0]
+    moto_compat.revert_patches()
+    try:
+        assert moto_compat.apply_patches() is False
+        assert moto_compat.active_patches() == []
+        with pytest.raises(moto_compat.MotoCompatError, match="re-check its patches"):
+            moto_compat.apply_patches(strict=True)
+    finally:
+        monkeypatch.undo()
+        moto_compat.apply_patches(strict=True)
+    assert moto_compat.patches_active()
+
+
+def test_patches_are_active_and_give_the_same_results_as_stock_moto(
+    engine: EmbeddedEngine, sfn: Any
+) -> None:
+    assert moto_compat.patches_active(), "EmbeddedEngine.start() should apply the patches"
+    assert moto_compat.apply_patches() is True  # idempotent
+    definition = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.input.items",
+                "MaxConcurrency": 1,
+                "Parameters": {"item.$": "$$.Map.Item.Value", "run.$": "$.input.run"},
+                "Iterator": {
+                    "StartAt": "Work",
+                    "States": {
+                        "Work": {
+                            "Type": "Task",
+                            "Resource": "${work}",
+                            "ResultSelector": {"d.$": "$.doubled", "bake.$": "$.bake"},
+                            "ResultPath": "$.out",
+                            "Next": "Big?",
+                        },
+                        "Big?": {
+                            "Type": "Choice",
+                            "Choices": [
+                                {"Variable": "$.out.d", "NumericGreaterThan": 2, "Next": "Big"}
+                            ],
+                            "Default": "Small",
+                        },
+                        "Big": {
+                            "Type": "Pass",
+                            "Result": "big",
+                            "ResultPath": "$.size",
+                            "End": True,
+                        },
+                        "Small": {"Type": "Wait", "SecondsPath": "$.out.bake", "End": True},
+                    },
+                },
+                "ResultPath": "$.results",
+                "OutputPath": "$.results",
+                "End": True,
+            }
+        },
+    }
+
+    def run_once() -> tuple[Any, list[str]]:
+        payload = {"input": {"items": [0, 1, 2, 3], "run": uuid.uuid4().hex}}
+        described, events = run_to_end(engine, sfn, definition, payload)
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        results = json.loads(described["output"])
+        for result in results:
+            result.pop("run")
+        return results, types(events)
+
+    patched = run_once()
+    assert moto_compat.parse_cache_info(), "the JSONPath parsers should be cached"
+    moto_compat.revert_patches()
+    try:
+        assert not moto_compat.active_patches()
+        stock = run_once()
+    finally:
+        moto_compat.apply_patches(strict=True)
+    assert patched == stock
+    assert [r.get("size") for r in patched[0]] == [None, None, "big", "big"]
+
+
+# -- the invoke hook -------------------------------------------------------------------------------
+
+
+def test_direct_invoke_runs_registered_handlers_and_falls_through_for_others(
+    engine: EmbeddedEngine,
+) -> None:
+    lam = engine.client("lambda")
+
+    ok = lam.invoke(FunctionName=engine.function_arn("echo") + ":$LATEST", Payload=b'{"a": 1}')
+    assert ok["StatusCode"] == 200
+    assert "FunctionError" not in ok
+    assert json.loads(ok["Payload"].read())["event"] == {"a": 1}
+
+    failed = lam.invoke(FunctionName="fail-my-error", Payload=b"{}")
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read())["errorType"] == "MyError"
+
+    # Not registered: the hook steps aside and moto answers (its Docker-less Lambda echoes).
+    other = lam.invoke(FunctionName="not-registered", Payload=b'{"echoed": true}')
+    assert json.loads(other["Payload"].read()) == {"echoed": True}
+    assert "not-registered" not in engine.invocations
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("shift", ("shift", None)),
+        ("shift:live", ("shift", "live")),
+        ("123456789012:function:shift", ("shift", None)),
+        ("123456789012:function:shift:7", ("shift", "7")),
+        ("arn:aws:lambda:us-east-1:123456789012:function:shift", ("shift", None)),
+        ("arn:aws:lambda:us-east-1:123456789012:function:shift:$LATEST", ("shift", "$LATEST")),
+    ],
+)
+def test_parse_function_name_accepts_names_and_arns(
+    name: str, expected: tuple[str, str | None]
+) -> None:
+    assert parse_function_name(name) == expected
+
+
+def test_hook_is_installed_once() -> None:
+    invoke_hook.install()
+    invoke_hook.install()
+    assert invoke_hook.is_installed()
+    import botocore.handlers
+
+    hooks = [s for s in botocore.handlers.BUILTIN_HANDLERS if s[0] == invoke_hook.EVENT_NAME]
+    assert len(hooks) == 1
+
+
+def test_lambda_context_counts_down() -> None:
+    context = LambdaContext("f", "$LATEST", "arn:aws:lambda:us-east-1:123456789012:function:f")
+    assert 0 < context.get_remaining_time_in_millis() <= 900_000
+    assert context.log_group_name == "/aws/lambda/f"
+
+
+# -- deployment and lifecycle ----------------------------------------------------------------------
+
+
+def test_unfilled_placeholders_are_an_input_error_naming_them(engine: EmbeddedEngine) -> None:
+    definition = {
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Task", "Resource": "${echo}", "Next": "B"},
+            "B": {"Type": "Task", "Resource": "${Missing}", "Next": "C"},
+            "C": {"Type": "Task", "Resource": "${AlsoMissing}", "End": True},
+        },
+    }
+    with pytest.raises(InputError, match=r"\$\{AlsoMissing\}, \$\{Missing\}"):
+        engine.deploy_state_machine("broken", definition, subs(engine))
+
+
+def test_fill_placeholders_replaces_like_definition_substitutions() -> None:
+    text = '{"Resource": "${A}", "Other": "${A}-${B}", "Path": "$.x"}'
+    assert fill_placeholders(text, {"A": "x", "B": "y"}) == (
+        '{"Resource": "x", "Other": "x-y", "Path": "$.x"}'
+    )
+
+
+def test_redeploying_updates_the_state_machine(engine: EmbeddedEngine, sfn: Any) -> None:
+    first = engine.deploy_state_machine("redeploy", one_task("${echo}"), subs(engine))
+    second = engine.deploy_state_machine(
+        "redeploy", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, {}
+    )
+    assert first == second == engine.state_machine_arn("redeploy")
+    assert '"Pass"' in sfn.describe_state_machine(stateMachineArn=first)["definition"]
+
+
+def test_a_second_engine_in_the_same_process_is_refused(engine: EmbeddedEngine) -> None:
+    with pytest.raises(EnvironmentProblemError, match="already running"):
+        EmbeddedEngine().start()
+    assert engine.running
+
+
+def test_reset_empties_moto_and_recreates_the_handlers_functions(
+    engine: EmbeddedEngine, sfn: Any
+) -> None:
+    engine.deploy_state_machine("to-be-reset", one_task("${echo}"), subs(engine))
+
+    engine.reset()
+
+    assert sfn.list_state_machines()["stateMachines"] == []
+    assert not engine.invocations
+    lam = engine.client("lambda")
+    assert lam.get_function(FunctionName="echo")["Configuration"]["Runtime"] == "python3.12"
+    described, _ = run_to_end(engine, sfn, one_task("${echo}"), {"after": "reset"})
+    assert described["status"] == "SUCCEEDED"
