@@ -1,0 +1,30 @@
+"""One module per state-machine task, named after it (DESIGN §8).
+
+``STEP_HANDLERS`` maps each ASL placeholder name (``${<Name>Arn}``) to its handler; the SAM
+template, the embedded engine and the local Lambda endpoint all derive their functions from it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.steps.runtime import StepHandler
+
+STEP_MODULES: dict[str, str] = {
+    "ValidateAndPlan": "orchestrator.steps.validate_and_plan",
+    "AcquireLocks": "orchestrator.steps.acquire_locks",
+    "DrainQueues": "orchestrator.steps.drain_queues",
+    "PrepareShift": "orchestrator.steps.prepare_shift",
+    "Advance": "orchestrator.steps.advance",
+    "Promote": "orchestrator.steps.promote",
+    "ReleaseLocks": "orchestrator.steps.release_locks",
+    "Report": "orchestrator.steps.report",
+}
+
+
+def step_handlers() -> dict[str, StepHandler[Any, Any]]:
+    """Every step's handler, keyed by its ASL name."""
+    import importlib
+
+    return {name: importlib.import_module(module).handler for name, module in STEP_MODULES.items()}

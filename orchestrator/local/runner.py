@@ -1,0 +1,204 @@
+"""The orchestrator deployed on an engine: state machine, step functions, table, topic.
+
+``LocalDeployment`` puts the real ``rollout.asl.json`` and the real step handlers on the embedded
+engine (or, with ``invoke`` routed over HTTP, behind a Lambda endpoint), builds the ports the
+handlers use from the engine's emulated account, and runs executions to their end. The dry run
+(``rollout dry-run``) and every workflow test use it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.aws.alias_router import LambdaAliasRouter
+from orchestrator.aws.clock import SystemClock
+from orchestrator.aws.metrics import CloudWatchMetricSource
+from orchestrator.aws.notifier import SnsNotifier
+from orchestrator.aws.queue_inspector import SqsQueueInspector
+from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore, create_table
+from orchestrator.definition import load_definition
+from orchestrator.local.engine import wait_for_execution
+from orchestrator.steps import step_handlers
+from orchestrator.steps.runtime import Ports
+
+if TYPE_CHECKING:
+    from orchestrator.local.engine import EmbeddedEngine
+    from orchestrator.ports import Clock
+
+TABLE_NAME = "rollout-releases"
+TOPIC_NAME = "rollout-notifications"
+STATE_MACHINE_NAME = "rollout"
+FUNCTION_PREFIX = "rollout-"
+
+BeforeStep = Callable[[str, dict[str, Any]], None]
+
+
+def function_name(step: str) -> str:
+    return f"{FUNCTION_PREFIX}{step}"
+
+
+@dataclass
+class ExecutionResult:
+    """How an execution ended, with its report and history figures."""
+
+    execution_arn: str
+    status: str
+    report: dict[str, Any] | None
+    events: int
+    transitions: int
+    error: str | None = None
+    cause: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class LocalDeployment:
+    """The orchestrator on an embedded engine, ready to start releases."""
+
+    def __init__(
+        self,
+        engine: EmbeddedEngine,
+        *,
+        clock: Clock | None = None,
+        before_step: BeforeStep | None = None,
+    ) -> None:
+        self.engine = engine
+        self.before_step = before_step
+        self._lock = threading.Lock()
+        dynamodb = engine.client("dynamodb")
+        cloudwatch = engine.client("cloudwatch")
+        sns = engine.client("sns")
+        self.topic_arn: str = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+        if TABLE_NAME not in dynamodb.list_tables().get("TableNames", []):
+            create_table(dynamodb, TABLE_NAME)
+        self.ports = Ports(
+            aliases=LambdaAliasRouter(engine.client("lambda")),
+            queues=SqsQueueInspector(engine.client("sqs"), cloudwatch),
+            metrics=CloudWatchMetricSource(cloudwatch),
+            leases=DynamoLeaseStore(dynamodb, TABLE_NAME),
+            records=DynamoRecordStore(dynamodb, TABLE_NAME),
+            notifier=SnsNotifier(sns, self.topic_arn),
+            clock=clock or SystemClock(),
+        )
+        self.sfn = engine.client("stepfunctions")
+        self.state_machine_arn = self.deploy()
+
+    def handlers(self) -> dict[str, Callable[[dict[str, Any], Any], Any]]:
+        out: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
+        for step, handler in step_handlers().items():
+            bound = handler.bind(self.ports)
+            out[function_name(step)] = self._with_hook(step, bound)
+        return out
+
+    def _with_hook(
+        self, step: str, bound: Callable[[dict[str, Any], Any], Any]
+    ) -> Callable[[dict[str, Any], Any], Any]:
+        def handler(event: dict[str, Any], context: Any) -> Any:
+            if self.before_step is not None:
+                self.before_step(step, event)
+            return bound(event, context)
+
+        return handler
+
+    def substitutions(self) -> dict[str, str]:
+        return {
+            f"{step}Arn": self.engine.function_arn(function_name(step)) for step in step_handlers()
+        }
+
+    def deploy(self) -> str:
+        self.engine.register_handlers(self.handlers())
+        return self.engine.deploy_state_machine(
+            STATE_MACHINE_NAME, load_definition(), self.substitutions()
+        )
+
+    # -- executions ------------------------------------------------------------------------------
+
+    def start(
+        self, manifest_data: Mapping[str, Any], options: Mapping[str, Any] | None = None
+    ) -> str:
+        """Start (or find) the execution named after the release id."""
+        release = str(manifest_data["release"])
+        payload = json.dumps({"manifest": dict(manifest_data), "options": dict(options or {})})
+        try:
+            started = self.sfn.start_execution(
+                stateMachineArn=self.state_machine_arn, name=release, input=payload
+            )
+            return str(started["executionArn"])
+        except self.sfn.exceptions.ExecutionAlreadyExists:
+            return self.execution_arn(release)
+
+    def execution_arn(self, release: str) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{release}"
+
+    def wait(
+        self,
+        execution_arn: str,
+        timeout: float = 120.0,
+        *,
+        on_poll: Callable[[], None] | None = None,
+        poll_interval: float = 0.1,
+    ) -> ExecutionResult:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"execution {execution_arn} did not end within {timeout:g} s")
+            try:
+                described = wait_for_execution(
+                    self.sfn, execution_arn, timeout=min(poll_interval, remaining)
+                )
+                break
+            except TimeoutError:
+                if on_poll is not None:
+                    on_poll()
+        if on_poll is not None:
+            on_poll()
+        return self.result(execution_arn, described)
+
+    def result(self, execution_arn: str, described: Mapping[str, Any]) -> ExecutionResult:
+        history = self.history(execution_arn)
+        report: dict[str, Any] | None = None
+        if described.get("output"):
+            report = json.loads(described["output"])
+        if report is None:
+            report = last_report(history)
+        return ExecutionResult(
+            execution_arn=execution_arn,
+            status=str(described["status"]),
+            report=report,
+            events=len(history),
+            transitions=sum(1 for e in history if e["type"].endswith("StateEntered")),
+            error=described.get("error"),
+            cause=described.get("cause"),
+            history=history,
+        )
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            token = page.get("nextToken")
+            if not token:
+                return events
+            kwargs["nextToken"] = token
+
+
+def last_report(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The output of the last Report task in a history (a failed execution has no output)."""
+    report_task = None
+    found: dict[str, Any] | None = None
+    for event in history:
+        if event["type"] == "TaskStateEntered":
+            name = event.get("stateEnteredEventDetails", {}).get("name", "")
+            report_task = name if name.startswith("Report") else None
+        if event["type"] == "TaskSucceeded" and report_task:
+            output = event.get("taskSucceededEventDetails", {}).get("output")
+            if output:
+                found = json.loads(output)
+    return found

@@ -1,0 +1,153 @@
+"""Inputs and outputs of the state machine's tasks, and the records they keep.
+
+The execution state stays small (release id, component names, a shift cursor) so a release of
+hundreds of components stays far below Step Functions' 256 KB payload limit: the manifest and plan
+are stored once by ValidateAndPlan (``ReleaseContext``) and every step loads them by release id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RunOptions(_Model):
+    """How the execution runs: ``time_scale`` multiplies every Wait (0 in a dry run)."""
+
+    time_scale: float = Field(default=1.0, ge=0.0, le=10.0)
+    dry_run: bool = False
+    max_hotfix_rounds: int = Field(default=3, ge=1, le=20)
+
+
+class StartInput(_Model):
+    """The execution input: the manifest (as data) and run options."""
+
+    manifest: dict[str, Any]
+    options: RunOptions = RunOptions()
+
+
+class ReleaseRef(_Model):
+    release: str
+
+
+class PlanOutput(_Model):
+    """What ValidateAndPlan leaves in ``$.plan``: only names, so the state stays small."""
+
+    release: str
+    waves: list[list[str]]
+    wave_items: list[dict[str, Any]]
+    max_concurrency: int
+    on_failure: str
+    hotfix_timeout_seconds: int
+    heartbeat_seconds: int
+    unchanged: list[str]
+
+
+class WaveInput(ReleaseRef):
+    wave: int
+    components: list[str] = Field(default_factory=list)
+    drain: DrainState | None = None
+
+
+class DrainState(_Model):
+    done: bool
+    poll_seconds: int
+    nominal_poll_seconds: int = 0
+    started_at: datetime
+    polls: int = 0
+    pending: list[str] = Field(default_factory=list)
+
+
+class Phase(StrEnum):
+    """A closed verdict: a failed read is ERROR, not FAILED."""
+
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    ERROR = "ERROR"
+
+
+class Verdict(_Model):
+    phase: Phase
+    component: str
+    version: str
+    step: float
+    reasons: list[str] = Field(default_factory=list)
+    values: dict[str, float] = Field(default_factory=dict)
+    broken: str | None = None
+    """The component whose metrics broke the gate (a downstream consumer, or ``component``)."""
+    at: datetime | None = None
+
+
+class ShiftState(_Model):
+    """The cursor of one component's shift, carried between Bake and Advance."""
+
+    step_index: int
+    weight: float
+    bake_seconds: int
+    nominal_bake_seconds: int
+    started_at: datetime
+    done: bool = False
+    inconclusive: int = 0
+    errors: int = 0
+    dlq_baseline: dict[str, int] = Field(default_factory=dict)
+    version: str
+    """The version being shifted to (the manifest's ``to``, or a hotfix version)."""
+    base_version: str
+    """The version that keeps the rest of the traffic while the canary grows."""
+    steps: list[float]
+    hotfix: bool = False
+
+
+class ComponentInput(ReleaseRef):
+    component: str
+    wave: int = 0
+    shift: ShiftState | None = None
+    hotfix: HotfixSpec | None = None
+
+
+class HotfixSpec(_Model):
+    component: str
+    version: str
+    reads: dict[str, list[int | str]] = Field(default_factory=dict)
+    writes: dict[str, int | str] = Field(default_factory=dict)
+
+
+MoveAction = Literal["shift", "promote", "pull-back", "hotfix-shift", "hotfix-promote"]
+
+
+class AliasMove(_Model):
+    """One alias change the release made: the ledger of actions, in order."""
+
+    at: datetime
+    component: str
+    function: str
+    alias: str
+    action: MoveAction
+    weights: dict[str, float]
+    previous: dict[str, float]
+    step: float | None = None
+
+
+class ComponentRecord(_Model):
+    """What this release last did to a component's alias (the ledger entry)."""
+
+    component: str
+    expected: dict[str, float] = Field(default_factory=dict)
+    """The weights this release last left on the alias (empty: not touched yet)."""
+    status: Literal["pending", "shifting", "promoted", "held", "pulled-back", "frozen"] = "pending"
+    version: str = ""
+    promoted_at: datetime | None = None
+    verdicts: list[Verdict] = Field(default_factory=list)
+    versions_seen: list[str] = Field(default_factory=list)
+
+
+WaveInput.model_rebuild()
+ComponentInput.model_rebuild()

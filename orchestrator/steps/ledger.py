@@ -1,0 +1,154 @@
+"""The release ledger: what this release planned, did and saw, kept in the record store.
+
+Records per release (``kind`` keys):
+
+* ``context``: the manifest data, the plan and the run options (written once by ValidateAndPlan);
+* ``component#<name>``: the alias state this release last left, status, verdicts, cutover time;
+* ``action#<time>#<component>#<n>``: every alias move, in order (the report's ``actions``);
+* ``drain#<wave>``: when the drain check of a wave started;
+* ``flag#frozen`` / ``flag#abort``: roll-forward freeze and abort requests;
+* ``rollforward``: the failure being handled, what a hotfix must satisfy, the rounds so far;
+* ``hotfix-token``: the task token of a waiting release (never logged);
+* ``report``: the final report.
+
+The roll-forward path reads the live aliases and this ledger, never which Map iterations claim to
+have finished (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.errors import ReleaseNotFoundError
+from orchestrator.model.load import manifest_from_data
+from orchestrator.model.manifest import Component, Manifest
+from orchestrator.model.plan import Plan
+from orchestrator.model.steps import AliasMove, ComponentRecord, RunOptions
+
+if TYPE_CHECKING:
+    from orchestrator.ports import RecordStore
+
+
+@dataclass(frozen=True)
+class ReleaseContext:
+    manifest: Manifest
+    plan: Plan
+    options: RunOptions
+    resolved_from: dict[str, str]
+    """component -> its alias version at the start (fills an omitted ``from.version``)."""
+
+    def component(self, name: str) -> Component:
+        return self.manifest.component(name)
+
+    def from_version(self, name: str) -> str:
+        comp = self.manifest.component(name)
+        return comp.from_.version or self.resolved_from[name]
+
+    def to_version(self, name: str) -> str:
+        comp = self.manifest.component(name)
+        return comp.to.version or self.from_version(name)
+
+    def scaled(self, seconds: float) -> int:
+        """A Wait duration under the run's time scale (ASL SecondsPath needs an integer)."""
+        return int(round(seconds * self.options.time_scale))
+
+
+_cache: dict[tuple[str, str], ReleaseContext] = {}
+_cache_lock = threading.Lock()
+
+
+def save_context(
+    records: RecordStore,
+    release: str,
+    manifest_data: dict[str, Any],
+    plan: Plan,
+    options: RunOptions,
+    resolved_from: dict[str, str],
+) -> None:
+    records.put(
+        release,
+        "context",
+        {
+            "manifest": manifest_data,
+            "plan": plan.model_dump(mode="json", by_alias=True),
+            "options": options.model_dump(mode="json"),
+            "resolved_from": resolved_from,
+        },
+    )
+
+
+def load_context(records: RecordStore, release: str) -> ReleaseContext:
+    item = records.get(release, "context")
+    if item is None:
+        raise ReleaseNotFoundError(f"no plan is stored for release {release!r}")
+    import json
+
+    digest = json.dumps(item, sort_keys=True, default=str)
+    key = (release, digest)
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    manifest_data = item["manifest"]
+    assert isinstance(manifest_data, dict)
+    context = ReleaseContext(
+        manifest=manifest_from_data(manifest_data),
+        plan=Plan.model_validate(item["plan"]),
+        options=RunOptions.model_validate(item["options"]),
+        resolved_from=dict(item.get("resolved_from") or {}),  # type: ignore[call-overload]
+    )
+    with _cache_lock:
+        if len(_cache) > 64:
+            _cache.clear()
+        _cache[key] = context
+    return context
+
+
+def get_component(records: RecordStore, release: str, name: str) -> ComponentRecord:
+    item = records.get(release, f"component#{name}")
+    if item is None:
+        return ComponentRecord(component=name)
+    return ComponentRecord.model_validate(item)
+
+
+def put_component(records: RecordStore, release: str, record: ComponentRecord) -> None:
+    records.put(release, f"component#{record.component}", record.model_dump(mode="json"))
+
+
+def all_components(records: RecordStore, release: str) -> dict[str, ComponentRecord]:
+    return {
+        kind.removeprefix("component#"): ComponentRecord.model_validate(item)
+        for kind, item in records.list(release, "component#")
+    }
+
+
+_sequence = 0
+_sequence_lock = threading.Lock()
+
+
+def append_action(records: RecordStore, release: str, move: AliasMove) -> None:
+    global _sequence
+    with _sequence_lock:
+        _sequence += 1
+        seq = _sequence
+    stamp = move.at.strftime("%Y%m%dT%H%M%S.%f")
+    records.put(release, f"action#{stamp}#{seq:09d}#{move.component}", move.model_dump(mode="json"))
+
+
+def actions(records: RecordStore, release: str) -> list[AliasMove]:
+    return [AliasMove.model_validate(item) for _, item in records.list(release, "action#")]
+
+
+def set_flag(records: RecordStore, release: str, flag: str, reason: str, at: datetime) -> None:
+    records.put(release, f"flag#{flag}", {"reason": reason, "at": at.isoformat()})
+
+
+def flag(records: RecordStore, release: str, name: str) -> dict[str, object] | None:
+    return records.get(release, f"flag#{name}")
+
+
+def clear_flag(records: RecordStore, release: str, name: str) -> None:
+    records.delete(release, f"flag#{name}")

@@ -1,0 +1,70 @@
+"""PrepareShift: check the lease, record baselines, and set the first traffic step.
+
+Re-running it resumes instead of restarting: when this release already moved the alias part of the
+way (the ledger says so), the cursor starts at that step and the alias is not touched, so a repeat
+never moves traffic backwards.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.errors import LockConflictError
+from orchestrator.model.steps import ComponentInput, ShiftState
+from orchestrator.steps import ledger
+from orchestrator.steps.acquire_locks import lease_keys
+from orchestrator.steps.runtime import entrypoint
+from orchestrator.steps.shifting import move_alias, target_weights
+from orchestrator.steps.verify import dlq_depths
+
+if TYPE_CHECKING:
+    from orchestrator.steps.runtime import Ports
+
+
+def resume_index(steps: list[float], weight: float) -> int:
+    """The last step already reached at ``weight`` percent, or -1 when none was."""
+    reached = [i for i, step in enumerate(steps) if step <= weight + 1e-9]
+    return reached[-1] if reached else -1
+
+
+def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
+    context = ledger.load_context(ports.records, event.release)
+    name = event.component
+    comp = context.component(name)
+    now = ports.clock.now()
+    key = f"lease#{comp.function_name}:{comp.alias}"
+    if key in lease_keys(context) and ports.leases.holder(key, now) != event.release:
+        raise LockConflictError(
+            f"release {event.release} does not hold the lease on {comp.function_name}:"
+            f"{comp.alias}; run `rollout status` to see who does",
+            component=name,
+        )
+    base, new = context.from_version(name), context.to_version(name)
+    steps = list(comp.strategy.steps)
+    record = ledger.get_component(ports.records, event.release, name)
+    index = resume_index(steps, record.expected.get(new, 0.0))
+    if index < 0:
+        index = 0
+        move_alias(
+            ports, context, name, target_weights(base, new, steps[0]), action="shift", step=steps[0]
+        )
+    record = ledger.get_component(ports.records, event.release, name)
+    ledger.put_component(
+        ports.records,
+        event.release,
+        record.model_copy(update={"status": "shifting", "version": new}),
+    )
+    return ShiftState(
+        step_index=index,
+        weight=steps[index],
+        bake_seconds=context.scaled(comp.strategy.bake_seconds),
+        nominal_bake_seconds=comp.strategy.bake_seconds,
+        started_at=now,
+        dlq_baseline=dlq_depths(ports, context, name),
+        version=new,
+        base_version=base,
+        steps=steps,
+    )
+
+
+handler = entrypoint("PrepareShift", ComponentInput, prepare_shift)

@@ -1,0 +1,61 @@
+"""Promote: confirm the alias is fully on the new version and record the cutover time.
+
+The cutover time starts the drain clock of DESIGN §4 for the queues this component writes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from orchestrator.errors import AliasDriftError
+from orchestrator.model.steps import ComponentInput
+from orchestrator.steps import ledger
+from orchestrator.steps.runtime import entrypoint
+from orchestrator.steps.shifting import fmt_weights
+
+if TYPE_CHECKING:
+    from orchestrator.steps.runtime import Ports
+
+
+class Promoted(BaseModel):
+    component: str
+    version: str
+    promoted_at: datetime
+
+
+def promote(event: ComponentInput, ports: Ports) -> Promoted:
+    context = ledger.load_context(ports.records, event.release)
+    name = event.component
+    comp = context.component(name)
+    version = event.shift.version if event.shift is not None else context.to_version(name)
+    live = ports.aliases.read(comp.function, comp.alias)
+    if live.weights != {version: 100.0}:
+        raise AliasDriftError(
+            f"alias {comp.function_name}:{comp.alias} should be fully on {version} but is on "
+            f"[{fmt_weights(live.weights)}]: someone changed it; see runbooks/alias-drift.md",
+            component=name,
+            version=version,
+        )
+    record = ledger.get_component(ports.records, event.release, name)
+    if record.status == "promoted" and record.promoted_at is not None and record.version == version:
+        return Promoted(component=name, version=version, promoted_at=record.promoted_at)
+    now = ports.clock.now()
+    ledger.put_component(
+        ports.records,
+        event.release,
+        record.model_copy(
+            update={
+                "status": "promoted",
+                "promoted_at": now,
+                "version": version,
+                "expected": {version: 100.0},
+            }
+        ),
+    )
+    return Promoted(component=name, version=version, promoted_at=now)
+
+
+handler = entrypoint("Promote", ComponentInput, promote)

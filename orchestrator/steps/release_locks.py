@@ -1,0 +1,24 @@
+"""ReleaseLocks: give back every lease this release holds (a no-op for leases it does not hold)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.model.steps import ReleaseRef
+from orchestrator.steps import ledger
+from orchestrator.steps.acquire_locks import Locks, lease_keys
+from orchestrator.steps.runtime import entrypoint
+
+if TYPE_CHECKING:
+    from orchestrator.steps.runtime import Ports
+
+
+def release_locks(event: ReleaseRef, ports: Ports) -> Locks:
+    context = ledger.load_context(ports.records, event.release)
+    keys = lease_keys(context)
+    for key in keys:
+        ports.leases.release(key, event.release)
+    return Locks(held=[], ttl_seconds=0)
+
+
+handler = entrypoint("ReleaseLocks", ReleaseRef, release_locks)

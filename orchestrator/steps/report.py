@@ -1,0 +1,90 @@
+"""Report: the release summary, as the execution's output and in the ledger.
+
+Status (DESIGN §7): SUCCEEDED (every shifted component live on its verified new version),
+ROLLED_FORWARD (the same, through at least one hotfix), HALTED (stopped on a failure, waiting or
+``on_failure: halt``), FAILED (hotfix timeout, abort, or an error outside the gates).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from orchestrator.model.steps import AliasMove, ComponentRecord
+from orchestrator.steps import ledger
+from orchestrator.steps.runtime import entrypoint
+
+if TYPE_CHECKING:
+    from orchestrator.steps.runtime import Ports
+
+Status = Literal["SUCCEEDED", "ROLLED_FORWARD", "HALTED", "FAILED"]
+
+
+class ReportInput(BaseModel):
+    release: str
+    outcome: Literal["completed", "halted", "failed"] = "completed"
+    error: dict[str, Any] | None = None
+
+
+class ComponentSummary(BaseModel):
+    version: str
+    weights: dict[str, float]
+    status: str
+    wave: int | None
+    verdicts: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ReleaseReport(BaseModel):
+    release: str
+    status: Status
+    final: dict[str, ComponentSummary]
+    actions: list[AliasMove]
+    failure: dict[str, Any] | None = None
+    hotfixes: list[dict[str, Any]] = Field(default_factory=list)
+    error: dict[str, Any] | None = None
+
+
+def build_report(event: ReportInput, ports: Ports) -> ReleaseReport:
+    context = ledger.load_context(ports.records, event.release)
+    records = ledger.all_components(ports.records, event.release)
+    final: dict[str, ComponentSummary] = {}
+    complete = True
+    for name, comp in sorted(context.manifest.resolved.items()):
+        live = ports.aliases.read(comp.function, comp.alias)
+        record = records.get(name, ComponentRecord(component=name))
+        wave = context.plan.wave_of(name)
+        if wave is not None and record.status != "promoted":
+            complete = False
+        final[name] = ComponentSummary(
+            version=live.version
+            if len(live.weights) == 1
+            else max(live.weights, key=lambda v: live.weights[v]),
+            weights=live.weights,
+            status=record.status if wave is not None else "unchanged",
+            wave=None if wave is None else wave + 1,
+            verdicts=[v.model_dump(mode="json") for v in record.verdicts],
+        )
+    rollforward = ports.records.get(event.release, "rollforward") or {}
+    hotfixes = list(rollforward.get("applied", []) or [])  # type: ignore[call-overload]
+    status: Status
+    if event.outcome == "completed" and complete:
+        status = "ROLLED_FORWARD" if hotfixes else "SUCCEEDED"
+    elif event.outcome == "halted":
+        status = "HALTED"
+    else:
+        status = "FAILED"
+    report = ReleaseReport(
+        release=event.release,
+        status=status,
+        final=final,
+        actions=ledger.actions(ports.records, event.release),
+        failure=ports.records.get(event.release, "failure"),
+        hotfixes=hotfixes,
+        error=event.error,
+    )
+    ports.records.put(event.release, "report", report.model_dump(mode="json"))
+    return report
+
+
+handler = entrypoint("Report", ReportInput, build_report)

@@ -1,0 +1,76 @@
+"""ValidateAndPlan: validate the manifest, check it against AWS, plan, store the plan.
+
+Checks that every function, version, alias and queue exists and that each alias is on the declared
+``from`` version (an alias elsewhere has drifted: ``AliasDriftError`` naming it and both versions).
+Nothing is changed in AWS; the plan is stored for the other steps (state stays small).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.errors import AliasDriftError, ResourceMissingError
+from orchestrator.model.load import manifest_from_data
+from orchestrator.model.steps import PlanOutput, StartInput
+from orchestrator.planning import plan_release
+from orchestrator.steps import ledger
+from orchestrator.steps.runtime import entrypoint
+from orchestrator.steps.shifting import fmt_weights
+
+if TYPE_CHECKING:
+    from orchestrator.steps.runtime import Ports
+
+
+def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
+    manifest = manifest_from_data(event.manifest)
+    plan = plan_release(manifest)
+    release = manifest.release
+    resolved_from: dict[str, str] = {}
+    for name, comp in manifest.resolved.items():
+        alias = ports.aliases.read(comp.function, comp.alias)
+        started = ledger.get_component(ports.records, release, name).expected
+        if comp.from_.version is None:
+            if len(alias.weights) != 1:
+                raise AliasDriftError(
+                    f"alias {comp.function_name}:{comp.alias} is split "
+                    f"[{fmt_weights(alias.weights)}]: finish or undo that shift first, or declare "
+                    f"components.{name}.from.version",
+                    component=name,
+                )
+            resolved_from[name] = alias.version
+        elif alias.weights != {comp.from_.version: 100.0} and not started:
+            raise AliasDriftError(
+                f"alias {comp.function_name}:{comp.alias} is on [{fmt_weights(alias.weights)}] "
+                f"but the manifest says components.{name}.from.version is "
+                f"{comp.from_.version}: the alias drifted; fix the manifest or the alias",
+                component=name,
+                version=comp.from_.version,
+            )
+        for version in {comp.from_.version, comp.to.version} - {None}:
+            assert version is not None
+            if not ports.aliases.version_exists(comp.function, version):
+                raise ResourceMissingError(
+                    f"{comp.function_name} has no published version {version} "
+                    f"(components.{name}): publish it first",
+                    resource=f"{comp.function_name}:{version}",
+                )
+    for qname, queue in manifest.queues.items():
+        for url in (queue.url, queue.dlq_url):
+            if url is not None and not ports.queues.exists(url):
+                raise ResourceMissingError(
+                    f"queue {url} (queues.{qname}) does not exist", resource=url
+                )
+    ledger.save_context(ports.records, release, event.manifest, plan, event.options, resolved_from)
+    return PlanOutput(
+        release=release,
+        waves=plan.waves,
+        wave_items=[{"wave": i, "components": names} for i, names in enumerate(plan.waves)],
+        max_concurrency=manifest.max_concurrency,
+        on_failure=manifest.on_failure,
+        hotfix_timeout_seconds=manifest.hotfix_timeout_seconds,
+        heartbeat_seconds=manifest.hotfix_timeout_seconds,
+        unchanged=plan.unchanged,
+    )
+
+
+handler = entrypoint("ValidateAndPlan", StartInput, validate_and_plan)

@@ -1,0 +1,178 @@
+"""Verify: read what a gate needs in one GetMetricData call, then judge it (``planning.gates``).
+
+Used by the Advance task after every bake. Reads, for the version being shifted to only
+(dimensions ``FunctionName``, ``Resource`` = ``function:alias``, ``ExecutedVersion``): Invocations,
+Errors, Throttles; for every *downstream* consumer (readers of the queues this version writes) the
+same for each of its live versions, because they meet this version's new-schema data for the first
+time now; the input queues' ``ApproximateAgeOfOldestMessage`` when a limit is set; the manifest's
+alarms; and the growth of the dead-letter queues around the component. A failed read is an ERROR
+verdict, never a FAILED one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from orchestrator.errors import EnvironmentProblemError, TransientError
+from orchestrator.model.live import MetricQuery
+from orchestrator.model.steps import ShiftState, Verdict
+from orchestrator.planning.gates import Observation, VersionFigures, evaluate
+
+if TYPE_CHECKING:
+    from orchestrator.model.manifest import Component
+    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.steps.runtime import Ports
+
+LAMBDA_METRICS = ("Invocations", "Errors", "Throttles")
+
+
+def lambda_dimensions(comp: Component, version: str) -> dict[str, str]:
+    return {
+        "FunctionName": comp.function_name,
+        "Resource": f"{comp.function_name}:{comp.alias}",
+        "ExecutedVersion": version,
+    }
+
+
+def window(started_at: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """Whole minutes around the bake: CloudWatch aggregates Lambda metrics per minute."""
+    start = started_at.replace(second=0, microsecond=0)
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return start, end
+
+
+def downstream_consumers(context: ReleaseContext, name: str, version: str) -> list[str]:
+    comp = context.component(name)
+    spec = comp.to if version == context.to_version(name) else comp.from_
+    queues = set(spec.writes) | set(comp.to.writes)
+    out = []
+    for other, c in context.manifest.resolved.items():
+        if other != name and queues & (set(c.from_.reads) | set(c.to.reads)):
+            out.append(other)
+    return sorted(out)
+
+
+def dlq_urls(context: ReleaseContext, name: str) -> dict[str, str]:
+    """Dead-letter queues around a component: of the queues it reads and of those it writes."""
+    comp = context.component(name)
+    names = (
+        set(comp.from_.reads) | set(comp.to.reads) | set(comp.from_.writes) | set(comp.to.writes)
+    )
+    out = {}
+    for queue in sorted(names):
+        spec = context.manifest.queues[queue]
+        if spec.dlq_url is not None:
+            out[queue] = spec.dlq_url
+    return out
+
+
+def dlq_depths(ports: Ports, context: ReleaseContext, name: str) -> dict[str, int]:
+    return {q: ports.queues.depth(url).total for q, url in dlq_urls(context, name).items()}
+
+
+def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState) -> Observation:
+    comp = context.component(name)
+    now = ports.clock.now()
+    start, end = window(shift.started_at, now)
+    queries: list[MetricQuery] = []
+    owners: dict[str, tuple[str, str, str]] = {}  # query id -> (component, version, metric)
+
+    def add(target: Component, version: str, metric: str) -> None:
+        qid = f"m{len(queries)}"
+        queries.append(
+            MetricQuery(
+                id=qid,
+                namespace="AWS/Lambda",
+                metric=metric,
+                dimensions=lambda_dimensions(target, version),
+                stat="Sum",
+                period=60,
+            )
+        )
+        owners[qid] = (target.name, version, metric)
+
+    for metric in LAMBDA_METRICS:
+        add(comp, shift.version, metric)
+    for other in downstream_consumers(context, name, shift.version):
+        target = context.component(other)
+        live = ports.aliases.read(target.function, target.alias)
+        for version in sorted(live.weights):
+            add(target, version, "Invocations")
+            add(target, version, "Errors")
+    ages: dict[str, str] = {}
+    if comp.gates.max_queue_age_seconds is not None:
+        for queue in sorted(set(context.manifest.component(name).to.reads)):
+            qid = f"m{len(queries)}"
+            queries.append(
+                MetricQuery(
+                    id=qid,
+                    namespace="AWS/SQS",
+                    metric="ApproximateAgeOfOldestMessage",
+                    dimensions={"QueueName": context.manifest.queues[queue].name},
+                    stat="Maximum",
+                    period=60,
+                )
+            )
+            ages[qid] = queue
+
+    failed: list[str] = []
+    try:
+        results = ports.metrics.query(queries, start, end)
+    except (TransientError, EnvironmentProblemError) as exc:
+        return Observation(own=None, failed_reads=[f"CloudWatch metrics ({exc})"])
+    figures: dict[tuple[str, str], dict[str, float]] = {}
+    for qid, (owner, version, metric) in owners.items():
+        result = results.get(qid)
+        if result is None:
+            failed.append(f"{metric} of {owner}@{version}")
+            continue
+        figures.setdefault((owner, version), {})[metric] = result.total
+    queue_age = {}
+    for qid, queue in ages.items():
+        result = results.get(qid)
+        if result is not None and result.maximum is not None:
+            queue_age[queue] = result.maximum
+
+    def version_figures(owner: str, version: str) -> VersionFigures:
+        values = figures.get((owner, version), {})
+        return VersionFigures(
+            component=owner,
+            version=version,
+            invocations=values.get("Invocations", 0.0),
+            errors=values.get("Errors", 0.0),
+            throttles=values.get("Throttles", 0.0),
+        )
+
+    own = version_figures(name, shift.version)
+    downstream = [
+        version_figures(owner, version) for (owner, version) in sorted(figures) if owner != name
+    ]
+    alarms: dict[str, str] = {}
+    if comp.gates.alarms:
+        try:
+            alarms = ports.metrics.alarm_states(list(comp.gates.alarms))
+        except (TransientError, EnvironmentProblemError) as exc:
+            failed.append(f"alarm states ({exc})")
+        for missing in set(comp.gates.alarms) - set(alarms):
+            failed.append(f"alarm {missing} (it does not exist)")
+    growth: dict[str, int] = {}
+    try:
+        for queue, depth in dlq_depths(ports, context, name).items():
+            growth[queue] = max(0, depth - shift.dlq_baseline.get(queue, depth))
+    except (TransientError, EnvironmentProblemError) as exc:
+        failed.append(f"dead-letter queue depths ({exc})")
+    return Observation(
+        own=own,
+        downstream=downstream,
+        alarms=alarms,
+        dlq_growth=growth,
+        queue_age_seconds=queue_age,
+        failed_reads=failed,
+    )
+
+
+def verify(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState) -> Verdict:
+    seen = observe(ports, context, name, shift)
+    comp = context.component(name)
+    return evaluate(comp.gates, name, shift.version, shift.weight, seen, at=ports.clock.now())
