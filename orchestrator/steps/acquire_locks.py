@@ -60,4 +60,7 @@ def acquire_locks(event: ReleaseRef, ports: Ports) -> Locks:
     return Locks(held=lease_keys(context), ttl_seconds=ttl)
 
 
-handler = entrypoint("AcquireLocks", ReleaseRef, acquire_locks)
+PORTS = ("leases", "records", "clock")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("AcquireLocks", ReleaseRef, acquire_locks, PORTS)

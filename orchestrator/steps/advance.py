@@ -107,4 +107,7 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
     )
 
 
-handler = entrypoint("Advance", ComponentInput, advance)
+PORTS = ("aliases", "metrics", "queues", "records", "clock")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("Advance", ComponentInput, advance, PORTS)

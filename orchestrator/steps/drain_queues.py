@@ -116,4 +116,7 @@ def drain_queues(event: WaveInput, ports: Ports) -> DrainState:
     )
 
 
-handler = entrypoint("DrainQueues", WaveInput, drain_queues)
+PORTS = ("queues", "records", "clock")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("DrainQueues", WaveInput, drain_queues, PORTS)

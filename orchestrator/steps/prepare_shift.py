@@ -67,4 +67,7 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     )
 
 
-handler = entrypoint("PrepareShift", ComponentInput, prepare_shift)
+PORTS = ("aliases", "leases", "queues", "records", "clock")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("PrepareShift", ComponentInput, prepare_shift, PORTS)

@@ -58,4 +58,7 @@ def promote(event: ComponentInput, ports: Ports) -> Promoted:
     return Promoted(component=name, version=version, promoted_at=now)
 
 
-handler = entrypoint("Promote", ComponentInput, promote)
+PORTS = ("aliases", "records", "clock")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("Promote", ComponentInput, promote, PORTS)

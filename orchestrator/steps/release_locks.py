@@ -21,4 +21,7 @@ def release_locks(event: ReleaseRef, ports: Ports) -> Locks:
     return Locks(held=[], ttl_seconds=0)
 
 
-handler = entrypoint("ReleaseLocks", ReleaseRef, release_locks)
+PORTS = ("leases", "records")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("ReleaseLocks", ReleaseRef, release_locks, PORTS)

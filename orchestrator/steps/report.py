@@ -87,4 +87,7 @@ def build_report(event: ReportInput, ports: Ports) -> ReleaseReport:
     return report
 
 
-handler = entrypoint("Report", ReportInput, build_report)
+PORTS = ("aliases", "records")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("Report", ReportInput, build_report, PORTS)

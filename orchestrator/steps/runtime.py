@@ -63,13 +63,50 @@ def default_ports() -> Ports:
         return _default_ports
 
 
+PORT_NAMES = tuple(Ports.__dataclass_fields__)
+
+
+class _Undeclared:
+    """Stands in for a port a step did not declare: any use fails loudly (tests catch it)."""
+
+    def __init__(self, step: str, port: str) -> None:
+        self._step = step
+        self._port = port
+
+    def __getattr__(self, attr: str) -> Any:
+        raise AttributeError(
+            f"step {self._step} uses port {self._port!r} ({attr}) but does not declare it in "
+            "PORTS, so its IAM policy would lack the actions"
+        )
+
+
+def restrict(ports: Ports, step: str, allowed: tuple[str, ...]) -> Ports:
+    """``ports`` with every port outside ``allowed`` replaced by a loud stand-in."""
+    unknown = set(allowed) - set(PORT_NAMES)
+    if unknown:
+        raise ValueError(f"step {step} declares unknown ports {sorted(unknown)}")
+    return Ports(
+        **{
+            name: getattr(ports, name) if name in allowed else _Undeclared(step, name)
+            for name in PORT_NAMES
+        }
+    )
+
+
 class StepHandler(Generic[M, R]):
     """A step function wrapped as a Lambda handler. Calling it uses ``default_ports()``."""
 
-    def __init__(self, name: str, model: type[M], run: Callable[[M, Ports], R]) -> None:
+    def __init__(
+        self,
+        name: str,
+        model: type[M],
+        run: Callable[[M, Ports], R],
+        ports: tuple[str, ...] = PORT_NAMES,
+    ) -> None:
         self.name = name
         self.model = model
         self.run = run
+        self.ports = ports
 
         @logger.inject_lambda_context(correlation_id_path="release", clear_state=True)
         @tracer.capture_lambda_handler(capture_response=False)
@@ -84,7 +121,7 @@ class StepHandler(Generic[M, R]):
 
     def invoke(self, event: dict[str, Any], ports: Ports) -> dict[str, Any]:
         parsed = self.model.model_validate(event)
-        result = self.run(parsed, ports)
+        result = self.run(parsed, restrict(ports, self.name, self.ports))
         return result.model_dump(mode="json")
 
     def bind(self, ports: Ports) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
@@ -102,5 +139,8 @@ class StepHandler(Generic[M, R]):
         return self._lambda_handler(event, context)  # type: ignore[no-any-return]
 
 
-def entrypoint(name: str, model: type[M], run: Callable[[M, Ports], R]) -> StepHandler[M, R]:
-    return StepHandler(name, model, run)
+def entrypoint(
+    name: str, model: type[M], run: Callable[[M, Ports], R], ports: tuple[str, ...]
+) -> StepHandler[M, R]:
+    """Wrap ``run`` as the Lambda handler of task ``name``, allowed to use ``ports`` only."""
+    return StepHandler(name, model, run, ports)

@@ -73,4 +73,7 @@ def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
     )
 
 
-handler = entrypoint("ValidateAndPlan", StartInput, validate_and_plan)
+PORTS = ("aliases", "queues", "records")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("ValidateAndPlan", StartInput, validate_and_plan, PORTS)
