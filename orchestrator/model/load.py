@@ -289,15 +289,6 @@ def semantic_issues(manifest: Manifest) -> list[Issue]:
             )
         else:
             urls[qspec.url] = qname
-    if manifest.notify_topic_arn is not None and not manifest.notify_topic_arn.startswith(
-        "arn:aws"
-    ):
-        issues.append(
-            Issue(
-                "notify_topic_arn",
-                "expected an SNS topic ARN such as arn:aws:sns:eu-west-2:111122223333:releases",
-            )
-        )
     return issues
 
 

@@ -279,7 +279,6 @@ class Manifest(_Spec):
     on_failure: Literal["roll-forward", "halt"] = "roll-forward"
     hotfix_timeout_seconds: int = Field(default=86_400, gt=0, le=MAX_TASK_TIMEOUT_SECONDS)
     max_concurrency: int = Field(default=10, ge=1, le=1000)
-    notify_topic_arn: str | None = None
 
     _resolved: dict[str, Component] = PrivateAttr(default_factory=dict)
 

@@ -20,6 +20,12 @@ STEP_MODULES: dict[str, str] = {
     "Promote": "orchestrator.steps.promote",
     "ReleaseLocks": "orchestrator.steps.release_locks",
     "Report": "orchestrator.steps.report",
+    "Freeze": "orchestrator.steps.freeze",
+    "AssessSafety": "orchestrator.steps.assess_safety",
+    "Notify": "orchestrator.steps.notify",
+    "WaitForHotfix": "orchestrator.steps.wait_for_hotfix",
+    "ApplyHotfix": "orchestrator.steps.apply_hotfix",
+    "Resume": "orchestrator.steps.resume",
 }
 
 

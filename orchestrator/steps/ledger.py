@@ -17,6 +17,8 @@ have finished (DESIGN §6).
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ReleaseNotFoundError
 from orchestrator.model.load import manifest_from_data
-from orchestrator.model.manifest import Component, Manifest
+from orchestrator.model.manifest import Component, Manifest, VersionSpec
 from orchestrator.model.plan import Plan
 from orchestrator.model.steps import AliasMove, ComponentRecord, RunOptions
 
@@ -39,6 +41,9 @@ class ReleaseContext:
     options: RunOptions
     resolved_from: dict[str, str]
     """component -> its alias version at the start (fills an omitted ``from.version``)."""
+    original: Manifest
+    """The manifest as started; ``manifest`` has accepted hotfixes as the components' ``to``."""
+    hotfixes: dict[str, list[VersionSpec]]
 
     def component(self, name: str) -> Component:
         return self.manifest.component(name)
@@ -51,9 +56,20 @@ class ReleaseContext:
         comp = self.manifest.component(name)
         return comp.to.version or self.from_version(name)
 
+    def known_versions(self, name: str) -> dict[str, VersionSpec]:
+        """Every version of a component this release knows the reads/writes of."""
+        comp = self.original.component(name)
+        out = {self.from_version(name): comp.from_}
+        if comp.to.version is not None:
+            out[comp.to.version] = comp.to
+        for spec in self.hotfixes.get(name, []):
+            assert spec.version is not None
+            out[spec.version] = spec
+        return out
+
     def scaled(self, seconds: float) -> int:
         """A Wait duration under the run's time scale (ASL SecondsPath needs an integer)."""
-        return int(round(seconds * self.options.time_scale))
+        return round(seconds * self.options.time_scale)
 
 
 _cache: dict[tuple[str, str], ReleaseContext] = {}
@@ -84,8 +100,6 @@ def load_context(records: RecordStore, release: str) -> ReleaseContext:
     item = records.get(release, "context")
     if item is None:
         raise ReleaseNotFoundError(f"no plan is stored for release {release!r}")
-    import json
-
     digest = json.dumps(item, sort_keys=True, default=str)
     key = (release, digest)
     with _cache_lock:
@@ -94,17 +108,46 @@ def load_context(records: RecordStore, release: str) -> ReleaseContext:
         return cached
     manifest_data = item["manifest"]
     assert isinstance(manifest_data, dict)
+    raw_hotfixes = item.get("hotfixes") or {}
+    assert isinstance(raw_hotfixes, dict)
+    hotfixes = {
+        name: [VersionSpec.model_validate(spec) for spec in specs]
+        for name, specs in raw_hotfixes.items()
+    }
+    effective = copy.deepcopy(manifest_data)
+    for name, specs in hotfixes.items():
+        effective["components"][name]["to"] = specs[-1].model_dump(mode="json", exclude_none=True)
+    original = manifest_from_data(manifest_data)
     context = ReleaseContext(
-        manifest=manifest_from_data(manifest_data),
+        manifest=manifest_from_data(effective) if hotfixes else original,
         plan=Plan.model_validate(item["plan"]),
         options=RunOptions.model_validate(item["options"]),
         resolved_from=dict(item.get("resolved_from") or {}),  # type: ignore[call-overload]
+        original=original,
+        hotfixes=hotfixes,
     )
     with _cache_lock:
         if len(_cache) > 64:
             _cache.clear()
         _cache[key] = context
     return context
+
+
+def add_hotfix(records: RecordStore, release: str, component: str, spec: VersionSpec) -> None:
+    """Make ``spec`` the component's new version for the rest of the release."""
+    item = records.get(release, "context")
+    if item is None:
+        raise ReleaseNotFoundError(f"no plan is stored for release {release!r}")
+    hotfixes = dict(item.get("hotfixes") or {})  # type: ignore[call-overload]
+    hotfixes[component] = [*hotfixes.get(component, []), spec.model_dump(mode="json")]
+    records.put(release, "context", {**item, "hotfixes": hotfixes})
+
+
+def replace_plan(records: RecordStore, release: str, plan: Plan) -> None:
+    item = records.get(release, "context")
+    if item is None:
+        raise ReleaseNotFoundError(f"no plan is stored for release {release!r}")
+    records.put(release, "context", {**item, "plan": plan.model_dump(mode="json", by_alias=True)})
 
 
 def get_component(records: RecordStore, release: str, name: str) -> ComponentRecord:

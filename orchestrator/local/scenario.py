@@ -1,0 +1,362 @@
+"""Dry-run scenarios (DESIGN §7a): how the emulated account behaves while a release runs.
+
+A scenario file says how much traffic each component gets, which component versions misbehave
+(a plain error rate, throttles, or failures on one schema of one queue), what is waiting in the
+queues when the release starts and how fast it is worked off, and which hotfix versions exist::
+
+    traffic_per_minute: 600
+    versions:
+      enrich@18: {errors_on: {orders: {"2": 0.5}}}
+    queues:
+      orders: {backlog: {"1": 200}, drain_per_minute: 1000}
+    hotfixes:
+      - {component: enrich, version: "19", reads: {orders: [1, 2]}, writes: {enriched: 1}}
+
+:func:`load_scenario` checks it against the release manifest and raises
+:class:`~orchestrator.errors.ScenarioError` carrying every problem with its path
+(``versions.enrich@18.errors_on.orders``). No scenario (``Scenario()``) is a healthy system with
+empty queues. Schema keys may be written ``"2"`` or ``2``: digit strings become integers, as in the
+manifest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from orchestrator.errors import InputError, Issue, ScenarioError
+from orchestrator.model.load import parse_document
+from orchestrator.model.manifest import Manifest, Schema, Version, VersionSpec
+
+__all__ = [
+    "HotfixBehaviour",
+    "QueueBehaviour",
+    "Scenario",
+    "VersionBehaviour",
+    "load_scenario",
+    "scenario_from_data",
+    "scenario_from_text",
+]
+
+VERSION_KEY = re.compile(r"^(?P<component>[^@\s]+)@(?P<version>[^@\s]+)$")
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VersionBehaviour(_Spec):
+    """How one component version behaves; the defaults are a healthy version."""
+
+    error_rate: Fraction = 0.0
+    """Fraction of its invocations that fail, whatever they read."""
+    throttles_per_minute: float = Field(default=0.0, ge=0.0)
+    """Throttles per minute at 100% of the traffic (scaled by the version's share)."""
+    errors_on: dict[str, dict[Schema, Fraction]] = Field(default_factory=dict)
+    """queue -> schema -> fraction of the messages of that schema it fails on."""
+
+    def schema_failure(self, queue: str, schema: int | str) -> float:
+        return self.errors_on.get(queue, {}).get(schema, 0.0)
+
+
+class QueueBehaviour(_Spec):
+    """What waits in a queue when the release starts, and how fast its consumers work it off."""
+
+    backlog: dict[Schema, Annotated[int, Field(ge=0, le=1_000_000)]] = Field(default_factory=dict)
+    """schema -> number of messages waiting at the simulated start."""
+    drain_per_minute: float | None = Field(default=None, ge=0.0)
+    """Backlog messages worked off per minute; None: the scenario's ``traffic_per_minute``."""
+    backlog_age_seconds: float = Field(default=0.0, ge=0.0, le=1_209_600)
+    """How long before the simulated start the backlog was enqueued (SQS keeps 14 days)."""
+
+
+class HotfixBehaviour(_Spec):
+    """A hotfix version handed over automatically when the release waits for one."""
+
+    component: str
+    version: Version
+    reads: dict[str, list[Schema]] = Field(default_factory=dict)
+    writes: dict[str, Schema] = Field(default_factory=dict)
+
+    def as_version_spec(self) -> VersionSpec:
+        return VersionSpec(version=self.version, reads=self.reads, writes=self.writes)
+
+
+class Scenario(_Spec):
+    """A dry-run scenario (DESIGN §7a)."""
+
+    traffic_per_minute: float = Field(default=600.0, ge=0.0, le=1_000_000)
+    versions: dict[str, VersionBehaviour] = Field(default_factory=dict)
+    queues: dict[str, QueueBehaviour] = Field(default_factory=dict)
+    hotfixes: list[HotfixBehaviour] = Field(default_factory=list)
+
+    def behaviour(self, component: str, version: str) -> VersionBehaviour:
+        return self.versions.get(f"{component}@{version}", _HEALTHY)
+
+    def queue(self, name: str) -> QueueBehaviour:
+        return self.queues.get(name, _EMPTY_QUEUE)
+
+    def hotfixes_for(self, component: str) -> list[HotfixBehaviour]:
+        return [h for h in self.hotfixes if h.component == component]
+
+
+_HEALTHY = VersionBehaviour()
+_EMPTY_QUEUE = QueueBehaviour()
+
+
+# -- loading -------------------------------------------------------------------------------------
+
+
+def load_scenario(path: str | Path, manifest: Manifest) -> Scenario:
+    """Read and check a scenario file against ``manifest``; ScenarioError with every issue."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Issue("", f"scenario file {str(file)!r} does not exist")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Issue("", f"cannot read scenario {str(file)!r}: {exc}")]) from None
+    return scenario_from_text(text, manifest, source=str(file))
+
+
+def scenario_from_text(text: str, manifest: Manifest, source: str = "scenario") -> Scenario:
+    try:
+        data = parse_document(text, source)
+    except InputError as exc:  # parse_document speaks of manifests: re-raise as a scenario error
+        issues = [Issue(i.path, i.message.replace("manifest", "scenario")) for i in exc.issues]
+        raise ScenarioError(issues) from None
+    return scenario_from_data(data, manifest)
+
+
+def scenario_from_data(data: Any, manifest: Manifest) -> Scenario:
+    """Validate parsed data (None or an empty document is the healthy default scenario)."""
+    if data is None:
+        return Scenario()
+    if not isinstance(data, Mapping):
+        raise ScenarioError(
+            [
+                Issue(
+                    "",
+                    "a scenario must be a mapping (traffic_per_minute, versions, queues, "
+                    f"hotfixes); got a {type(data).__name__}",
+                )
+            ]
+        )
+    try:
+        scenario = Scenario.model_validate(_string_keys(data))
+    except ValidationError as exc:
+        raise ScenarioError(_pydantic_issues(exc)) from None
+    issues = semantic_issues(scenario, manifest)
+    if issues:
+        raise ScenarioError(issues)
+    return scenario
+
+
+def _string_keys(value: Any) -> Any:
+    """Mapping keys as text (YAML reads ``2:`` as an int): an int in an error path is an index."""
+    if isinstance(value, Mapping):
+        return {str(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(v) for v in value]
+    return value
+
+
+_MODELS: dict[str, type[BaseModel]] = {
+    "": Scenario,
+    "versions.*": VersionBehaviour,
+    "queues.*": QueueBehaviour,
+    "hotfixes[]": HotfixBehaviour,
+}
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    if not loc:
+        return Scenario
+    if len(loc) == 2 and loc[0] in ("versions", "queues"):
+        return _MODELS[f"{loc[0]}.*"]
+    if len(loc) == 2 and loc[0] == "hotfixes":
+        return HotfixBehaviour
+    return None
+
+
+def _pydantic_issues(exc: ValidationError) -> list[Issue]:
+    issues: list[Issue] = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        field = str(loc[-1]) if loc else ""
+        if kind == "missing":
+            message = f"required field `{field}` is missing"
+        elif kind == "extra_forbidden":
+            model = _model_at(loc[:-1])
+            known = sorted(getattr(model, "model_fields", {}))
+            close = difflib.get_close_matches(field, known, n=1)
+            hint = f"did you mean `{close[0]}`?" if close else f"allowed: {', '.join(known)}"
+            message = f"unknown field `{field}`: {hint}"
+        elif kind == "value_error":
+            message = str(err["msg"]).removeprefix("Value error, ")
+        elif kind in ("dict_type", "model_type", "model_attributes_type"):
+            message = f"expected a mapping (key: value), got {_describe(err.get('input'))}"
+        elif kind == "list_type":
+            message = f"expected a list, got {_describe(err.get('input'))}"
+        elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+            message = f"{err['msg']} (got {_describe(err.get('input'))})"
+            if field != "" and loc[:1] == ("versions",):
+                message += ": fractions are between 0 and 1"
+        else:
+            message = f"{err['msg']} (got {_describe(err.get('input'))})"
+        issues.append(Issue(_path(loc), message))
+    return issues
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _hint(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    listed = ", ".join(known) if known else "none"
+    return (f"did you mean {close[0]!r}? " if close else "") + f"known: {listed}"
+
+
+def semantic_issues(scenario: Scenario, manifest: Manifest) -> list[Issue]:
+    """Rules that need the manifest: known components, versions and queues."""
+    issues: list[Issue] = []
+    components = manifest.resolved
+    names = sorted(components)
+    queues = sorted(manifest.queues)
+    hotfix_versions: dict[str, set[str]] = {}
+    seen_hotfixes: set[tuple[str, str]] = set()
+
+    for index, hotfix in enumerate(scenario.hotfixes):
+        base = f"hotfixes[{index}]"
+        comp = components.get(hotfix.component)
+        if comp is None:
+            issues.append(
+                Issue(
+                    f"{base}.component",
+                    f"component {hotfix.component!r} is not in the manifest: "
+                    + _hint(hotfix.component, names),
+                )
+            )
+            continue
+        if hotfix.version in (comp.from_.version, comp.to.version):
+            issues.append(
+                Issue(
+                    f"{base}.version",
+                    f"{hotfix.component}@{hotfix.version} is the release's own `from` or `to` "
+                    "version: a hotfix is a new published version",
+                )
+            )
+        if (hotfix.component, hotfix.version) in seen_hotfixes:
+            issues.append(
+                Issue(
+                    f"{base}.version",
+                    f"hotfix {hotfix.component}@{hotfix.version} is listed twice",
+                )
+            )
+        seen_hotfixes.add((hotfix.component, hotfix.version))
+        hotfix_versions.setdefault(hotfix.component, set()).add(hotfix.version)
+        for kind, named in (("reads", hotfix.reads), ("writes", hotfix.writes)):
+            for queue in named:
+                if queue not in manifest.queues:
+                    issues.append(
+                        Issue(
+                            f"{base}.{kind}.{queue}",
+                            f"queue {queue!r} is not declared in the manifest: "
+                            + _hint(queue, queues),
+                        )
+                    )
+        for queue, schemas in hotfix.reads.items():
+            if not schemas:
+                issues.append(Issue(f"{base}.reads.{queue}", "list the schema versions it reads"))
+
+    for key, behaviour in scenario.versions.items():
+        base = f"versions.{key}"
+        match = VERSION_KEY.match(key)
+        if match is None:
+            issues.append(
+                Issue(base, f"expected `component@version` such as enrich@18, got {key!r}")
+            )
+            continue
+        name, version = match.group("component"), match.group("version")
+        comp = components.get(name)
+        if comp is None:
+            issues.append(
+                Issue(base, f"component {name!r} is not in the manifest: " + _hint(name, names))
+            )
+            continue
+        spec: VersionSpec | None = None
+        if version == comp.to.version:
+            spec = comp.to
+        elif version == comp.from_.version:
+            spec = comp.from_
+        else:
+            for hotfix in scenario.hotfixes_for(name):
+                if hotfix.version == version:
+                    spec = hotfix.as_version_spec()
+        if spec is None:
+            known_versions = sorted(
+                {v for v in (comp.from_.version, comp.to.version) if v is not None}
+                | hotfix_versions.get(name, set()),
+                key=lambda v: int(v) if v.isdigit() else 0,
+            )
+            issues.append(
+                Issue(
+                    base,
+                    f"{name} has no version {version!r} in this release: give its `from` or "
+                    f"`to` version or a hotfix listed under `hotfixes` "
+                    f"(known: {', '.join(known_versions) or 'none'})",
+                )
+            )
+            continue
+        for queue in behaviour.errors_on:
+            path = f"{base}.errors_on.{queue}"
+            if queue not in manifest.queues:
+                issues.append(
+                    Issue(
+                        path,
+                        f"queue {queue!r} is not declared in the manifest: " + _hint(queue, queues),
+                    )
+                )
+            elif queue not in spec.reads:
+                reads = ", ".join(sorted(spec.reads)) or "no queue"
+                issues.append(
+                    Issue(
+                        path,
+                        f"{name}@{version} does not read {queue!r} (it reads {reads}): it can "
+                        "only fail on messages of queues it consumes",
+                    )
+                )
+
+    for queue in scenario.queues:
+        if queue not in manifest.queues:
+            issues.append(
+                Issue(
+                    f"queues.{queue}",
+                    f"queue {queue!r} is not declared in the manifest: " + _hint(queue, queues),
+                )
+            )
+    return issues

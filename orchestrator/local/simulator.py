@@ -1,0 +1,872 @@
+"""The dry-run simulator: an emulated AWS account that behaves as a scenario says (DESIGN §7a).
+
+A dry run executes the real state machine on the embedded engine with every Wait compressed to
+0 s. Time is simulated instead: a :class:`SimClock` (the steps' ``Clock`` port) advances by the
+*nominal* bake and poll durations, and for every simulated window the :class:`Simulator` writes
+what the account would have recorded in it, so the figures the steps read are those of a real
+bake:
+
+* ``seed_account`` creates, for every component of the manifest, its Lambda function with the
+  published versions the release names (moto numbers versions 1, 2, 3, ...: all versions up to the
+  highest one needed are published), the alias on the ``from`` version, every queue and
+  dead-letter queue (``RedrivePolicy`` set), and the scenario's backlog as real SQS messages
+  carrying a ``schema`` message attribute.
+* ``tick(seconds)`` simulates ``[t0, t0 + seconds)``: it reads every alias (``GetAlias``) for the
+  live weights, splits ``traffic_per_minute`` between the executed versions, derives each consumer
+  version's schema mix from its producers' live weights (what each producer version writes) and
+  from the backlog worked off in the window, and writes ``AWS/Lambda`` Invocations / Errors /
+  Throttles with exactly the dimensions ``orchestrator.steps.verify`` queries (``FunctionName``,
+  ``Resource`` = ``function:alias``, ``ExecutedVersion``), one datapoint per whole minute of the
+  window. The simulator plays the consumers: backlog messages are received and deleted
+  (``drain_per_minute``), those a consumer fails on move to the queue's DLQ, and so do failed
+  messages of the (otherwise virtual) live traffic. ``AWS/SQS ApproximateAgeOfOldestMessage``
+  (dimension ``QueueName``) is written at the end of the window. Only then does the clock move.
+* ``before_step`` is the local runner's hook: ``Advance`` ticks the step's nominal bake, a repeat
+  ``DrainQueues`` check of a wave ticks the queues' nominal poll interval.
+
+Modelling choices, so the numbers can be predicted:
+
+* Every figure is an expected value turned into whole numbers with a carried remainder per
+  series (deterministic, no wall clock, no randomness): 600/min at 10% for 60 s is exactly 60
+  invocations, and totals over many ticks never drift by more than one.
+* A version that reads several queues spends its invocations evenly on them. Its Errors are
+  ``error_rate`` plus, of the rest, ``errors_on[queue][schema]`` weighted by the schema mix it
+  receives on each queue. A version that reads no queue fails at ``error_rate``.
+* Each producer invocation writes one (virtual) message on every queue its version writes. Every
+  component reading a queue sees all of that live traffic (fan-out), while the backlog, being real
+  messages, is consumed once, split evenly between the queue's readers.
+* Failed messages of a queue with a DLQ become real DLQ messages (``schema`` attribute kept).
+  Without a DLQ a failed backlog message is deleted like a processed one (counted as consumed).
+* Backlog messages count as enqueued at the simulated start, or ``backlog_age_seconds`` before it;
+  live traffic is processed at once, so a queue's age is that of its oldest backlog message, or 0.
+
+Queue URLs: moto's server finds a queue by the last segment of ``QueueUrl`` and takes account and
+region from the request, so the manifest's AWS URLs
+(``https://sqs.eu-west-2.amazonaws.com/111122223333/orders``) reach the emulated queue ``orders``
+as they are; no rewrite is needed. :meth:`Simulator.queue_url` returns moto's own URL for a queue.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import threading
+import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from orchestrator.errors import (
+    EnvironmentProblemError,
+    InputError,
+    Issue,
+    ResourceMissingError,
+    ScenarioError,
+)
+from orchestrator.local.scenario import HotfixBehaviour, Scenario
+from orchestrator.model.manifest import Component, Manifest, VersionSpec, queue_name_from_url
+from orchestrator.model.plan import Plan
+
+__all__ = ["LedgerEntry", "SimClock", "Simulator", "TickReport"]
+
+Schema = int | str
+ClientFactory = Callable[[str], Any]
+
+ROLE_NAME = "rollout-simulated-function"
+RUNTIME = "python3.12"
+SCHEMA_ATTRIBUTE = "schema"
+MAX_RECEIVE_COUNT = 5
+SQS_BATCH = 10
+METRIC_BATCH = 500
+_EPSILON = 1e-6
+
+
+# -- the clock -----------------------------------------------------------------------------------
+
+
+class SimClock:
+    """A ``Clock`` that only moves when told to: simulated time of a dry run.
+
+    Starts at ``start`` (an aware datetime, kept in UTC), by default the current minute. Reading
+    and advancing are thread-safe; nothing else moves it.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        if start is None:
+            start = datetime.now(UTC).replace(second=0, microsecond=0)
+        if start.tzinfo is None or start.utcoffset() is None:
+            raise ValueError(
+                "SimClock needs a timezone-aware start, e.g. datetime(..., tzinfo=UTC)"
+            )
+        self._now = start.astimezone(UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> datetime:
+        """Move forward by ``seconds`` (>= 0); returns the new time."""
+        if seconds < 0 or math.isnan(seconds):
+            raise ValueError(f"simulated time only moves forward, not by {seconds!r} s")
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+            return self._now
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+@dataclass
+class LedgerEntry:
+    """Real SQS messages the simulator created in one queue, and what became of them."""
+
+    sent: int = 0
+    consumed: int = 0
+    dead_lettered: int = 0
+
+    @property
+    def queued(self) -> int:
+        return self.sent - self.consumed - self.dead_lettered
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "sent": self.sent,
+            "consumed": self.consumed,
+            "queued": self.queued,
+            "dead_lettered": self.dead_lettered,
+        }
+
+
+@dataclass
+class TickReport:
+    """What one simulated window produced (the whole numbers written to CloudWatch and SQS)."""
+
+    start: datetime
+    end: datetime
+    weights: dict[str, dict[str, float]] = field(default_factory=dict)
+    """component -> version -> fraction of its traffic (0..1), as read at the window's start."""
+    invocations: dict[tuple[str, str], int] = field(default_factory=dict)
+    errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    throttles: dict[tuple[str, str], int] = field(default_factory=dict)
+    drained: dict[str, int] = field(default_factory=dict)
+    """queue -> backlog messages received and deleted from it (processed or failed)."""
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+    """queue -> messages sent to its DLQ (failed backlog and failed live traffic)."""
+    oldest_age_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Received:
+    receipt: str
+    body: str
+    schema: Schema
+
+
+class _Carry:
+    """Expected values -> whole numbers, carrying each series' remainder to its next amount."""
+
+    def __init__(self) -> None:
+        self._total: dict[tuple[object, ...], float] = defaultdict(float)
+        self._emitted: dict[tuple[object, ...], int] = defaultdict(int)
+
+    def take(self, key: tuple[object, ...], amount: float) -> int:
+        if amount <= 0:
+            return 0
+        self._total[key] += amount
+        target = math.floor(self._total[key] + _EPSILON)
+        out = target - self._emitted[key]
+        self._emitted[key] = target
+        return max(out, 0)
+
+
+def _schema_of(value: str) -> Schema:
+    text = value.strip()
+    return int(text) if text.isdigit() else text
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for offset in range(0, len(items), size):
+        yield items[offset : offset + size]
+
+
+def _minute_buckets(start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+    """``[start, end)`` cut at whole minutes: (timestamp of the piece, its share of the window)."""
+    total = (end - start).total_seconds()
+    out: list[tuple[datetime, float]] = []
+    cursor = start
+    while cursor < end:
+        boundary = cursor.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        piece_end = min(boundary, end)
+        out.append((cursor, (piece_end - cursor).total_seconds() / total))
+        cursor = piece_end
+    return out
+
+
+def _dummy_zip(function: str, version: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "lambda_function.py",
+            f"# {function} version {version}: simulated by the dry run\n"
+            "def handler(event, context):\n"
+            "    raise RuntimeError('simulated function: the dry run never invokes it')\n",
+        )
+    return buffer.getvalue()
+
+
+# -- the simulator -------------------------------------------------------------------------------
+
+
+class Simulator:
+    """Seeds the emulated account from a manifest and plays the scenario in simulated time."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        scenario: Scenario,
+        client_factory: ClientFactory,
+        clock: SimClock,
+        seed: int = 0,
+    ) -> None:
+        self.manifest = manifest
+        self.scenario = scenario
+        self.clock = clock
+        self.seed = seed
+        """Kept for reproducibility records: the simulation itself uses no randomness."""
+        self._factory = client_factory
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.RLock()
+        self._carry = _Carry()
+        self._components: dict[str, Component] = manifest.resolved
+        self._from_versions: dict[str, str] = {}
+        self._queue_urls: dict[str, str] = {}  # SQS queue name -> moto's URL
+        self._remaining: dict[str, Counter[Schema]] = {}  # manifest queue -> backlog left
+        self._enqueued_at: dict[str, datetime] = {}
+        self._ledger: dict[str, LedgerEntry] = {}
+        self._drain_checks: Counter[tuple[str, int]] = Counter()
+        self._plan: Plan | None = None
+        self._seeded = False
+        self._sequence = 0
+
+    # -- clients ---------------------------------------------------------------------------------
+
+    def _client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._factory(service)
+            return self._clients[service]
+
+    # -- seeding ---------------------------------------------------------------------------------
+
+    def versions_needed(self, name: str) -> list[str]:
+        """Published versions component ``name`` must have: from, to and scenario hotfixes."""
+        comp = self._components[name]
+        wanted = {v for v in (comp.from_.version, comp.to.version) if v is not None}
+        wanted |= {h.version for h in self.scenario.hotfixes_for(name)}
+        return sorted(wanted, key=int)
+
+    def seed_account(self) -> None:
+        """Create functions, versions, aliases, queues and backlogs (skips what exists)."""
+        with self._lock:
+            self._ensure_role()
+            for name in self._components:
+                self._seed_function(name)
+            self._seed_queues()
+            start = self.clock.now()
+            for qname, spec in self.manifest.queues.items():
+                behaviour = self.scenario.queue(qname)
+                self._enqueued_at[qname] = start - timedelta(seconds=behaviour.backlog_age_seconds)
+                if qname in self._remaining:
+                    continue  # seeded before: the backlog is already there
+                self._remaining[qname] = Counter()
+                for schema, count in behaviour.backlog.items():
+                    self._send(spec.name, schema, count, origin="backlog")
+                    self._remaining[qname][schema] += count
+            self._seeded = True
+
+    def _ensure_role(self) -> str:
+        iam = self._client("iam")
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        try:
+            created = iam.create_role(
+                RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust)
+            )
+            return str(created["Role"]["Arn"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "EntityAlreadyExists":
+                raise
+        return str(iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"])
+
+    def _seed_function(self, name: str) -> None:
+        comp = self._components[name]
+        fn = comp.function_name
+        lam = self._client("lambda")
+        needed = self.versions_needed(name)
+        try:
+            lam.get_function(FunctionName=fn)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            lam.create_function(
+                FunctionName=fn,
+                Runtime=RUNTIME,
+                Role=self._ensure_role(),
+                Handler="lambda_function.handler",
+                Code={"ZipFile": _dummy_zip(fn, 0)},
+                Description=f"simulated {name}",
+            )
+        published = self._published_count(fn)
+        highest = max((int(v) for v in needed), default=0)
+        for number in range(published + 1, highest + 1):
+            # moto does not publish a version of unchanged code or configuration: change it first
+            lam.update_function_configuration(
+                FunctionName=fn, Description=f"simulated {name} version {number}"
+            )
+            got = lam.publish_version(
+                FunctionName=fn, Description=f"simulated {name} version {number}"
+            )["Version"]
+            if got != str(number):
+                raise EnvironmentProblemError(
+                    f"publishing {fn} version {number} returned version {got}: the emulated "
+                    "account numbers versions differently than expected"
+                )
+        try:
+            alias = lam.get_alias(FunctionName=fn, Name=comp.alias)
+            live = str(alias["FunctionVersion"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            if comp.from_.version is None:
+                raise ScenarioError(
+                    [
+                        Issue(
+                            f"components.{name}.from.version",
+                            "a dry run needs the `from` version to create the alias "
+                            f"{comp.alias!r} on it: give `from: {{version: ...}}`",
+                        )
+                    ]
+                ) from None
+            lam.create_alias(FunctionName=fn, Name=comp.alias, FunctionVersion=comp.from_.version)
+            live = comp.from_.version
+        self._from_versions[name] = comp.from_.version or live
+
+    def _published_count(self, function: str) -> int:
+        lam = self._client("lambda")
+        count = 0
+        marker: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"FunctionName": function, "MaxItems": 50}
+            if marker:
+                kwargs["Marker"] = marker
+            page = lam.list_versions_by_function(**kwargs)
+            for version in page.get("Versions", []):
+                if str(version.get("Version", "")).isdigit():
+                    count = max(count, int(version["Version"]))
+            marker = page.get("NextMarker")
+            if not marker:
+                return count
+
+    def _seed_queues(self) -> None:
+        sqs = self._client("sqs")
+        for spec in self.manifest.queues.values():
+            attributes: dict[str, str] = {}
+            if spec.dlq_url is not None:
+                dlq_name = queue_name_from_url(spec.dlq_url)
+                dlq_url = self._create_queue(dlq_name)
+                dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+                    "Attributes"
+                ]["QueueArn"]
+                attributes["RedrivePolicy"] = json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+                )
+            url = self._create_queue(spec.name)
+            if attributes:
+                sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+
+    def _create_queue(self, name: str) -> str:
+        if name not in self._queue_urls:
+            url = self._client("sqs").create_queue(QueueName=name)["QueueUrl"]
+            self._queue_urls[name] = str(url)
+            self._ledger.setdefault(name, LedgerEntry())
+        return self._queue_urls[name]
+
+    # -- public queries --------------------------------------------------------------------------
+
+    def queue_url(self, name: str) -> str:
+        """moto's URL of SQS queue ``name`` (the manifest's AWS URL reaches the same queue)."""
+        if name in self._queue_urls:
+            return self._queue_urls[name]
+        for key, spec in self.manifest.queues.items():
+            if key == name and spec.name in self._queue_urls:
+                return self._queue_urls[spec.name]
+        raise ResourceMissingError(f"queue {name!r} was not seeded", resource=name)
+
+    def hotfix_versions(self) -> list[HotfixBehaviour]:
+        """The scenario's hotfixes, in file order (their versions exist after seed_account)."""
+        return list(self.scenario.hotfixes)
+
+    def hotfix_for(self, component: str, exclude: set[str] | None = None) -> HotfixBehaviour | None:
+        """The first hotfix the scenario lists for ``component`` not in ``exclude`` (versions)."""
+        for hotfix in self.scenario.hotfixes_for(component):
+            if exclude is None or hotfix.version not in exclude:
+                return hotfix
+        return None
+
+    def message_ledger(self) -> dict[str, dict[str, int]]:
+        """Per SQS queue name: real messages sent, consumed, still queued and dead-lettered."""
+        with self._lock:
+            return {name: entry.as_dict() for name, entry in sorted(self._ledger.items())}
+
+    def ledger_mismatches(self) -> dict[str, tuple[int, int]]:
+        """Queues whose real message count differs from the ledger: name -> (ledger, real)."""
+        out: dict[str, tuple[int, int]] = {}
+        sqs = self._client("sqs")
+        with self._lock:
+            for name, entry in sorted(self._ledger.items()):
+                attributes = sqs.get_queue_attributes(
+                    QueueUrl=self._queue_urls[name],
+                    AttributeNames=[
+                        "ApproximateNumberOfMessages",
+                        "ApproximateNumberOfMessagesNotVisible",
+                        "ApproximateNumberOfMessagesDelayed",
+                    ],
+                )["Attributes"]
+                real = sum(int(v) for v in attributes.values())
+                if real != entry.queued:
+                    out[name] = (entry.queued, real)
+        return out
+
+    def spec_of(self, name: str, version: str) -> VersionSpec:
+        """What ``version`` of component ``name`` reads and writes (unknown: as ``from``)."""
+        comp = self._components[name]
+        if version == comp.to.version:
+            return comp.to
+        if version == (comp.from_.version or self._from_versions.get(name)):
+            return comp.from_
+        for hotfix in self.scenario.hotfixes_for(name):
+            if hotfix.version == version:
+                return hotfix.as_version_spec()
+        return comp.from_
+
+    def live_weights(self) -> dict[str, dict[str, float]]:
+        """Every component's alias routing: version -> fraction of traffic (0..1)."""
+        lam = self._client("lambda")
+        out: dict[str, dict[str, float]] = {}
+        for name, comp in self._components.items():
+            try:
+                alias = lam.get_alias(FunctionName=comp.function_name, Name=comp.alias)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                    raise ResourceMissingError(
+                        f"alias {comp.function_name}:{comp.alias} does not exist: "
+                        "call seed_account() first",
+                        resource=f"{comp.function_name}:{comp.alias}",
+                    ) from None
+                raise
+            extra = {
+                str(v): float(w)
+                for v, w in (alias.get("RoutingConfig") or {})
+                .get("AdditionalVersionWeights", {})
+                .items()
+                if float(w) > 0
+            }
+            weights = dict(extra)
+            primary = max(0.0, 1.0 - sum(extra.values()))
+            if primary > _EPSILON:
+                primary_version = str(alias["FunctionVersion"])
+                weights[primary_version] = weights.get(primary_version, 0.0) + primary
+            out[name] = weights
+        return out
+
+    # -- the runner's hook -----------------------------------------------------------------------
+
+    def before_step(self, step: str, event: Mapping[str, Any]) -> None:
+        """Advance simulated time for the step about to run (called from the runner's threads)."""
+        if step.startswith("Advance"):
+            shift = event.get("shift")
+            if not isinstance(shift, Mapping) or shift.get("done"):
+                return
+            seconds = float(shift.get("nominal_bake_seconds") or 0)
+            if seconds > 0:
+                self.tick(seconds)
+        elif step == "DrainQueues":
+            seconds = self._drain_poll_seconds(event)
+            if seconds > 0:
+                self.tick(seconds)
+
+    def _drain_poll_seconds(self, event: Mapping[str, Any]) -> float:
+        drain = event.get("drain")
+        if isinstance(drain, Mapping) and drain.get("nominal_poll_seconds") is not None:
+            return 0.0 if drain.get("done") else float(drain["nominal_poll_seconds"])
+        components = {str(c) for c in event.get("components") or []}
+        drains = [d for d in self._release_plan().drains if components & set(d.before)]
+        if not drains:
+            return 0.0
+        key = (str(event.get("release", "")), int(event.get("wave", 0)))
+        with self._lock:
+            checks = self._drain_checks[key]
+            self._drain_checks[key] += 1
+        if checks == 0:
+            return 0.0  # the first check of a wave happens right after the previous wave
+        return float(min(self.manifest.queues[d.queue].drain_poll_seconds for d in drains))
+
+    def _release_plan(self) -> Plan:
+        with self._lock:
+            if self._plan is None:
+                from orchestrator.planning.planner import plan_release
+
+                try:
+                    self._plan = plan_release(self.manifest)
+                except InputError:
+                    self._plan = Plan(
+                        release=self.manifest.release,
+                        waves=[],
+                        constraints=[],
+                        drains=[],
+                        unchanged=[],
+                    )
+            return self._plan
+
+    # -- simulated time --------------------------------------------------------------------------
+
+    def tick(self, seconds: float) -> TickReport:
+        """Simulate ``[now, now + seconds)``, write what it produced, then move the clock."""
+        if seconds < 0 or math.isnan(seconds):
+            raise ValueError(f"cannot simulate {seconds!r} s")
+        with self._lock:
+            if not self._seeded:
+                raise EnvironmentProblemError("call seed_account() before simulating time")
+            t0 = self.clock.now()
+            t1 = t0 + timedelta(seconds=seconds)
+            report = TickReport(start=t0, end=t1)
+            if seconds > 0:
+                self._simulate(report, seconds / 60.0)
+                self.clock.advance(seconds)
+            return report
+
+    def _simulate(self, report: TickReport, minutes: float) -> None:
+        weights = self.live_weights()
+        report.weights = weights
+        traffic = self.scenario.traffic_per_minute * minutes
+        invocations = {
+            name: {v: traffic * w for v, w in per.items()} for name, per in weights.items()
+        }
+        fresh = self._live_traffic(invocations)
+        readers = self._readers(weights)
+        drained = self._work_off_backlogs(minutes)
+        errors = self._expected_errors(invocations, fresh, readers, drained)
+        self._put_lambda_metrics(report, weights, invocations, errors, minutes)
+        for queue in self.manifest.queues:
+            self._settle_backlog(report, queue, readers, drained.get(queue, []))
+            self._dead_letter_live_traffic(report, queue, readers, fresh.get(queue, {}))
+        self._put_queue_ages(report)
+
+    def _failure(self, name: str, version: str, queue: str, schema: Schema) -> float:
+        """Fraction of the messages of ``schema`` on ``queue`` that ``name@version`` fails on."""
+        behaviour = self.scenario.behaviour(name, version)
+        rate = behaviour.error_rate
+        return rate + (1.0 - rate) * behaviour.schema_failure(queue, schema)
+
+    def _live_traffic(
+        self, invocations: Mapping[str, Mapping[str, float]]
+    ) -> dict[str, dict[Schema, float]]:
+        """Messages written per queue and schema in the window (virtual: never sent to SQS)."""
+        fresh: dict[str, dict[Schema, float]] = defaultdict(lambda: defaultdict(float))
+        for name, per in invocations.items():
+            for version, count in per.items():
+                for queue, schema in self.spec_of(name, version).writes.items():
+                    fresh[queue][schema] += count
+        return fresh
+
+    def _readers(
+        self, weights: Mapping[str, Mapping[str, float]]
+    ) -> dict[str, dict[str, dict[str, float]]]:
+        """queue -> reading component -> its live versions that read the queue -> share (sum 1)."""
+        readers: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
+        for name, per in weights.items():
+            for queue in self.manifest.queues:
+                reading = {v: w for v, w in per.items() if queue in self.spec_of(name, v).reads}
+                total = sum(reading.values())
+                if total > 0:
+                    readers[queue][name] = {v: w / total for v, w in reading.items()}
+        return readers
+
+    def _work_off_backlogs(self, minutes: float) -> dict[str, list[_Received]]:
+        """Receive the backlog messages the consumers get through in the window (real ones)."""
+        drained: dict[str, list[_Received]] = {}
+        for queue, remaining in self._remaining.items():
+            left = sum(remaining.values())
+            if left <= 0:
+                continue
+            rate = self.scenario.queue(queue).drain_per_minute
+            if rate is None:
+                rate = self.scenario.traffic_per_minute
+            count = min(left, self._carry.take(("drain", queue), rate * minutes))
+            if count <= 0:
+                continue
+            got = self._receive(self.manifest.queues[queue].name, count)
+            drained[queue] = got
+            for message in got:
+                if remaining[message.schema] > 0:
+                    remaining[message.schema] -= 1
+            if not got:  # someone emptied the queue behind our back: nothing is left
+                remaining.clear()
+        return drained
+
+    def _expected_errors(
+        self,
+        invocations: Mapping[str, Mapping[str, float]],
+        fresh: Mapping[str, Mapping[Schema, float]],
+        readers: Mapping[str, Mapping[str, Mapping[str, float]]],
+        drained: Mapping[str, list[_Received]],
+    ) -> dict[tuple[str, str], float]:
+        """Expected Errors per executed version, from its error rate and its schema mix."""
+        errors: dict[tuple[str, str], float] = {}
+        for name, per in invocations.items():
+            for version, count in per.items():
+                spec = self.spec_of(name, version)
+                rate = self.scenario.behaviour(name, version).error_rate
+                queues = [q for q in spec.reads if q in self.manifest.queues]
+                if not queues:
+                    errors[(name, version)] = count * rate
+                    continue
+                share = count / len(queues)
+                expected = 0.0
+                for queue in queues:
+                    # all the live traffic, plus this reader's share of the backlog worked off
+                    mix: dict[Schema, float] = defaultdict(float, fresh.get(queue, {}))
+                    k = max(1, len(readers.get(queue, {})))
+                    for message in drained.get(queue, []):
+                        mix[message.schema] += 1.0 / k
+                    total = sum(mix.values())
+                    if total <= 0:
+                        expected += share * rate
+                        continue
+                    expected += share * sum(
+                        (n / total) * self._failure(name, version, queue, schema)
+                        for schema, n in mix.items()
+                    )
+                errors[(name, version)] = expected
+        return errors
+
+    def _dead_letter_live_traffic(
+        self,
+        report: TickReport,
+        queue: str,
+        readers: Mapping[str, Mapping[str, Mapping[str, float]]],
+        fresh: Mapping[Schema, float],
+    ) -> None:
+        """Live-traffic messages the readers failed on become real messages in the DLQ."""
+        dlq_url = self.manifest.queues[queue].dlq_url
+        if dlq_url is None:
+            return
+        for schema, count in sorted(fresh.items(), key=_sort_key):
+            expected = 0.0
+            for name, versions in readers.get(queue, {}).items():
+                for version, share in versions.items():
+                    expected += count * share * self._failure(name, version, queue, schema)
+            failed = self._carry.take(("fresh-failed", queue, schema), expected)
+            if failed:
+                self._send(queue_name_from_url(dlq_url), schema, failed, origin=queue)
+                report.dead_lettered[queue] = report.dead_lettered.get(queue, 0) + failed
+
+    def _settle_backlog(
+        self,
+        report: TickReport,
+        queue: str,
+        readers: Mapping[str, Mapping[str, Mapping[str, float]]],
+        got: list[_Received],
+    ) -> None:
+        """Delete the backlog messages received; those the readers fail on go to the DLQ first."""
+        if not got:
+            return
+        spec = self.manifest.queues[queue]
+        report.drained[queue] = len(got)
+        by_schema: dict[Schema, list[_Received]] = defaultdict(list)
+        for message in got:
+            by_schema[message.schema].append(message)
+        consumers = readers.get(queue, {})
+        failed: list[_Received] = []
+        for schema, messages in sorted(by_schema.items(), key=_sort_key):
+            expected = 0.0
+            for name, versions in consumers.items():
+                per_reader = len(messages) / len(consumers)
+                for version, share in versions.items():
+                    expected += per_reader * share * self._failure(name, version, queue, schema)
+            taken = self._carry.take(("backlog-failed", queue, schema), expected)
+            failed.extend(messages[: min(len(messages), taken)])
+        entry = self._ledger[spec.name]
+        if failed and spec.dlq_url is not None:
+            self._send_bodies(
+                queue_name_from_url(spec.dlq_url), [(m.body, m.schema) for m in failed]
+            )
+            entry.dead_lettered += len(failed)
+            entry.consumed += len(got) - len(failed)
+            report.dead_lettered[queue] = report.dead_lettered.get(queue, 0) + len(failed)
+        else:
+            entry.consumed += len(got)
+        self._delete(spec.name, [m.receipt for m in got])
+
+    # -- CloudWatch ------------------------------------------------------------------------------
+
+    def _put_lambda_metrics(
+        self,
+        report: TickReport,
+        weights: Mapping[str, Mapping[str, float]],
+        invocations: Mapping[str, Mapping[str, float]],
+        errors: Mapping[tuple[str, str], float],
+        minutes: float,
+    ) -> None:
+        buckets = _minute_buckets(report.start, report.end)
+        data: list[dict[str, Any]] = []
+        for name, per in invocations.items():
+            comp = self._components[name]
+            for version, count in sorted(per.items()):
+                behaviour = self.scenario.behaviour(name, version)
+                expected = {
+                    "Invocations": count,
+                    "Errors": errors.get((name, version), 0.0),
+                    "Throttles": behaviour.throttles_per_minute * minutes * weights[name][version],
+                }
+                dimensions = [
+                    {"Name": "FunctionName", "Value": comp.function_name},
+                    {"Name": "Resource", "Value": f"{comp.function_name}:{comp.alias}"},
+                    {"Name": "ExecutedVersion", "Value": version},
+                ]
+                totals = {"Invocations": 0, "Errors": 0, "Throttles": 0}
+                for timestamp, fraction in buckets:
+                    for metric, amount in expected.items():
+                        value = self._carry.take(
+                            ("metric", name, version, metric), amount * fraction
+                        )
+                        totals[metric] += value
+                        data.append(
+                            {
+                                "MetricName": metric,
+                                "Dimensions": dimensions,
+                                "Timestamp": timestamp,
+                                "Value": float(value),
+                                "Unit": "Count",
+                            }
+                        )
+                report.invocations[(name, version)] = totals["Invocations"]
+                report.errors[(name, version)] = totals["Errors"]
+                report.throttles[(name, version)] = totals["Throttles"]
+        self._put_metrics("AWS/Lambda", data)
+
+    def _put_queue_ages(self, report: TickReport) -> None:
+        at = max(report.start, report.end - timedelta(seconds=1))  # inside [t0, t1)
+        data: list[dict[str, Any]] = []
+        for queue, spec in self.manifest.queues.items():
+            left = sum(self._remaining.get(queue, Counter()).values())
+            age = (report.end - self._enqueued_at[queue]).total_seconds() if left > 0 else 0.0
+            report.oldest_age_seconds[queue] = age
+            data.append(
+                {
+                    "MetricName": "ApproximateAgeOfOldestMessage",
+                    "Dimensions": [{"Name": "QueueName", "Value": spec.name}],
+                    "Timestamp": at,
+                    "Value": float(age),
+                    "Unit": "Seconds",
+                }
+            )
+        self._put_metrics("AWS/SQS", data)
+
+    def _put_metrics(self, namespace: str, data: list[dict[str, Any]]) -> None:
+        cloudwatch = self._client("cloudwatch")
+        for chunk in _chunks(data, METRIC_BATCH):
+            cloudwatch.put_metric_data(Namespace=namespace, MetricData=chunk)
+
+    # -- SQS -------------------------------------------------------------------------------------
+
+    def _send(self, queue: str, schema: Schema, count: int, *, origin: str) -> None:
+        bodies = []
+        for _ in range(count):
+            self._sequence += 1
+            body = json.dumps(
+                {"origin": origin, "schema": schema, "seq": self._sequence, "seed": self.seed}
+            )
+            bodies.append((body, schema))
+        self._send_bodies(queue, bodies)
+
+    def _send_bodies(self, queue: str, bodies: list[tuple[str, Schema]]) -> None:
+        sqs = self._client("sqs")
+        url = self._queue_urls[queue]
+        for chunk in _chunks(bodies, SQS_BATCH):
+            answer = sqs.send_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "MessageBody": body,
+                        "MessageAttributes": {
+                            SCHEMA_ATTRIBUTE: {"DataType": "String", "StringValue": str(schema)}
+                        },
+                    }
+                    for i, (body, schema) in enumerate(chunk)
+                ],
+            )
+            if answer.get("Failed"):
+                raise EnvironmentProblemError(
+                    f"SendMessageBatch to {queue} failed: {answer['Failed']}"
+                )
+            self._ledger[queue].sent += len(chunk)
+
+    def _receive(self, queue: str, count: int) -> list[_Received]:
+        sqs = self._client("sqs")
+        url = self._queue_urls[queue]
+        out: list[_Received] = []
+        while len(out) < count:
+            answer = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(SQS_BATCH, count - len(out)),
+                MessageAttributeNames=[SCHEMA_ATTRIBUTE],
+                VisibilityTimeout=600,
+                WaitTimeSeconds=0,
+            )
+            messages = answer.get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                attribute = message.get("MessageAttributes", {}).get(SCHEMA_ATTRIBUTE, {})
+                out.append(
+                    _Received(
+                        receipt=message["ReceiptHandle"],
+                        body=message["Body"],
+                        schema=_schema_of(str(attribute.get("StringValue", ""))),
+                    )
+                )
+        return out
+
+    def _delete(self, queue: str, receipts: list[str]) -> None:
+        sqs = self._client("sqs")
+        url = self._queue_urls[queue]
+        for chunk in _chunks(receipts, SQS_BATCH):
+            answer = sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)],
+            )
+            if answer.get("Failed"):
+                raise EnvironmentProblemError(
+                    f"DeleteMessageBatch on {queue} failed: {answer['Failed']}"
+                )
+
+
+def _sort_key(item: tuple[Schema, Any]) -> tuple[int, int, str]:
+    schema = item[0]
+    return (0, schema, "") if isinstance(schema, int) else (1, 0, schema)

@@ -1,0 +1,146 @@
+"""ApplyHotfix: check a hotfix against the live mixed state, then start shifting it.
+
+The hotfix names a component and a published version with its reads/writes. It is accepted only if
+the version exists and ``planning.hotfix.check_hotfix`` finds it compatible with the live state and
+the rest of the plan; otherwise ``HotfixRejectedError`` says why and the release keeps waiting.
+An accepted hotfix becomes the component's new version and shifts with the same steps and gates:
+its first step takes over the broken version's share, so traffic never moves back to an older one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.errors import HotfixRejectedError, Issue
+from orchestrator.model.manifest import VersionSpec
+from orchestrator.model.steps import ComponentInput, HotfixSpec, ShiftState
+from orchestrator.planning.hotfix import check_hotfix
+from orchestrator.steps import ledger
+from orchestrator.steps.live import observe_live, pending_components
+from orchestrator.steps.runtime import entrypoint
+from orchestrator.steps.shifting import move_alias, target_weights
+from orchestrator.steps.verify import dlq_depths
+
+if TYPE_CHECKING:
+    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.steps.runtime import Ports
+
+
+def hotfix_problems(
+    ports: Ports, context: ReleaseContext, hotfix: HotfixSpec
+) -> tuple[VersionSpec | None, list[Issue]]:
+    """The hotfix as a version spec, and every reason to refuse it (shared with the CLI)."""
+    name = hotfix.component
+    if name not in context.manifest.components:
+        known = ", ".join(sorted(context.manifest.components))
+        return None, [Issue("hotfix.component", f"{name!r} is not in release (known: {known})")]
+    try:
+        spec = VersionSpec.model_validate(
+            {"version": hotfix.version, "reads": hotfix.reads, "writes": hotfix.writes}
+        )
+    except ValueError as exc:
+        return None, [Issue("hotfix", str(exc))]
+    comp = context.component(name)
+    assert spec.version is not None
+    if not ports.aliases.version_exists(comp.function, spec.version):
+        return spec, [
+            Issue(
+                "hotfix.version",
+                f"{comp.function_name} has no published version {spec.version}: publish it first",
+            )
+        ]
+    if spec.version in context.known_versions(name):
+        return spec, [
+            Issue(
+                "hotfix.version",
+                f"{name}@{spec.version} is already part of this release: a hotfix is a new "
+                "published version",
+            )
+        ]
+    _, state = observe_live(ports, context)
+    return spec, check_hotfix(
+        context.manifest, state, name, spec, pending_components(ports, context)
+    )
+
+
+def reject(ports: Ports, release: str, hotfix: HotfixSpec, issues: list[Issue]) -> None:
+    rollforward = ports.records.get(release, "rollforward") or {}
+    text = f"{hotfix.component}@{hotfix.version}: " + "; ".join(i.message for i in issues)
+    rejections = [*list(rollforward.get("rejections", []) or []), text]  # type: ignore[call-overload]
+    ports.records.put(release, "rollforward", {**rollforward, "rejections": rejections})
+    raise HotfixRejectedError(issues, component=hotfix.component, version=hotfix.version)
+
+
+def apply_hotfix(event: ComponentInput, ports: Ports) -> ShiftState:
+    assert event.hotfix is not None, "ApplyHotfix needs the hotfix handed over"
+    hotfix = event.hotfix
+    release = event.release
+    context = ledger.load_context(ports.records, release)
+    name = hotfix.component
+    record = ledger.get_component(ports.records, release, name)
+    live = ports.aliases.read(context.component(name).function, context.component(name).alias)
+    if hotfix.version not in {v.version for v in context.hotfixes.get(name, [])}:
+        spec, issues = hotfix_problems(ports, context, hotfix)
+        if issues or spec is None:
+            reject(ports, release, hotfix, issues)
+        assert spec is not None
+        ledger.add_hotfix(ports.records, release, name, spec)
+        rollforward = ports.records.get(release, "rollforward") or {}
+        applied = [
+            *list(rollforward.get("applied", []) or []),  # type: ignore[call-overload]
+            {"component": name, "version": hotfix.version, "at": ports.clock.now().isoformat()},
+        ]
+        ports.records.put(release, "rollforward", {**rollforward, "applied": applied})
+        context = ledger.load_context(ports.records, release)
+    comp = context.component(name)
+    weights = live.weights
+    broken = record.version or context.to_version(name)
+    new = hotfix.version
+    if new in weights and len(weights) == 1:
+        base = new
+    elif broken in weights and len(weights) > 1 and broken != new:
+        base = max(
+            (v for v in weights if v not in (broken, new)), key=weights.__getitem__, default=broken
+        )
+    else:
+        base = max((v for v in weights if v != new), key=weights.__getitem__)
+    initial = weights.get(new, 0.0)
+    if base != broken and broken in weights:
+        initial = max(initial, weights[broken])  # take over the broken version's share
+    steps = [s for s in comp.strategy.steps if s > initial]
+    if initial > 0:
+        steps = [initial, *steps]
+    move_alias(
+        ports,
+        context,
+        name,
+        target_weights(base, new, steps[0]),
+        action="hotfix-shift",
+        step=steps[0],
+        allow_frozen=True,
+    )
+    ledger.put_component(
+        ports.records,
+        release,
+        ledger.get_component(ports.records, release, name).model_copy(
+            update={"status": "shifting", "version": new}
+        ),
+    )
+    return ShiftState(
+        step_index=0,
+        weight=steps[0],
+        bake_seconds=context.scaled(comp.strategy.bake_seconds),
+        nominal_bake_seconds=comp.strategy.bake_seconds,
+        started_at=ports.clock.now(),
+        dlq_baseline=dlq_depths(ports, context, name),
+        version=new,
+        base_version=base,
+        steps=steps,
+        hotfix=True,
+    )
+
+
+PORTS = ("aliases", "queues", "records", "clock")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("ApplyHotfix", ComponentInput, apply_hotfix, PORTS)

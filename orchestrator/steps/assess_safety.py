@@ -1,0 +1,158 @@
+"""AssessSafety: pull a failing canary back only where proven safe; hold everything else.
+
+For the component whose shift failed and the downstream consumer its new data broke (the hotfix
+is asked for the one that broke, which is not always the one that was shifting):
+
+* a fully promoted alias never moves backwards;
+* a partial canary goes back to 0% only if ``planning.safety.rollback_safety`` proves it safe
+  against the live state and the schemas that may be in its queues; otherwise it is held;
+* what a hotfix of the broken component must read and write is derived from the live state and
+  the rest of the plan.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from orchestrator.errors import ReleaseStateError
+from orchestrator.model.steps import ReleaseRef
+from orchestrator.planning.hotfix import requirements
+from orchestrator.planning.safety import VersionIO, rollback_safety
+from orchestrator.steps import ledger
+from orchestrator.steps.live import observe_live, pending_components
+from orchestrator.steps.runtime import entrypoint
+from orchestrator.steps.shifting import fmt_weights, move_alias
+
+if TYPE_CHECKING:
+    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.steps.runtime import Ports
+
+
+class AssessInput(ReleaseRef):
+    freeze: dict[str, Any]
+
+
+class Decision(BaseModel):
+    component: str
+    action: str
+    """``pulled-back``, ``held`` or ``untouched``."""
+    weights: dict[str, float]
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Assessment(BaseModel):
+    can_hotfix: bool
+    kind: str
+    round: int
+    trigger: str | None = None
+    broken: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    decisions: list[Decision] = Field(default_factory=list)
+    requirements: dict[str, Any] | None = None
+
+
+def decide(ports: Ports, context: ReleaseContext, name: str) -> Decision:
+    """Pull ``name``'s canary back if that is proven safe now; otherwise hold it."""
+    release = context.manifest.release
+    record = ledger.get_component(ports.records, release, name)
+    weights, state = observe_live(ports, context)
+    live = weights[name]
+    new = record.version or context.to_version(name)
+    if new not in live:
+        return Decision(
+            component=name,
+            action="untouched",
+            weights=live,
+            reasons=[f"{name}@{new} takes no traffic"],
+        )
+    if live == {new: 100.0}:
+        return Decision(
+            component=name,
+            action="held",
+            weights=live,
+            reasons=[f"{name} is fully on {new}: a promoted alias never moves backwards"],
+        )
+    base = max((v for v in live if v != new), key=lambda v: live[v])
+    target = context.known_versions(name).get(base)
+    if target is None:
+        return Decision(
+            component=name,
+            action="held",
+            weights=live,
+            reasons=[f"no reads/writes known for {name}@{base}"],
+        )
+    verdict = rollback_safety(state, name, VersionIO.of(target, base))
+    if not verdict.safe:
+        return Decision(component=name, action="held", weights=live, reasons=list(verdict.reasons))
+    moved = move_alias(ports, context, name, {base: 100.0}, action="pull-back", allow_frozen=True)
+    ledger.put_component(
+        ports.records,
+        release,
+        ledger.get_component(ports.records, release, name).model_copy(
+            update={"status": "pulled-back"}
+        ),
+    )
+    return Decision(
+        component=name,
+        action="pulled-back",
+        weights=moved.weights,
+        reasons=[f"{verdict.explain()}: [{fmt_weights(live)}] -> [{base}: 100%]"],
+    )
+
+
+def assess_safety(event: AssessInput, ports: Ports) -> Assessment:
+    context = ledger.load_context(ports.records, event.release)
+    release = event.release
+    kind = str(event.freeze.get("kind", "halt"))
+    previous = ports.records.get(release, "rollforward") or {}
+    rounds = int(str(previous.get("round", 0))) + (1 if kind == "gate" else 0)
+    if kind == "gate" and rounds > context.options.max_hotfix_rounds:
+        raise ReleaseStateError(
+            f"release {release} failed {rounds} times; the limit of "
+            f"{context.options.max_hotfix_rounds} roll-forward rounds is reached"
+        )
+    failure = ports.records.get(release, "failure") or {}
+    trigger = str(failure["component"]) if "component" in failure else None
+    broken = str(failure.get("broken") or trigger) if trigger else None
+    reasons = [str(r) for r in failure.get("reasons", [])] if failure else []  # type: ignore[attr-defined]
+    if not reasons:
+        reasons = [str(event.freeze.get("message") or event.freeze.get("error") or "")]
+    decisions: list[Decision] = []
+    needs: dict[str, Any] | None = None
+    if kind == "gate" and trigger and broken:
+        for name in dict.fromkeys([trigger, broken]):
+            decisions.append(decide(ports, context, name))
+        _, state = observe_live(ports, context)
+        needs = requirements(
+            context.manifest, state, broken, pending_components(ports, context)
+        ).as_dict()
+    assessment = Assessment(
+        can_hotfix=kind == "gate" and needs is not None,
+        kind=kind,
+        round=rounds,
+        trigger=trigger,
+        broken=broken,
+        reasons=reasons,
+        decisions=decisions,
+        requirements=needs,
+    )
+    ports.records.put(
+        release,
+        "rollforward",
+        {
+            **previous,
+            **assessment.model_dump(mode="json"),
+            "since": ports.clock.now().isoformat(),
+            "applied": previous.get("applied", []),
+            "rejections": previous.get("rejections", []),
+        },
+    )
+    return assessment
+
+
+PORTS = ("aliases", "records", "clock")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("AssessSafety", AssessInput, assess_safety, PORTS)

@@ -1,0 +1,86 @@
+"""Freeze: stop every further forward alias move and record where each component stands.
+
+Reached by every Catch of the shifting part. Sets the release's ``frozen`` flag (every forward
+move checks it, so Map siblings still running stop at their next step), records each component's
+live weights, and classifies the failure: a failed gate can be rolled forward with a hotfix; an
+abort, a drifted alias or an orchestrator error halts the release.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from orchestrator.model.steps import ReleaseRef
+from orchestrator.steps import ledger
+from orchestrator.steps.live import alias_weights
+from orchestrator.steps.runtime import entrypoint
+
+if TYPE_CHECKING:
+    from orchestrator.steps.runtime import Ports
+
+GATE_ERRORS = {"GateFailedError"}
+ABORT_ERRORS = {"ReleaseAbortedError"}
+
+
+class FreezeInput(ReleaseRef):
+    failure: dict[str, Any] = Field(default_factory=dict)
+    """The ASL Catch output: ``{"Error": ..., "Cause": ...}``."""
+
+
+class Frozen(BaseModel):
+    error: str
+    message: str
+    kind: str
+    """``gate`` (roll forward), ``aborted`` or ``halt`` (anything else)."""
+    aborted: bool
+    weights: dict[str, dict[str, float]]
+    shifting: list[str]
+
+
+def error_message(failure: dict[str, Any]) -> str:
+    cause = failure.get("Cause")
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            return cause
+        if isinstance(parsed, dict):
+            return str(parsed.get("errorMessage") or parsed)
+    return str(cause or "")
+
+
+def freeze(event: FreezeInput, ports: Ports) -> Frozen:
+    context = ledger.load_context(ports.records, event.release)
+    error = str(event.failure.get("Error") or "Unknown")
+    message = error_message(event.failure)
+    now = ports.clock.now()
+    ledger.set_flag(ports.records, event.release, "frozen", f"{error}: {message}", now)
+    aborted = (
+        ledger.flag(ports.records, event.release, "abort") is not None or error in ABORT_ERRORS
+    )
+    weights = alias_weights(ports, context)
+    shifting: list[str] = []
+    for name, record in ledger.all_components(ports.records, event.release).items():
+        if record.status == "shifting":
+            shifting.append(name)
+            ledger.put_component(
+                ports.records, event.release, record.model_copy(update={"status": "frozen"})
+            )
+    kind = "aborted" if aborted else "gate" if error in GATE_ERRORS else "halt"
+    return Frozen(
+        error=error,
+        message=message,
+        kind=kind,
+        aborted=aborted,
+        weights=weights,
+        shifting=sorted(shifting),
+    )
+
+
+PORTS = ("aliases", "records", "clock")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("Freeze", FreezeInput, freeze, PORTS)

@@ -1,0 +1,140 @@
+"""Notify: publish a situation report on-call can act on without opening a console.
+
+Release, failing component and gate (values and limits), every component's live version and
+weights, queue depths and oldest ages, what was pulled back and why, and what a hotfix must read
+and write to be accepted, with the exact commands to hand one over or abort.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from orchestrator.errors import RolloutError
+from orchestrator.model.steps import ReleaseRef
+from orchestrator.steps import ledger
+from orchestrator.steps.live import alias_weights
+from orchestrator.steps.runtime import entrypoint, logger
+from orchestrator.steps.shifting import fmt_weights
+
+if TYPE_CHECKING:
+    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.steps.runtime import Ports
+
+
+class NotifyInput(ReleaseRef):
+    on_failure: str = "roll-forward"
+
+
+class Notice(BaseModel):
+    wait: bool
+    """True: wait for a hotfix; False: halt here."""
+    subject: str
+    message: str
+
+
+def queue_lines(ports: Ports, context: ReleaseContext) -> list[str]:
+    now = ports.clock.now()
+    lines = []
+    for name, queue in sorted(context.manifest.queues.items()):
+        try:
+            depth = ports.queues.depth(queue.url)
+            age = ports.queues.oldest_age_seconds(queue.url, now - timedelta(minutes=15), now)
+            text = f"  {name}: {depth.visible} visible, {depth.in_flight} in flight"
+            text += f", oldest {age:g}s" if age is not None else ""
+            if queue.dlq_url:
+                dlq = ports.queues.depth(queue.dlq_url)
+                text += f"; dead-letter queue {dlq.total}"
+        except RolloutError as exc:
+            text = f"  {name}: could not be read ({exc})"
+        lines.append(text)
+    return lines
+
+
+def situation_report(ports: Ports, context: ReleaseContext, on_failure: str) -> Notice:
+    release = context.manifest.release
+    rollforward = ports.records.get(release, "rollforward") or {}
+    failure = ports.records.get(release, "failure") or {}
+    can_hotfix = bool(rollforward.get("can_hotfix"))
+    wait = can_hotfix and on_failure != "halt"
+    broken = rollforward.get("broken")
+    trigger = rollforward.get("trigger")
+    lines = [f"Release {release} is frozen: roll-forward round {rollforward.get('round', 0)}."]
+    if trigger:
+        lines.append(
+            f"Failing gate: {trigger}@{failure.get('version')} at {failure.get('step')}% broke "
+            f"{broken}."
+        )
+    for reason in rollforward.get("reasons", []) or []:  # type: ignore[attr-defined]
+        lines.append(f"  - {reason}")
+    values: dict[str, Any] = dict(failure.get("values") or {})  # type: ignore[call-overload]
+    if values:
+        lines.append("Values: " + ", ".join(f"{k}={v:g}" for k, v in sorted(values.items())))
+    lines.append("")
+    lines.append("Live aliases:")
+    records = ledger.all_components(ports.records, release)
+    for name, weights in sorted(alias_weights(ports, context).items()):
+        status = records[name].status if name in records else "unchanged"
+        lines.append(f"  {name}: [{fmt_weights(weights)}] ({status})")
+    lines.append("Queues:")
+    lines.extend(queue_lines(ports, context))
+    decisions = rollforward.get("decisions") or []
+    if decisions:
+        lines.append("What the orchestrator did:")
+        for decision in decisions:  # type: ignore[attr-defined]
+            lines.append(
+                f"  {decision['component']}: {decision['action']}: "
+                + "; ".join(decision["reasons"])
+            )
+    rejections = rollforward.get("rejections") or []
+    if rejections:
+        lines.append("Rejected hotfixes:")
+        for rejection in rejections:  # type: ignore[attr-defined]
+            lines.append(f"  {rejection}")
+    needs = rollforward.get("requirements")
+    if wait and isinstance(needs, dict):
+        reads = " ".join(
+            f"--reads {q}={','.join(str(s) for s in schemas)}"
+            for q, schemas in needs["reads"].items()
+        )
+        writes_info = ", ".join(
+            f"{q}: one of {schemas}" if schemas is not None else f"{q}: any"
+            for q, schemas in needs["writes"].items()
+        )
+        lines += [
+            "",
+            f"Waiting for a hotfix of {needs['component']}: it must read "
+            + (", ".join(f"{q} {s}" for q, s in needs["reads"].items()) or "nothing in particular")
+            + (f"; and write {writes_info}" if writes_info else "")
+            + ".",
+            f"  rollout hotfix {release} --component {needs['component']} --version <V> {reads}",
+            f"  rollout abort {release} --reason '...'",
+            "After the hotfix is live, messages the broken version dead-lettered can be moved "
+            "back: rollout redrive " + release + " --queue <queue> (see runbooks/hotfix.md).",
+        ]
+    else:
+        lines += ["", "The release is halted; nothing more will move. See runbooks/failed-gate.md."]
+    subject = f"rollout {release}: " + (
+        f"{broken} broke, hotfix needed" if wait else "release halted"
+    )
+    return Notice(wait=wait, subject=subject, message="\n".join(lines))
+
+
+def notify(event: NotifyInput, ports: Ports) -> Notice:
+    context = ledger.load_context(ports.records, event.release)
+    notice = situation_report(ports, context, event.on_failure)
+    try:
+        ports.notifier.publish(notice.subject, notice.message)
+    except RolloutError:
+        # never lose the situation: it is in the log, the ledger, and `rollout status`
+        logger.exception("could not publish the situation report")
+    ports.records.put(event.release, "notice", notice.model_dump(mode="json"))
+    return notice
+
+
+PORTS = ("aliases", "queues", "records", "notifier", "clock")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("Notify", NotifyInput, notify, PORTS)
