@@ -93,6 +93,14 @@ class RecordStore(Protocol):
         ...
 
 
+class MessageMover(Protocol):
+    """Moves dead-lettered messages back to their queue (an operator's redrive, never automatic)."""
+
+    def move(self, dlq_url: str, destination_url: str) -> dict[str, object]:
+        """Start moving every message; returns a description of the move task."""
+        ...
+
+
 class Notifier(Protocol):
     """Tells on-call what happened."""
 
