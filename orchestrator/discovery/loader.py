@@ -145,14 +145,12 @@ def parse_template(text: str, source: str = "template") -> dict[str, Any]:
 
 def _parse_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.load(text, Loader=TemplateLoader)  # noqa: S506 - TemplateLoader is a SafeLoader
+        return yaml.load(text, Loader=TemplateLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InputError(
-            [Issue(source, f"not valid YAML or JSON{where}: {problem}")]
-        ) from None
+        raise InputError([Issue(source, f"not valid YAML or JSON{where}: {problem}")]) from None
 
 
 def load_template(path: str | Path) -> dict[str, Any]:

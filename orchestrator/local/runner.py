@@ -24,7 +24,7 @@ from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore, create_t
 from orchestrator.definition import load_definition
 from orchestrator.local.engine import wait_for_execution
 from orchestrator.steps import step_handlers
-from orchestrator.steps.runtime import Ports
+from orchestrator.steps.runtime import Ports, logger
 
 if TYPE_CHECKING:
     from orchestrator.local.engine import EmbeddedEngine
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 TABLE_NAME = "rollout-releases"
 TOPIC_NAME = "rollout-notifications"
+INBOX_NAME = "rollout-notifications-inbox"
+"""An SQS queue subscribed to the topic, so a dry run can show what on-call would receive."""
 STATE_MACHINE_NAME = "rollout"
 FUNCTION_PREFIX = "rollout-"
 
@@ -65,14 +67,27 @@ class LocalDeployment:
         *,
         clock: Clock | None = None,
         before_step: BeforeStep | None = None,
+        log_level: str = "WARNING",
     ) -> None:
+        logger.setLevel(log_level)
         self.engine = engine
         self.before_step = before_step
         self._lock = threading.Lock()
+        self._inbox: list[dict[str, str]] = []
         dynamodb = engine.client("dynamodb")
         cloudwatch = engine.client("cloudwatch")
         sns = engine.client("sns")
         self.topic_arn: str = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+        self.sqs = engine.client("sqs")
+        self.inbox_url: str = self.sqs.create_queue(QueueName=INBOX_NAME)["QueueUrl"]
+        inbox_arn = self.sqs.get_queue_attributes(
+            QueueUrl=self.inbox_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+        self.metric_calls = 0
+        cloudwatch.meta.events.register(
+            "before-call.cloudwatch.GetMetricData", self._count_metric_call
+        )
         if TABLE_NAME not in dynamodb.list_tables().get("TableNames", []):
             create_table(dynamodb, TABLE_NAME)
         self.ports = Ports(
@@ -86,6 +101,32 @@ class LocalDeployment:
         )
         self.sfn = engine.client("stepfunctions")
         self.state_machine_arn = self.deploy()
+
+    def _count_metric_call(self, **_: Any) -> None:
+        with self._lock:
+            self.metric_calls += 1
+
+    def notifications(self) -> list[dict[str, str]]:
+        """Every situation report published so far (an SQS inbox subscribed to the topic)."""
+        out: list[dict[str, str]] = []
+        while True:
+            got = self.sqs.receive_message(
+                QueueUrl=self.inbox_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not got:
+                break
+            for message in got:
+                body = json.loads(message["Body"])
+                out.append({"subject": body.get("Subject", ""), "message": body.get("Message", "")})
+            self.sqs.delete_message_batch(
+                QueueUrl=self.inbox_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)
+                ],
+            )
+        with self._lock:
+            self._inbox.extend(out)
+            return list(self._inbox)
 
     def handlers(self) -> dict[str, Callable[[dict[str, Any], Any], Any]]:
         out: dict[str, Callable[[dict[str, Any], Any], Any]] = {}

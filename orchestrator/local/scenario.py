@@ -220,7 +220,7 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
             message = f"expected a list, got {_describe(err.get('input'))}"
         elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
             message = f"{err['msg']} (got {_describe(err.get('input'))})"
-            if field != "" and loc[:1] == ("versions",):
+            if loc[:1] == ("versions",) and (field == "error_rate" or "errors_on" in loc):
                 message += ": fractions are between 0 and 1"
         else:
             message = f"{err['msg']} (got {_describe(err.get('input'))})"

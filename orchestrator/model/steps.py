@@ -24,6 +24,8 @@ class RunOptions(_Model):
     time_scale: float = Field(default=1.0, ge=0.0, le=10.0)
     dry_run: bool = False
     max_hotfix_rounds: int = Field(default=3, ge=1, le=20)
+    hotfix_timeout_seconds: int | None = Field(default=None, ge=1)
+    """Overrides the manifest's wait for a hotfix (a dry run does not wait a day)."""
 
 
 class StartInput(_Model):

@@ -68,12 +68,16 @@ def decide(ports: Ports, context: ReleaseContext, name: str) -> Decision:
             reasons=[f"{name}@{new} takes no traffic"],
         )
     if live == {new: 100.0}:
-        return Decision(
-            component=name,
-            action="held",
-            weights=live,
-            reasons=[f"{name} is fully on {new}: a promoted alias never moves backwards"],
-        )
+        reasons = [f"{name} is fully on {new}: a promoted alias never moves backwards"]
+        old = context.from_version(name)
+        old_spec = context.known_versions(name).get(old)
+        if old != new and old_spec is not None:
+            back = rollback_safety(state, name, VersionIO.of(old_spec, old))
+            if not back.safe:
+                reasons.append(
+                    f"and going back to {old} would be unsafe: " + "; ".join(back.reasons)
+                )
+        return Decision(component=name, action="held", weights=live, reasons=reasons)
     base = max((v for v in live if v != new), key=lambda v: live[v])
     target = context.known_versions(name).get(base)
     if target is None:
@@ -147,6 +151,11 @@ def assess_safety(event: AssessInput, ports: Ports) -> Assessment:
             "since": ports.clock.now().isoformat(),
             "applied": previous.get("applied", []),
             "rejections": previous.get("rejections", []),
+            "failure": failure or None,
+            "rounds": [
+                *list(previous.get("rounds", []) or []),  # type: ignore[call-overload]
+                {"round": rounds, "failure": failure or None, "kind": kind},
+            ],
         },
     )
     return assessment

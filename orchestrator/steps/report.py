@@ -42,6 +42,8 @@ class ReleaseReport(BaseModel):
     actions: list[AliasMove]
     failure: dict[str, Any] | None = None
     hotfixes: list[dict[str, Any]] = Field(default_factory=list)
+    rounds: list[dict[str, Any]] = Field(default_factory=list)
+    """Every roll-forward round: the failure that started it."""
     error: dict[str, Any] | None = None
 
 
@@ -79,7 +81,8 @@ def build_report(event: ReportInput, ports: Ports) -> ReleaseReport:
         status=status,
         final=final,
         actions=ledger.actions(ports.records, event.release),
-        failure=ports.records.get(event.release, "failure"),
+        failure=ports.records.get(event.release, "failure") or rollforward.get("failure"),  # type: ignore[arg-type]
+        rounds=list(rollforward.get("rounds", []) or []),  # type: ignore[call-overload]
         hotfixes=hotfixes,
         error=event.error,
     )

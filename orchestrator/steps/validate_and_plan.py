@@ -61,14 +61,15 @@ def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
                     f"queue {url} (queues.{qname}) does not exist", resource=url
                 )
     ledger.save_context(ports.records, release, event.manifest, plan, event.options, resolved_from)
+    hotfix_wait = event.options.hotfix_timeout_seconds or manifest.hotfix_timeout_seconds
     return PlanOutput(
         release=release,
         waves=plan.waves,
         wave_items=[{"wave": i, "components": names} for i, names in enumerate(plan.waves)],
         max_concurrency=manifest.max_concurrency,
         on_failure=manifest.on_failure,
-        hotfix_timeout_seconds=manifest.hotfix_timeout_seconds,
-        heartbeat_seconds=manifest.hotfix_timeout_seconds,
+        hotfix_timeout_seconds=hotfix_wait,
+        heartbeat_seconds=hotfix_wait,
         unchanged=plan.unchanged,
     )
 

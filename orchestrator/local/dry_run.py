@@ -1,0 +1,209 @@
+"""A dry run: the real state machine on the embedded engine against a simulated account.
+
+``DryRun`` starts the embedded engine, seeds the emulated account from the manifest, makes it
+behave as the scenario says (``Simulator``: metrics per executed version, backlogs, dead-letter
+queues, all in simulated time), deploys the orchestrator (``LocalDeployment``), starts the release
+and follows it to its end. When the release waits for a hotfix, the scenario's next hotfix for the
+broken component is handed over through the same code path as ``rollout hotfix``, so the whole
+roll-forward path runs locally. Waits are compressed by ``time_scale`` (0 by default).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.local.engine import EmbeddedEngine
+from orchestrator.local.runner import ExecutionResult, LocalDeployment
+from orchestrator.local.scenario import Scenario
+from orchestrator.local.simulator import SimClock, Simulator
+from orchestrator.model.manifest import Manifest
+from orchestrator.model.steps import HotfixSpec
+from orchestrator.operations import hand_over_hotfix, waiting_token
+from orchestrator.steps import ledger
+
+HOTFIX_WAIT_SECONDS = 120
+"""Real seconds a dry run waits for a hotfix when the scenario has one left (handed over at once)."""
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class DryRunResult:
+    release: str
+    status: str
+    report: dict[str, Any]
+    execution: ExecutionResult
+    wall_seconds: float
+    lambda_invocations: dict[str, int]
+    metric_queries: int
+    messages: dict[str, dict[str, int]]
+    notifications: list[dict[str, str]] = field(default_factory=list)
+    hotfixes_handed_over: list[dict[str, Any]] = field(default_factory=list)
+
+    def contract(self) -> dict[str, Any]:
+        """The JSON document of DESIGN §7 (`dry-run --format json`), plus figures."""
+        report = self.report
+        return {
+            "release": self.release,
+            "status": self.status,
+            "final": {
+                name: {"version": c["version"], "weights": c["weights"], "status": c["status"]}
+                for name, c in report.get("final", {}).items()
+            },
+            "actions": report.get("actions", []),
+            "events": self.execution.events,
+            "transitions": self.execution.transitions,
+            "failure": report.get("failure"),
+            "hotfixes": report.get("hotfixes", []),
+            "verdicts": {
+                name: c.get("verdicts", []) for name, c in report.get("final", {}).items()
+            },
+            "execution": {
+                "arn": self.execution.execution_arn,
+                "status": self.execution.status,
+                "error": self.execution.error,
+            },
+            "wall_seconds": round(self.wall_seconds, 3),
+            "lambda_invocations": self.lambda_invocations,
+            "get_metric_data_calls": self.metric_queries,
+            "messages": self.messages,
+            "notifications": self.notifications,
+        }
+
+
+class DryRun:
+    """One dry run of one manifest under one scenario."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        manifest_data: dict[str, Any],
+        scenario: Scenario | None = None,
+        *,
+        time_scale: float = 0.0,
+        engine: EmbeddedEngine | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.manifest_data = manifest_data
+        self.scenario = scenario or Scenario()
+        self.time_scale = time_scale
+        self._own_engine = engine is None
+        self.engine = engine or EmbeddedEngine()
+        self.clock = SimClock()
+        self.simulator: Simulator | None = None
+        self.deployment: LocalDeployment | None = None
+        self._metric_calls_before = 0
+        self._handed: list[dict[str, Any]] = []
+
+    def __enter__(self) -> DryRun:
+        self.setup()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def setup(self) -> None:
+        if not self.engine.running:
+            self.engine.start()
+        self.simulator = Simulator(self.manifest, self.scenario, self.engine.client, self.clock)
+        self.simulator.seed_account()
+        self.deployment = LocalDeployment(
+            self.engine, clock=self.clock, before_step=self.simulator.before_step
+        )
+        self._metric_calls_before = self.deployment.metric_calls
+
+    def close(self) -> None:
+        if self._own_engine:
+            self.engine.stop()
+
+    def options(self) -> dict[str, Any]:
+        has_hotfix = bool(self.scenario.hotfixes)
+        return {
+            "time_scale": self.time_scale,
+            "dry_run": True,
+            "hotfix_timeout_seconds": HOTFIX_WAIT_SECONDS if has_hotfix else 1,
+        }
+
+    def hand_over_pending_hotfix(self) -> None:
+        """If the release waits, hand over the scenario's next hotfix for the broken component."""
+        assert self.deployment is not None and self.simulator is not None
+        ports = self.deployment.ports
+        release = self.manifest.release
+        if waiting_token(ports, release) is None:
+            return
+        rollforward = ports.records.get(release, "rollforward") or {}
+        broken = str(rollforward.get("broken") or "")
+        offered = {h["version"] for h in self._handed if h["component"] == broken}
+        hotfix = self.simulator.hotfix_for(broken, exclude=offered)
+        if hotfix is None:
+            return  # nothing to offer: the release times out as it would for real
+        spec = HotfixSpec(
+            component=hotfix.component,
+            version=hotfix.version,
+            reads={q: list(s) for q, s in hotfix.reads.items()},
+            writes=dict(hotfix.writes),
+        )
+        # the rehearsal sends it unchecked, so an incompatible one exercises the rejection path
+        hand_over_hotfix(ports, self.deployment.sfn, release, spec, check=False)
+        self._handed.append(spec.model_dump(mode="json"))
+
+    def snapshot(self) -> dict[str, Any]:
+        """Per component: wave, status, weights the release last set, last verdict."""
+        assert self.deployment is not None
+        ports = self.deployment.ports
+        release = self.manifest.release
+        try:
+            context = ledger.load_context(ports.records, release)
+        except Exception:  # not planned yet
+            return {}
+        records = ledger.all_components(ports.records, release)
+        out: dict[str, Any] = {}
+        for name in context.manifest.resolved:
+            record = records.get(name)
+            wave = context.plan.wave_of(name)
+            out[name] = {
+                "wave": None if wave is None else wave + 1,
+                "status": record.status if record else ("unchanged" if wave is None else "pending"),
+                "weights": record.expected if record and record.expected else {},
+                "verdict": record.verdicts[-1].phase.value if record and record.verdicts else None,
+            }
+        return out
+
+    def run(self, timeout: float = 300.0, on_progress: Progress | None = None) -> DryRunResult:
+        assert self.deployment is not None and self.simulator is not None
+        started = time.monotonic()
+        calls_before = dict(self.engine.invocations)
+
+        def poll() -> None:
+            self.hand_over_pending_hotfix()
+            if on_progress is not None:
+                on_progress(self.snapshot())
+
+        arn = self.deployment.start(self.manifest_data, self.options())
+        execution = self.deployment.wait(arn, timeout=timeout, on_poll=poll)
+        report = execution.report or {}
+        invocations = {
+            name: count - calls_before.get(name, 0)
+            for name, count in sorted(self.engine.invocations.items())
+            if count - calls_before.get(name, 0) > 0
+        }
+        return DryRunResult(
+            release=self.manifest.release,
+            status=str(report.get("status") or "FAILED"),
+            report=report,
+            execution=execution,
+            wall_seconds=time.monotonic() - started,
+            lambda_invocations=invocations,
+            metric_queries=self.deployment.metric_calls - self._metric_calls_before,
+            messages=self.simulator.message_ledger(),
+            notifications=self.deployment.notifications(),
+            hotfixes_handed_over=list(self._handed),
+        )
+
+
+def dump(result: DryRunResult) -> str:
+    return json.dumps(result.contract(), indent=2, default=str)
