@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SEED   ?= examples/seed.yaml
+SCENARIO ?= examples/scenarios/seed-enrich-breaks.yaml
 
 .PHONY: run test lint typecheck unit bench clean
 
@@ -12,9 +13,11 @@ $(BIN)/rollout: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-## run: install, then run the main job (a dry run of the seed release on the embedded engine)
+## run: install, then run the main job: a dry run of the seed release on the embedded engine,
+## through its roll-forward story (enrich breaks on schema 2, hotfix 19 ships)
 run: $(BIN)/rollout
 	$(BIN)/rollout plan $(SEED)
+	$(BIN)/rollout dry-run $(SEED) --scenario $(SCENARIO)
 
 ## test: install, then ruff, mypy and the whole pytest suite
 test: $(BIN)/rollout

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from orchestrator.errors import InfeasibleReleaseError, InputError, Issue, RolloutError
@@ -83,6 +84,9 @@ def guarded(fmt: str, action: Callable[[], T]) -> T:
     except RolloutError as exc:
         report(fmt, type(exc).__name__, [Issue("", str(exc))])
         raise typer.Exit(exc.exit_code) from None
+    except (BotoCoreError, ClientError) as exc:
+        report(fmt, "AWS or the engine refused", [Issue("", str(exc))])
+        raise typer.Exit(3) from None
 
 
 def report(fmt: str, title: str, issues: list[Issue]) -> None:
@@ -180,3 +184,7 @@ def plan(
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+# the commands that run and operate releases register themselves on `app`
+from orchestrator.cli import commands as _commands  # noqa: E402, F401

@@ -51,7 +51,12 @@ class DryRunResult:
             "release": self.release,
             "status": self.status,
             "final": {
-                name: {"version": c["version"], "weights": c["weights"], "status": c["status"]}
+                name: {
+                    "version": c["version"],
+                    "weights": c["weights"],
+                    "status": c["status"],
+                    "wave": c.get("wave"),
+                }
                 for name, c in report.get("final", {}).items()
             },
             "actions": report.get("actions", []),

@@ -1,0 +1,485 @@
+"""The commands that run and operate releases: dry-run, start, status, hotfix, abort, redrive."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from orchestrator.cli.app import (
+    ManifestArg,
+    TextOrJson,
+    app,
+    emit_json,
+    guarded,
+    stderr,
+    stdout,
+)
+from orchestrator.errors import InputError, Issue, ReleaseNotFoundError
+from orchestrator.model.load import load_manifest, parse_document
+from orchestrator.planning import plan_release
+
+EXIT_BY_STATUS = {"SUCCEEDED": 0, "ROLLED_FORWARD": 0, "HALTED": 1, "FAILED": 1}
+
+FormatOpt = Annotated[
+    TextOrJson, typer.Option("--format", "-f", help="text for people, json for pipelines.")
+]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="URL of an engine serving Step Functions and the emulated services "
+        "(`rollout local serve`); default: AWS, with ROLLOUT_STATE_MACHINE_ARN.",
+    ),
+]
+ReleaseArg = Annotated[
+    str, typer.Argument(metavar="RELEASE", help="The release id (execution name).")
+]
+
+
+def progress_table(snapshot: dict[str, Any]) -> Table:
+    table = Table(title="release progress", header_style="bold")
+    for column in ("wave", "component", "status", "weights", "last verdict"):
+        table.add_column(column)
+    for name, row in sorted(snapshot.items(), key=lambda i: (i[1]["wave"] or 99, i[0])):
+        weights = ", ".join(f"{v}: {w:g}%" for v, w in sorted(row["weights"].items()))
+        table.add_row(
+            str(row["wave"] or "-"), name, row["status"], weights or "-", row["verdict"] or "-"
+        )
+    return table
+
+
+def render_report(console: Console, document: dict[str, Any]) -> None:
+    status = document.get("status", "?")
+    color = {"SUCCEEDED": "green", "ROLLED_FORWARD": "green", "HALTED": "yellow"}.get(status, "red")
+    console.print(f"[bold]Release {document.get('release')}[/]: [bold {color}]{status}[/]")
+    table = Table(header_style="bold")
+    for column in ("component", "wave", "status", "live weights", "verdicts"):
+        table.add_column(column)
+    for name, row in sorted(document.get("final", {}).items()):
+        verdicts = document.get("verdicts", {}).get(name) or row.get("verdicts") or []
+        table.add_row(
+            name,
+            str(row.get("wave") or "-"),
+            row.get("status", ""),
+            ", ".join(f"{v}: {w:g}%" for v, w in sorted(row.get("weights", {}).items())),
+            " ".join(v["phase"][0] for v in verdicts) or "-",
+        )
+    console.print(table)
+    actions = document.get("actions", [])
+    if actions:
+        console.print("[bold]Alias moves, in order[/]")
+        for move in actions:
+            weights = ", ".join(f"{v}: {w:g}%" for v, w in sorted(move["weights"].items()))
+            console.print(f"  {move['component']:<16} {move['action']:<14} [{weights}]")
+    failure = document.get("failure")
+    if failure:
+        console.print(
+            f"[bold]Failure[/]: {failure.get('component')}@{failure.get('version')} at "
+            f"{failure.get('step')}% broke {failure.get('broken')}"
+        )
+        for reason in failure.get("reasons", []):
+            console.print(f"  - {reason}")
+    for hotfix in document.get("hotfixes", []):
+        console.print(f"[bold]Hotfix[/]: {hotfix['component']}@{hotfix['version']} shipped")
+    if "events" in document:
+        console.print(
+            f"history events: {document['events']}, state transitions: {document['transitions']}"
+            + (f", wall time: {document['wall_seconds']}s" if "wall_seconds" in document else "")
+        )
+
+
+@app.command("dry-run")
+def dry_run(
+    manifest: ManifestArg,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario",
+            "-s",
+            help="How the simulated account behaves (DESIGN §7a); default: healthy.",
+        ),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="`embedded` (moto's ASL interpreter, in-process).")
+    ] = "embedded",
+    fmt: FormatOpt = TextOrJson.text,
+    time_scale: Annotated[
+        float,
+        typer.Option("--time-scale", help="Multiply every Wait (bake, drain poll); 0 = none."),
+    ] = 0.0,
+    timeout: Annotated[float, typer.Option(help="Give up after this many real seconds.")] = 600.0,
+    notifications: Annotated[
+        bool, typer.Option("--notifications/--no-notifications", help="Print SNS reports.")
+    ] = True,
+) -> None:
+    """Run the real state machine locally against a simulated AWS account.
+
+    Seeds an emulated account from the manifest (functions and versions, aliases on `from`,
+    queues and DLQs), makes it behave as the scenario says, runs the release with waits
+    compressed, hands the scenario's hotfixes over when the release waits for one, and prints
+    the final report. Exit 0 SUCCEEDED or ROLLED_FORWARD, 1 HALTED or FAILED, 2 bad input.
+
+    Examples:
+
+    * `rollout dry-run examples/seed.yaml`
+    * `rollout dry-run examples/seed.yaml --scenario examples/scenarios/seed-enrich-breaks.yaml`
+    * `rollout dry-run examples/fanout.yaml -s examples/scenarios/fanout-drain.yaml -f json`
+    """
+
+    def run() -> int:
+        from orchestrator.local.dry_run import DryRun
+        from orchestrator.local.scenario import Scenario, load_scenario
+
+        if engine != "embedded":
+            raise InputError(
+                [
+                    Issue(
+                        "--engine",
+                        "dry runs run on the embedded engine; to drive an engine at a URL, "
+                        "start it with `rollout local serve` and use `rollout start --engine URL`",
+                    )
+                ]
+            )
+        loaded = load_manifest(manifest)
+        plan_release(loaded)  # infeasible: exit 2 before anything starts
+        data = parse_document(manifest.read_text(encoding="utf-8"), str(manifest))
+        behaviour = load_scenario(scenario, loaded) if scenario else Scenario()
+        live: Live | None = None
+        if fmt == "text":
+            live = Live(console=stderr, refresh_per_second=8, transient=True)
+            live.start()
+
+        def show(snapshot: dict[str, Any]) -> None:
+            if live is not None and snapshot:
+                live.update(progress_table(snapshot))
+
+        try:
+            with DryRun(loaded, data, behaviour, time_scale=time_scale) as run_:
+                result = run_.run(timeout=timeout, on_progress=show)
+        finally:
+            if live is not None:
+                live.stop()
+        document = result.contract()
+        if fmt == "json":
+            emit_json(document)
+        else:
+            render_report(stdout, document)
+            if notifications:
+                for note in document["notifications"]:
+                    stdout.print(f"[bold]SNS: {note['subject']}[/]")
+                    stdout.print(note["message"], markup=False, highlight=False)
+        return EXIT_BY_STATUS.get(result.status, 1)
+
+    raise typer.Exit(guarded(fmt, run))
+
+
+@app.command()
+def start(
+    manifest: ManifestArg,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the release to its end.")] = False,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = TextOrJson.text,
+    timeout: Annotated[
+        float, typer.Option(help="With --wait: give up after this many seconds.")
+    ] = 7 * 86400.0,
+) -> None:
+    """Start the release (execution name = release id; a repeat start is the same execution).
+
+    Validates and plans locally first (exit 2, nothing started, on a bad manifest). Prints the
+    execution ARN; with `--wait`, follows it and exits 0 SUCCEEDED/ROLLED_FORWARD, 1 otherwise.
+
+    Examples:
+
+    * `rollout start release.yaml --wait --format json` (a pipeline)
+    * `rollout start release.yaml --engine http://localhost:8083`
+    """
+
+    def run() -> int:
+        from orchestrator.cli.connect import connect
+
+        loaded = load_manifest(manifest)
+        plan_release(loaded)
+        data = parse_document(manifest.read_text(encoding="utf-8"), str(manifest))
+        conn = connect(engine)
+        payload = json.dumps({"manifest": data, "options": {}})
+        try:
+            arn = conn.sfn.start_execution(
+                stateMachineArn=conn.state_machine_arn, name=loaded.release, input=payload
+            )["executionArn"]
+            repeated = False
+        except conn.sfn.exceptions.ExecutionAlreadyExists:
+            arn, repeated = conn.execution_arn(loaded.release), True
+        if not wait:
+            document = {
+                "release": loaded.release,
+                "execution_arn": arn,
+                "already_started": repeated,
+            }
+            if fmt == "json":
+                emit_json(document)
+            else:
+                stdout.print(
+                    f"{'already started' if repeated else 'started'}: {arn}\n"
+                    f"follow it with: rollout status {loaded.release}"
+                )
+            return 0
+        report = follow(conn, loaded.release, arn, timeout, fmt)
+        document = {"release": loaded.release, "execution_arn": arn, **report}
+        if fmt == "json":
+            emit_json(document)
+        else:
+            render_report(stdout, document)
+        return EXIT_BY_STATUS.get(str(report.get("status")), 1)
+
+    raise typer.Exit(guarded(fmt, run))
+
+
+def follow(conn: Any, release: str, arn: str, timeout: float, fmt: str) -> dict[str, Any]:
+    """Poll the execution until it ends; live progress on stderr in text mode."""
+    from orchestrator.local.runner import last_report
+    from orchestrator.operations import release_status
+
+    deadline = time.monotonic() + timeout
+    live = Live(console=stderr, refresh_per_second=4, transient=True) if fmt == "text" else None
+    if live is not None:
+        live.start()
+    try:
+        while True:
+            described = conn.sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                return {"status": "RUNNING", "note": f"still running after {timeout:g}s"}
+            if live is not None:
+                try:
+                    status = release_status(conn.ports, release)
+                    live.update(progress_table(status_snapshot(status)))
+                except ReleaseNotFoundError:
+                    pass
+            time.sleep(1.0)
+    finally:
+        if live is not None:
+            live.stop()
+    if described.get("output"):
+        report: dict[str, Any] = json.loads(described["output"])
+        return report
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = conn.sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    return last_report(events) or {
+        "status": "FAILED",
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+    }
+
+
+def status_snapshot(status: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {
+            "wave": row["wave"],
+            "status": row["status"],
+            "weights": row["weights"],
+            "verdict": (row["last_verdict"] or {}).get("phase"),
+        }
+        for name, row in status["components"].items()
+    }
+
+
+@app.command()
+def status(release: ReleaseArg, engine: EngineOpt = None, fmt: FormatOpt = TextOrJson.text) -> None:
+    """Show a release: per component wave, live weights, status and last verdict; queues; and,
+    when it waits for a hotfix, what failed, what a hotfix must satisfy and the time left.
+
+    Example: `rollout status 2026-11-28.1`
+    """
+
+    def run() -> int:
+        from orchestrator.cli.connect import connect
+        from orchestrator.operations import release_status
+
+        conn = connect(engine)
+        document = release_status(conn.ports, release)
+        if fmt == "json":
+            emit_json(document)
+            return 0
+        stdout.print(progress_table(status_snapshot(document)))
+        stdout.print("[bold]Queues[/]")
+        for line in document["queues"]:
+            stdout.print(line, markup=False)
+        waiting = document.get("waiting_for_hotfix")
+        if waiting:
+            needs = waiting.get("requirements") or {}
+            stdout.print(
+                f"[bold yellow]Waiting for a hotfix of {waiting.get('broken')}[/] "
+                f"(broken by {waiting.get('trigger')}'s shift) since {waiting['since']}, "
+                f"{waiting['seconds_left']:.0f}s left"
+            )
+            for reason in waiting.get("reasons") or []:
+                stdout.print(f"  - {reason}", markup=False)
+            stdout.print(f"  must read: {needs.get('reads')}; may write: {needs.get('writes')}")
+        if document.get("report"):
+            stdout.print(f"final status: {document['report']['status']}")
+        return 0
+
+    raise typer.Exit(guarded(fmt, run))
+
+
+def parse_pairs(values: list[str], option: str, *, many: bool) -> dict[str, Any]:
+    """`orders=1,2` -> {"orders": [1, 2]} (or {"orders": 1} when ``many`` is False)."""
+    out: dict[str, Any] = {}
+    issues = []
+    for value in values:
+        queue, sep, schemas = value.partition("=")
+        if not sep or not queue or not schemas:
+            issues.append(Issue(option, f"{value!r}: expected QUEUE=SCHEMA[,SCHEMA...]"))
+            continue
+        parsed = [int(s) if s.strip().isdigit() else s.strip() for s in schemas.split(",")]
+        if not many and len(parsed) != 1:
+            issues.append(Issue(option, f"{value!r}: a version writes one schema per queue"))
+            continue
+        out[queue] = parsed if many else parsed[0]
+    if issues:
+        raise InputError(issues)
+    return out
+
+
+@app.command()
+def hotfix(
+    release: ReleaseArg,
+    component: Annotated[str, typer.Option("--component", "-c", help="The component to fix.")],
+    version: Annotated[str, typer.Option("--version", "-v", help="Its published hotfix version.")],
+    reads: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reads", help="QUEUE=SCHEMA,SCHEMA (repeat); default: as the broken version."
+        ),
+    ] = None,
+    writes: Annotated[
+        list[str] | None,
+        typer.Option("--writes", help="QUEUE=SCHEMA (repeat); default: as the broken version."),
+    ] = None,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = TextOrJson.text,
+) -> None:
+    """Hand a hotfix version to a release waiting for one.
+
+    The hotfix is checked first against the live mixed state and the rest of the plan; an
+    incompatible one is refused here with the planner's reason (exit 2) and nothing is sent.
+
+    Example: `rollout hotfix 2026-11-28.1 --component enrich --version 19 --reads orders=1,2`
+    """
+
+    def run() -> int:
+        from orchestrator.cli.connect import connect
+        from orchestrator.model.steps import HotfixSpec
+        from orchestrator.operations import hand_over_hotfix
+        from orchestrator.steps import ledger
+
+        conn = connect(engine)
+        context = ledger.load_context(conn.ports.records, release)
+        if component not in context.manifest.components:
+            raise InputError([Issue("--component", f"{component!r} is not in release {release}")])
+        current = context.component(component).to
+        spec = HotfixSpec(
+            component=component,
+            version=version,
+            reads=parse_pairs(reads, "--reads", many=True) if reads else dict(current.reads),
+            writes=parse_pairs(writes, "--writes", many=False) if writes else dict(current.writes),
+        )
+        document = hand_over_hotfix(conn.ports, conn.sfn, release, spec)
+        if fmt == "json":
+            emit_json(document)
+        else:
+            stdout.print(
+                f"handed {component}@{version} to release {release}; follow it with "
+                f"`rollout status {release}`"
+            )
+        return 0
+
+    raise typer.Exit(guarded(fmt, run))
+
+
+@app.command()
+def abort(
+    release: ReleaseArg,
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why: goes into the report.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Also StopExecution at once (no cleanup: see the runbook)."),
+    ] = False,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = TextOrJson.text,
+) -> None:
+    """Stop a release, leaving a consistent, reported state.
+
+    No further forward alias moves; nothing is moved backwards; locks are released and the report
+    says where every component stands. A release waiting for a hotfix ends at once; a shifting one
+    at its next step.
+
+    Example: `rollout abort 2026-11-28.1 --reason "bad data in orders"`
+    """
+
+    def run() -> int:
+        from orchestrator.cli.connect import connect
+        from orchestrator.operations import abort_release
+
+        conn = connect(engine)
+        document = abort_release(conn.ports, conn.sfn, release, reason)
+        if force:
+            conn.sfn.stop_execution(
+                executionArn=conn.execution_arn(release), error="ReleaseAborted", cause=reason
+            )
+            document["stopped"] = True
+        if fmt == "json":
+            emit_json(document)
+        else:
+            stdout.print(f"abort requested for {release}: {reason}")
+        return 0
+
+    raise typer.Exit(guarded(fmt, run))
+
+
+@app.command()
+def redrive(
+    release: ReleaseArg,
+    queue: Annotated[
+        str, typer.Option("--queue", "-q", help="The manifest queue whose DLQ to redrive.")
+    ],
+    engine: EngineOpt = None,
+    fmt: FormatOpt = TextOrJson.text,
+) -> None:
+    """After a hotfix, move a queue's dead-lettered messages back to it (SQS StartMessageMoveTask).
+
+    Refused while any live consumer of the queue cannot read a schema those messages may carry.
+
+    Example: `rollout redrive 2026-11-28.1 --queue orders`
+    """
+
+    def run() -> int:
+        from orchestrator.cli.connect import connect
+        from orchestrator.operations import redrive as redrive_queue
+
+        conn = connect(engine)
+        document = redrive_queue(conn.ports, conn.mover, release, queue)
+        if fmt == "json":
+            emit_json(document)
+        else:
+            stdout.print(
+                f"moving {document['messages']} message(s) from {document['from']} back to "
+                f"{document['to']}"
+            )
+        return 0
+
+    raise typer.Exit(guarded(fmt, run))

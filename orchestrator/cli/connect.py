@@ -1,0 +1,113 @@
+"""Where the CLI's commands go: AWS (the deployed stack) or an engine at a URL.
+
+``--engine URL`` points every client at one endpoint that serves Step Functions and the emulated
+AWS services (``rollout local serve``); without it the CLI talks to AWS with the usual credential
+chain and reads the stack's names from the environment (``ROLLOUT_STATE_MACHINE_ARN``,
+``ROLLOUT_TABLE_NAME``; see infra/README.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestrator.aws.alias_router import LambdaAliasRouter
+from orchestrator.aws.clock import SystemClock
+from orchestrator.aws.message_mover import SqsMessageMover
+from orchestrator.aws.metrics import CloudWatchMetricSource
+from orchestrator.aws.notifier import SnsNotifier
+from orchestrator.aws.queue_inspector import SqsQueueInspector
+from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore
+from orchestrator.errors import EnvironmentProblemError
+from orchestrator.ports import MessageMover
+from orchestrator.steps.runtime import Ports
+
+ENGINE_REGION = "us-east-1"
+ENGINE_ACCOUNT = "123456789012"
+ENGINE_STATE_MACHINE = f"arn:aws:states:{ENGINE_REGION}:{ENGINE_ACCOUNT}:stateMachine:rollout"
+
+
+class CliSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROLLOUT_", extra="ignore")
+
+    state_machine_arn: str | None = None
+    table_name: str = "rollout-releases"
+    topic_arn: str = ""
+    region: str | None = None
+
+
+@dataclass
+class Connection:
+    ports: Ports
+    sfn: Any
+    state_machine_arn: str
+    mover: MessageMover
+    where: str
+
+    def execution_arn(self, release: str) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{release}"
+
+
+def connect(engine: str | None, settings: CliSettings | None = None) -> Connection:
+    s = settings or CliSettings()
+    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5)
+    if engine:
+        if not engine.startswith(("http://", "https://")):
+            raise EnvironmentProblemError(
+                f"--engine {engine!r}: give the URL of a running engine, e.g. "
+                "http://localhost:8083 (`rollout local serve`)"
+            )
+        session = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name=ENGINE_REGION,
+        )
+        endpoint: str | None = engine
+        arn = s.state_machine_arn or ENGINE_STATE_MACHINE
+        where = engine
+    else:
+        session = boto3.session.Session(region_name=s.region)
+        endpoint = None
+        if not s.state_machine_arn:
+            raise EnvironmentProblemError(
+                "set ROLLOUT_STATE_MACHINE_ARN (the stack's StateMachineArn output) or pass "
+                "--engine URL"
+            )
+        arn = s.state_machine_arn
+        where = "AWS"
+
+    def client(name: str) -> Any:
+        return session.client(name, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
+
+    sfn = client("stepfunctions")
+    try:
+        sfn.describe_state_machine(stateMachineArn=arn)
+    except ClientError as exc:
+        raise EnvironmentProblemError(
+            f"state machine {arn} is not reachable at {where}: {exc.response['Error']['Message']}"
+        ) from None
+    except BotoCoreError as exc:
+        raise EnvironmentProblemError(f"cannot reach {where}: {exc}") from None
+    cloudwatch, dynamodb, sqs = client("cloudwatch"), client("dynamodb"), client("sqs")
+    ports = Ports(
+        aliases=LambdaAliasRouter(client("lambda")),
+        queues=SqsQueueInspector(sqs, cloudwatch),
+        metrics=CloudWatchMetricSource(cloudwatch),
+        leases=DynamoLeaseStore(dynamodb, s.table_name),
+        records=DynamoRecordStore(dynamodb, s.table_name),
+        notifier=SnsNotifier(client("sns"), s.topic_arn),
+        clock=SystemClock(),
+    )
+    mover: MessageMover
+    if engine:
+        from orchestrator.local.message_mover import EmulatedMessageMover
+
+        mover = EmulatedMessageMover(sqs)
+    else:
+        mover = SqsMessageMover(sqs)
+    return Connection(ports=ports, sfn=sfn, state_machine_arn=arn, mover=mover, where=where)
