@@ -91,6 +91,8 @@ class DryRun:
         *,
         time_scale: float = 0.0,
         engine: EmbeddedEngine | None = None,
+        auto_hotfix: bool = True,
+        hotfix_timeout_seconds: int | None = None,
     ) -> None:
         self.manifest = manifest
         self.manifest_data = manifest_data
@@ -103,6 +105,10 @@ class DryRun:
         self.deployment: LocalDeployment | None = None
         self._metric_calls_before = 0
         self._handed: list[dict[str, Any]] = []
+        self.auto_hotfix = auto_hotfix
+        self.hotfix_timeout_seconds = hotfix_timeout_seconds
+        self._started = 0.0
+        self._calls_before: dict[str, int] = {}
 
     def __enter__(self) -> DryRun:
         self.setup()
@@ -119,19 +125,16 @@ class DryRun:
         self.deployment = LocalDeployment(
             self.engine, clock=self.clock, before_step=self.simulator.before_step
         )
-        self._metric_calls_before = self.deployment.metric_calls
 
     def close(self) -> None:
         if self._own_engine:
             self.engine.stop()
 
     def options(self) -> dict[str, Any]:
-        has_hotfix = bool(self.scenario.hotfixes)
-        return {
-            "time_scale": self.time_scale,
-            "dry_run": True,
-            "hotfix_timeout_seconds": HOTFIX_WAIT_SECONDS if has_hotfix else 1,
-        }
+        wait = self.hotfix_timeout_seconds
+        if wait is None:
+            wait = HOTFIX_WAIT_SECONDS if self.scenario.hotfixes and self.auto_hotfix else 1
+        return {"time_scale": self.time_scale, "dry_run": True, "hotfix_timeout_seconds": wait}
 
     def hand_over_pending_hotfix(self) -> None:
         """If the release waits, hand over the scenario's next hotfix for the broken component."""
@@ -178,36 +181,49 @@ class DryRun:
             }
         return out
 
-    def run(self, timeout: float = 300.0, on_progress: Progress | None = None) -> DryRunResult:
+    def start(self) -> str:
+        """Start the release; returns the execution ARN (use ``finish`` to follow it)."""
+        assert self.deployment is not None
+        self._started = time.monotonic()
+        self._calls_before = dict(self.engine.invocations)
+        self._metric_calls_before = self.deployment.metric_calls
+        return self.deployment.start(self.manifest_data, self.options())
+
+    def finish(
+        self, execution_arn: str, timeout: float = 300.0, on_progress: Progress | None = None
+    ) -> DryRunResult:
+        """Follow a started release to its end, handing scenario hotfixes over when it waits."""
         assert self.deployment is not None and self.simulator is not None
-        started = time.monotonic()
-        calls_before = dict(self.engine.invocations)
 
         def poll() -> None:
-            self.hand_over_pending_hotfix()
+            if self.auto_hotfix:
+                self.hand_over_pending_hotfix()
             if on_progress is not None:
                 on_progress(self.snapshot())
 
-        arn = self.deployment.start(self.manifest_data, self.options())
-        execution = self.deployment.wait(arn, timeout=timeout, on_poll=poll)
+        execution = self.deployment.wait(execution_arn, timeout=timeout, on_poll=poll)
         report = execution.report or {}
         invocations = {
-            name: count - calls_before.get(name, 0)
+            name: count - self._calls_before.get(name, 0)
             for name, count in sorted(self.engine.invocations.items())
-            if count - calls_before.get(name, 0) > 0
+            if count - self._calls_before.get(name, 0) > 0
         }
         return DryRunResult(
             release=self.manifest.release,
             status=str(report.get("status") or "FAILED"),
             report=report,
             execution=execution,
-            wall_seconds=time.monotonic() - started,
+            wall_seconds=time.monotonic() - self._started,
             lambda_invocations=invocations,
             metric_queries=self.deployment.metric_calls - self._metric_calls_before,
             messages=self.simulator.message_ledger(),
             notifications=self.deployment.notifications(),
             hotfixes_handed_over=list(self._handed),
         )
+
+    def run(self, timeout: float = 300.0, on_progress: Progress | None = None) -> DryRunResult:
+        """Start the release and follow it to its end."""
+        return self.finish(self.start(), timeout=timeout, on_progress=on_progress)
 
 
 def dump(result: DryRunResult) -> str:

@@ -26,12 +26,11 @@ def dry(engine: EmbeddedEngine) -> Iterator[MakeRun]:
     def make(
         manifest_data: dict[str, Any],
         scenario_data: dict[str, Any] | None = None,
-        *,
-        time_scale: float = 0.0,
+        **options: Any,
     ) -> DryRun:
         manifest = manifest_from_data(manifest_data)
         scenario = scenario_from_data(scenario_data, manifest) if scenario_data else Scenario()
-        run = DryRun(manifest, manifest_data, scenario, engine=engine, time_scale=time_scale)
+        run = DryRun(manifest, manifest_data, scenario, engine=engine, **options)
         run.setup()
         return run
 
@@ -56,3 +55,17 @@ def assert_never_backwards(result: Any, from_versions: dict[str, str]) -> None:
         previous, now = move["previous"], move["weights"]
         if old is not None:
             assert now.get(old, 0) <= previous.get(old, 0), move
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.05)
