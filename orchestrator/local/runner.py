@@ -238,8 +238,11 @@ def last_report(history: list[dict[str, Any]]) -> dict[str, Any] | None:
         if event["type"] == "TaskStateEntered":
             name = event.get("stateEnteredEventDetails", {}).get("name", "")
             report_task = name if name.startswith("Report") else None
-        if event["type"] == "TaskSucceeded" and report_task:
-            output = event.get("taskSucceededEventDetails", {}).get("output")
+        if event["type"] in ("TaskSucceeded", "LambdaFunctionSucceeded") and report_task:
+            details = event.get("taskSucceededEventDetails") or event.get(
+                "lambdaFunctionSucceededEventDetails", {}
+            )
+            output = details.get("output")
             if output:
                 found = json.loads(output)
     return found

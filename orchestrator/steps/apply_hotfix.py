@@ -91,6 +91,9 @@ def apply_hotfix(event: ComponentInput, ports: Ports) -> ShiftState:
             {"component": name, "version": hotfix.version, "at": ports.clock.now().isoformat()},
         ]
         ports.records.put(release, "rollforward", {**rollforward, "applied": applied})
+        # this round's failure is archived in rollforward.rounds; the hotfix's own gates may
+        # record the next one
+        ports.records.delete(release, "failure")
         context = ledger.load_context(ports.records, release)
     comp = context.component(name)
     weights = live.weights
