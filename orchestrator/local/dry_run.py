@@ -26,7 +26,7 @@ from orchestrator.operations import hand_over_hotfix, waiting_token
 from orchestrator.steps import ledger
 
 HOTFIX_WAIT_SECONDS = 120
-"""Real seconds a dry run waits for a hotfix when the scenario has one left (handed over at once)."""
+"""Real seconds a dry run waits for a hotfix when the scenario has one (handed over at once)."""
 
 Progress = Callable[[dict[str, Any]], None]
 
