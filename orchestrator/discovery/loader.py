@@ -5,7 +5,7 @@ ever sees one shape:
 
 =================  =============================================
 ``!Ref X``         ``{"Ref": "X"}``
-``!GetAtt A.B``    ``{"Fn::GetAtt": ["A", "B"]}`` (``A.B.C`` -> ``["A", "B.C"]``; a list stays a list)
+``!GetAtt A.B``    ``{"Fn::GetAtt": ["A", "B"]}`` (``A.B.C`` -> ``["A", "B.C"]``; lists stay)
 ``!Condition C``   ``{"Condition": "C"}``
 ``!Sub``, ``!Join``, ``!If``, ``!Select``, ``!Split``, ``!FindInMap``, ``!ImportValue``,
 ``!GetAZs``, ``!Equals``, ``!Not``, ``!And``, ``!Or``, ``!Base64``, ``!Cidr``, ``!Transform``
@@ -14,8 +14,8 @@ ever sees one shape:
 
 YAML 1.1 timestamps stay text (``Version: 2012-10-17`` is an IAM policy version, not a date), as
 CloudFormation reads them. JSON templates are read with :mod:`json` (a JSON file may carry a
-``.yaml`` name). Unknown ``!Tags`` and unreadable files raise :class:`~orchestrator.errors.InputError`
-carrying the file path.
+``.yaml`` name). Unknown ``!Tags`` and unreadable files raise
+:class:`~orchestrator.errors.InputError` carrying the file path.
 """
 
 from __future__ import annotations

@@ -107,8 +107,10 @@ class Graph:
 
     @property
     def unlinked(self) -> tuple[str, ...]:
-        """Functions with no produce or consume edge on any queue."""
-        linked = {e.source for e in self.produces} | {e.target for e in self.consumes}
+        """Functions with no produce, consume or polling edge on any queue."""
+        linked = {e.source for e in self.produces} | {
+            e.target for e in self.consumes + self.consumes_polling
+        }
         return tuple(f for f in self.functions if f not in linked)
 
     def edge_names(self, kind: EdgeKind) -> list[str]:

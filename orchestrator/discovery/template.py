@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -216,7 +216,6 @@ class Template:
         self.globals_function: Mapping[str, Any] = mapping(
             mapping(data.get("Globals")).get("Function")
         )
-        self._external_used: set[str] = set()
 
     # -- resources ------------------------------------------------------------------------------
 
@@ -334,19 +333,12 @@ class Template:
         ``MainQueueArn``) share one node, ``param/MainQueueName+MainQueueURL``.
         """
         if name.startswith("import/"):
-            self._external_used.add(name)
             return name
-        stem = _NAME_SUFFIX.sub("", name).lower() or name.lower()
-        group = sorted(p for p in self.parameters if (_NAME_SUFFIX.sub("", p).lower() or p) == stem)
+        stem = _stem(name)
+        group = sorted(str(p) for p in self.parameters if _stem(str(p)) == stem)
         if name not in group:
             group = [name]
-        node = "param/" + "+".join(group)
-        self._external_used.add(node)
-        return node
-
-    @property
-    def external_queues(self) -> list[str]:
-        return sorted(self._external_used)
+        return "param/" + "+".join(group)
 
     def is_parameter(self, name: str) -> bool:
         return name in self.parameters
@@ -471,5 +463,6 @@ def _queue_ish(parameter: str) -> bool:
     return bool(re.search(r"(?i)queue|sqs|dlq", parameter))
 
 
-def first(values: Sequence[str]) -> str | None:
-    return values[0] if values else None
+def _stem(parameter: str) -> str:
+    """``mainqueue`` for ``MainQueueName``, ``MainQueueURL`` and ``MainQueueArn``."""
+    return (_NAME_SUFFIX.sub("", parameter) or parameter).lower()
