@@ -61,7 +61,13 @@ def drained(ports: Ports, context: ReleaseContext, drain: Drain, now: datetime) 
     if depth.total == 0:
         proof = "observed empty after the cutover"
     else:
-        age = ports.queues.oldest_age_seconds(url, cutover, now)
+        # the age can only prove the drain once the cutover is more than a margin ago (and an
+        # empty window is not a CloudWatch query at all)
+        age = (
+            ports.queues.oldest_age_seconds(url, cutover, now)
+            if since > AGE_MARGIN_SECONDS
+            else None
+        )
         if age is not None and age + AGE_MARGIN_SECONDS < since:
             proof = f"oldest message {age:g}s old, cutover {since:g}s ago"
         pending = (

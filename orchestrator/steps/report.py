@@ -81,7 +81,7 @@ def build_report(event: ReportInput, ports: Ports) -> ReleaseReport:
         status=status,
         final=final,
         actions=ledger.actions(ports.records, event.release),
-        failure=ports.records.get(event.release, "failure") or rollforward.get("failure"),  # type: ignore[arg-type]
+        failure=ports.records.get(event.release, "failure") or rollforward.get("failure"),
         rounds=list(rollforward.get("rounds", []) or []),  # type: ignore[call-overload]
         hotfixes=hotfixes,
         error=event.error,
