@@ -184,6 +184,11 @@ def verify_plan(manifest: Manifest, plan: Plan, *, exhaustive_limit: int = 4) ->
 
     # Drains: when each takes effect, and whether it may.
     drains_at: dict[int, list[Message]] = {}
+    writers_of: dict[Message, list[str]] = {}
+    for name in sorted(comps):
+        for message in comps[name].writes_in("mixed"):
+            writers_of.setdefault(message, []).append(name)
+    boundaries: dict[int, dict[str, Phase]] = {}
     for drain in plan.drains:
         label = f"drain of schema {drain.schema_} from {drain.queue}"
         if drain.queue not in manifest.queues:
@@ -198,14 +203,17 @@ def verify_plan(manifest: Manifest, plan: Plan, *, exhaustive_limit: int = 4) ->
             continue
         at = min(waves)
         # The state at the boundary before wave `at`: earlier waves new, the rest old.
-        phases = _boundary(comps, wave_of, at)
+        if at not in boundaries:
+            boundaries[at] = _boundary(comps, wave_of, at)
+        phases = boundaries[at]
         not_new = [n for n in drain.after if phases.get(n, "new") != "new" and comps[n].changed]
         if not_new:
             problems.append(f"{label} before wave {at}: {not_new} in `after` are not fully new yet")
+        message = (drain.queue, drain.schema_)
         writers = [
             n
-            for n in sorted(comps)
-            if (drain.queue, drain.schema_) in comps[n].writes_in(phases.get(n, "old"))
+            for n in writers_of.get(message, [])
+            if message in comps[n].writes_in(phases.get(n, "old"))
         ]
         if writers:
             problems.append(
