@@ -3,7 +3,8 @@
 Each step module declares the ports it uses (``PORTS``); each boto3 adapter behind a port declares
 the IAM actions it calls (``AWS_ACTIONS``). A step's actions are the union over its ports::
 
-    step_actions("Promote") == sorted(AWS_ACTIONS of LambdaAliasRouter, DynamoRecordStore, SystemClock)
+    step_actions("Promote")  # PORTS = ("aliases", "records", "clock")
+    == sorted(AWS_ACTIONS of LambdaAliasRouter | DynamoRecordStore | SystemClock)
 
 ``infra/template.yaml`` is static; ``tests/functional/test_infra.py`` checks that the inline policy
 of each step's function grants exactly ``step_actions(step)``, so a step that starts using another
