@@ -19,8 +19,11 @@ run: $(BIN)/rollout
 	$(BIN)/rollout plan $(SEED)
 	$(BIN)/rollout dry-run $(SEED) --scenario $(SCENARIO)
 
-## test: install, then ruff, mypy and the whole pytest suite
-test: $(BIN)/rollout
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+## test: install (Python and the npm ASL validator), then ruff, mypy and the whole pytest suite
+test: $(BIN)/rollout node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -37,4 +40,4 @@ bench: $(BIN)/rollout
 	$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
