@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,8 @@ class Measured:
     components: int
     setup_seconds: float
     run_seconds: float
+    cpu_seconds: float
+    """CPU time of the whole process (engine, handlers, simulator) over setup and execution."""
     result: DryRunResult
 
     @property
@@ -117,6 +120,7 @@ def dry_run(engine: EmbeddedEngine, components: int, waves: int, steps: int) -> 
     if planned != waves:
         raise SystemExit(f"the synthetic release has {planned} waves, not {waves}")
     started = time.perf_counter()
+    cpu = time.process_time()
     run = DryRun(manifest, data, Scenario(), engine=engine)
     run.setup()
     setup = time.perf_counter() - started
@@ -126,7 +130,8 @@ def dry_run(engine: EmbeddedEngine, components: int, waves: int, steps: int) -> 
             f"the {components}-component dry run ended {result.status}: "
             f"{result.report.get('failure') or result.report.get('error')}"
         )
-    return Measured(components, setup, time.perf_counter() - started - setup, result)
+    elapsed = time.perf_counter() - started
+    return Measured(components, setup, elapsed - setup, time.process_time() - cpu, result)
 
 
 def fit(small: Measured, large: Measured, figure: str) -> tuple[float, float]:
@@ -167,11 +172,13 @@ def main() -> None:
     per_step = events_per / steps
     largest = math.floor((HISTORY_LIMIT - fixed_events) / events_per)
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"release: {n} components, {args.waves} waves, {steps} traffic steps, healthy")
     print(
         f"wall time: {large.run_seconds:.2f} s execution, {dry_seconds:.2f} s dry run "
         f"(seed + deploy + execution) excluding engine start, {with_engine:.2f} s including "
-        f"it (engine start {engine_seconds:.2f} s)"
+        f"it (engine start {engine_seconds:.2f} s); CPU {large.cpu_seconds:.2f} s; "
+        f"load average {load} on {os.cpu_count()} CPUs"
     )
     print(
         f"history: {large.events} events, {large.transitions} transitions "
