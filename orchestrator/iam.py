@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import ClassVar, Protocol
 
-from orchestrator.aws.alias_router import LambdaAliasRouter
+from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
 from orchestrator.aws.metrics import CloudWatchMetricSource
 from orchestrator.aws.notifier import SnsNotifier
@@ -34,6 +34,7 @@ class Adapter(Protocol):
 
 PORT_ADAPTERS: dict[str, type[Adapter]] = {
     "aliases": LambdaAliasRouter,
+    "alias_reads": LambdaAliasReader,
     "queues": SqsQueueInspector,
     "metrics": CloudWatchMetricSource,
     "leases": DynamoLeaseStore,

@@ -13,12 +13,20 @@ from typing import Protocol
 from orchestrator.model.live import AliasState, MetricQuery, MetricResult, QueueDepth
 
 
-class AliasRouter(Protocol):
-    """Reads and moves Lambda aliases."""
+class AliasReader(Protocol):
+    """Reads Lambda aliases and versions."""
 
     def read(self, function: str, alias: str) -> AliasState:
         """Current routing of ``function:alias``. Raises ResourceMissingError if absent."""
         ...
+
+    def version_exists(self, function: str, version: str) -> bool:
+        """Whether ``version`` is a published version of ``function``."""
+        ...
+
+
+class AliasRouter(AliasReader, Protocol):
+    """Reads and moves Lambda aliases."""
 
     def set_weights(
         self, current: AliasState, version: str, extra: Mapping[str, float] | None
@@ -28,10 +36,6 @@ class AliasRouter(Protocol):
         ``current`` is the state the caller read just before; the adapter passes its revision id
         so AWS refuses a concurrent change.
         """
-        ...
-
-    def version_exists(self, function: str, version: str) -> bool:
-        """Whether ``version`` is a published version of ``function``."""
         ...
 
 

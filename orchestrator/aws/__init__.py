@@ -6,7 +6,7 @@ infrastructure derives each step's least-privilege policy.
 
 from __future__ import annotations
 
-from orchestrator.aws.alias_router import LambdaAliasRouter
+from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
 from orchestrator.aws.errors import aws_call, translate_error
 from orchestrator.aws.metrics import CloudWatchMetricSource
@@ -21,6 +21,7 @@ from orchestrator.aws.store import (
 )
 
 ADAPTERS = (
+    LambdaAliasReader,
     LambdaAliasRouter,
     SqsQueueInspector,
     CloudWatchMetricSource,
@@ -38,6 +39,7 @@ __all__ = [
     "CloudWatchMetricSource",
     "DynamoLeaseStore",
     "DynamoRecordStore",
+    "LambdaAliasReader",
     "LambdaAliasRouter",
     "SnsNotifier",
     "SqsQueueInspector",

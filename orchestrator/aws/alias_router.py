@@ -21,12 +21,11 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda.type_defs import UpdateAliasRequestTypeDef
 
 
-class LambdaAliasRouter:
-    """Reads and moves Lambda aliases; functions may be given by name or ARN."""
+class LambdaAliasReader:
+    """Reads Lambda aliases and versions (the read-only half, for steps that never move one)."""
 
     AWS_ACTIONS: ClassVar[tuple[str, ...]] = (
         "lambda:GetAlias",
-        "lambda:UpdateAlias",
         "lambda:GetFunctionConfiguration",
     )
 
@@ -38,6 +37,34 @@ class LambdaAliasRouter:
         with aws_call("lambda:GetAlias", f"{function}:{alias}"):
             response = self._client.get_alias(FunctionName=function, Name=alias)
         return _state(function, alias, response)
+
+    def version_exists(self, function: str, version: str) -> bool:
+        """Whether ``version`` is a published version of ``function``.
+
+        ``$LATEST`` and alias names are not published versions, so they answer False (an alias
+        qualifier resolves to its version, hence the check on the returned ``Version``). A missing
+        function answers False too: it has no such version.
+        """
+        if not version.isdigit():
+            return False
+        with aws_call("lambda:GetFunctionConfiguration", f"{function}:{version}"):
+            try:
+                config = self._client.get_function_configuration(
+                    FunctionName=function, Qualifier=version
+                )
+            except self._client.exceptions.ResourceNotFoundException:
+                return False
+        return config.get("Version") == version
+
+
+class LambdaAliasRouter(LambdaAliasReader):
+    """Reads and moves Lambda aliases; functions may be given by name or ARN."""
+
+    AWS_ACTIONS: ClassVar[tuple[str, ...]] = (
+        "lambda:GetAlias",
+        "lambda:UpdateAlias",
+        "lambda:GetFunctionConfiguration",
+    )
 
     def set_weights(
         self, current: AliasState, version: str, extra: Mapping[str, float] | None
@@ -60,24 +87,6 @@ class LambdaAliasRouter:
         with aws_call("lambda:UpdateAlias", target):
             response = self._client.update_alias(**request)
         return _state(current.function, current.alias, response)
-
-    def version_exists(self, function: str, version: str) -> bool:
-        """Whether ``version`` is a published version of ``function``.
-
-        ``$LATEST`` and alias names are not published versions, so they answer False (an alias
-        qualifier resolves to its version, hence the check on the returned ``Version``). A missing
-        function answers False too: it has no such version.
-        """
-        if not version.isdigit():
-            return False
-        with aws_call("lambda:GetFunctionConfiguration", f"{function}:{version}"):
-            try:
-                config = self._client.get_function_configuration(
-                    FunctionName=function, Qualifier=version
-                )
-            except self._client.exceptions.ResourceNotFoundException:
-                return False
-        return config.get("Version") == version
 
 
 def _state(function: str, alias: str, response: Mapping[str, Any]) -> AliasState:

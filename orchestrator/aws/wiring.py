@@ -8,7 +8,7 @@ import boto3
 from botocore.config import Config
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orchestrator.aws.alias_router import LambdaAliasRouter
+from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
 from orchestrator.aws.metrics import CloudWatchMetricSource
 from orchestrator.aws.notifier import SnsNotifier
@@ -44,6 +44,7 @@ def ports_from_settings(settings: Settings | None = None) -> Ports:
     dynamodb = client("dynamodb")
     return Ports(
         aliases=LambdaAliasRouter(client("lambda")),
+        alias_reads=LambdaAliasReader(client("lambda")),
         queues=SqsQueueInspector(client("sqs"), cloudwatch),
         metrics=CloudWatchMetricSource(cloudwatch),
         leases=DynamoLeaseStore(dynamodb, s.table_name),

@@ -16,7 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orchestrator.aws.alias_router import LambdaAliasRouter
+from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
 from orchestrator.aws.message_mover import SqsMessageMover
 from orchestrator.aws.metrics import CloudWatchMetricSource
@@ -96,6 +96,7 @@ def connect(engine: str | None, settings: CliSettings | None = None) -> Connecti
     cloudwatch, dynamodb, sqs = client("cloudwatch"), client("dynamodb"), client("sqs")
     ports = Ports(
         aliases=LambdaAliasRouter(client("lambda")),
+        alias_reads=LambdaAliasReader(client("lambda")),
         queues=SqsQueueInspector(sqs, cloudwatch),
         metrics=CloudWatchMetricSource(cloudwatch),
         leases=DynamoLeaseStore(dynamodb, s.table_name),

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.aws.alias_router import LambdaAliasRouter
+from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
 from orchestrator.aws.metrics import CloudWatchMetricSource
 from orchestrator.aws.notifier import SnsNotifier
@@ -92,6 +92,7 @@ class LocalDeployment:
             create_table(dynamodb, TABLE_NAME)
         self.ports = Ports(
             aliases=LambdaAliasRouter(engine.client("lambda")),
+            alias_reads=LambdaAliasReader(engine.client("lambda")),
             queues=SqsQueueInspector(engine.client("sqs"), cloudwatch),
             metrics=CloudWatchMetricSource(cloudwatch),
             leases=DynamoLeaseStore(dynamodb, TABLE_NAME),

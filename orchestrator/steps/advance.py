@@ -107,7 +107,7 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
     )
 
 
-PORTS = ("aliases", "metrics", "queues", "records", "clock")
+PORTS = ("aliases", "alias_reads", "metrics", "queues", "records", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("Advance", ComponentInput, advance, PORTS)

@@ -42,7 +42,7 @@ def hotfix_problems(
         return None, [Issue("hotfix", str(exc))]
     comp = context.component(name)
     assert spec.version is not None
-    if not ports.aliases.version_exists(comp.function, spec.version):
+    if not ports.alias_reads.version_exists(comp.function, spec.version):
         return spec, [
             Issue(
                 "hotfix.version",
@@ -78,7 +78,7 @@ def apply_hotfix(event: ComponentInput, ports: Ports) -> ShiftState:
     context = ledger.load_context(ports.records, release)
     name = hotfix.component
     record = ledger.get_component(ports.records, release, name)
-    live = ports.aliases.read(context.component(name).function, context.component(name).alias)
+    live = ports.alias_reads.read(context.component(name).function, context.component(name).alias)
     if hotfix.version not in {v.version for v in context.hotfixes.get(name, [])}:
         spec, issues = hotfix_problems(ports, context, hotfix)
         if issues or spec is None:
@@ -143,7 +143,7 @@ def apply_hotfix(event: ComponentInput, ports: Ports) -> ShiftState:
     )
 
 
-PORTS = ("aliases", "queues", "records", "clock")
+PORTS = ("aliases", "alias_reads", "queues", "records", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("ApplyHotfix", ComponentInput, apply_hotfix, PORTS)

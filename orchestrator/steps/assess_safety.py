@@ -161,7 +161,7 @@ def assess_safety(event: AssessInput, ports: Ports) -> Assessment:
     return assessment
 
 
-PORTS = ("aliases", "records", "clock")
+PORTS = ("aliases", "alias_reads", "records", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("AssessSafety", AssessInput, assess_safety, PORTS)

@@ -80,7 +80,7 @@ def freeze(event: FreezeInput, ports: Ports) -> Frozen:
     )
 
 
-PORTS = ("aliases", "records", "clock")
+PORTS = ("alias_reads", "records", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("Freeze", FreezeInput, freeze, PORTS)

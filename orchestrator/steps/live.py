@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def alias_weights(ports: Ports, context: ReleaseContext) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name, comp in context.manifest.resolved.items():
-        out[name] = ports.aliases.read(comp.function, comp.alias).weights
+        out[name] = ports.alias_reads.read(comp.function, comp.alias).weights
     return out
 
 

@@ -134,7 +134,7 @@ def notify(event: NotifyInput, ports: Ports) -> Notice:
     return notice
 
 
-PORTS = ("aliases", "queues", "records", "notifier", "clock")
+PORTS = ("alias_reads", "queues", "records", "notifier", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("Notify", NotifyInput, notify, PORTS)

@@ -31,7 +31,7 @@ def promote(event: ComponentInput, ports: Ports) -> Promoted:
     name = event.component
     comp = context.component(name)
     version = event.shift.version if event.shift is not None else context.to_version(name)
-    live = ports.aliases.read(comp.function, comp.alias)
+    live = ports.alias_reads.read(comp.function, comp.alias)
     if live.weights != {version: 100.0}:
         raise AliasDriftError(
             f"alias {comp.function_name}:{comp.alias} should be fully on {version} but is on "
@@ -58,7 +58,7 @@ def promote(event: ComponentInput, ports: Ports) -> Promoted:
     return Promoted(component=name, version=version, promoted_at=now)
 
 
-PORTS = ("aliases", "records", "clock")
+PORTS = ("alias_reads", "records", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("Promote", ComponentInput, promote, PORTS)

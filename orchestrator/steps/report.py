@@ -53,7 +53,7 @@ def build_report(event: ReportInput, ports: Ports) -> ReleaseReport:
     final: dict[str, ComponentSummary] = {}
     complete = True
     for name, comp in sorted(context.manifest.resolved.items()):
-        live = ports.aliases.read(comp.function, comp.alias)
+        live = ports.alias_reads.read(comp.function, comp.alias)
         record = records.get(name, ComponentRecord(component=name))
         wave = context.plan.wave_of(name)
         if wave is not None and record.status != "promoted":
@@ -90,7 +90,7 @@ def build_report(event: ReportInput, ports: Ports) -> ReleaseReport:
     return report
 
 
-PORTS = ("aliases", "records")
+PORTS = ("alias_reads", "records")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("Report", ReportInput, build_report, PORTS)

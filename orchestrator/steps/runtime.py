@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from pydantic import BaseModel
 
 from orchestrator.ports import (
+    AliasReader,
     AliasRouter,
     Clock,
     LeaseStore,
@@ -40,6 +41,7 @@ class Ports:
     """Every outside-world dependency a step may use."""
 
     aliases: AliasRouter
+    alias_reads: AliasReader
     queues: QueueInspector
     metrics: MetricSource
     leases: LeaseStore

@@ -27,7 +27,7 @@ def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
     release = manifest.release
     resolved_from: dict[str, str] = {}
     for name, comp in manifest.resolved.items():
-        alias = ports.aliases.read(comp.function, comp.alias)
+        alias = ports.alias_reads.read(comp.function, comp.alias)
         started = ledger.get_component(ports.records, release, name).expected
         if comp.from_.version is None:
             if len(alias.weights) != 1:
@@ -48,7 +48,7 @@ def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
             )
         for version in {comp.from_.version, comp.to.version} - {None}:
             assert version is not None
-            if not ports.aliases.version_exists(comp.function, version):
+            if not ports.alias_reads.version_exists(comp.function, version):
                 raise ResourceMissingError(
                     f"{comp.function_name} has no published version {version} "
                     f"(components.{name}): publish it first",
@@ -74,7 +74,7 @@ def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
     )
 
 
-PORTS = ("aliases", "queues", "records")
+PORTS = ("alias_reads", "queues", "records")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("ValidateAndPlan", StartInput, validate_and_plan, PORTS)

@@ -96,7 +96,7 @@ def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState)
         add(comp, shift.version, metric)
     for other in downstream_consumers(context, name, shift.version):
         target = context.component(other)
-        live = ports.aliases.read(target.function, target.alias)
+        live = ports.alias_reads.read(target.function, target.alias)
         for version in sorted(live.weights):
             add(target, version, "Invocations")
             add(target, version, "Errors")
