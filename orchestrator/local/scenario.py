@@ -123,7 +123,7 @@ def load_scenario(path: str | Path, manifest: Manifest) -> Scenario:
         raise ScenarioError([Issue("", f"scenario file {str(file)!r} does not exist")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Issue("", f"cannot read scenario {str(file)!r}: {exc}")]) from None
-    return scenario_from_text(text, manifest, source=str(file))
+    return scenario_from_text(text, manifest, source=f"scenario {file}")
 
 
 def scenario_from_text(text: str, manifest: Manifest, source: str = "scenario") -> Scenario:
