@@ -193,5 +193,10 @@ def flag(records: RecordStore, release: str, name: str) -> dict[str, object] | N
     return records.get(release, f"flag#{name}")
 
 
+def flags(records: RecordStore, release: str) -> dict[str, dict[str, object]]:
+    """Every flag of the release in one query: ``{"abort": {...}, "frozen": {...}}``."""
+    return {kind.removeprefix("flag#"): item for kind, item in records.list(release, "flag#")}
+
+
 def clear_flag(records: RecordStore, release: str, name: str) -> None:
     records.delete(release, f"flag#{name}")

@@ -52,8 +52,10 @@ def expected_state(context: ReleaseContext, record: ComponentRecord) -> dict[str
     return {context.from_version(record.component): 100.0}
 
 
-def check_not_stopped(ports: Ports, release: str) -> None:
-    abort = ledger.flag(ports.records, release, "abort")
+def check_not_stopped(
+    ports: Ports, release: str, raised: dict[str, dict[str, object]] | None = None
+) -> None:
+    abort = (raised if raised is not None else ledger.flags(ports.records, release)).get("abort")
     if abort is not None:
         raise ReleaseAbortedError(f"release {release} was aborted: {abort.get('reason', '')}")
 
@@ -72,8 +74,9 @@ def move_alias(
     release = context.manifest.release
     comp = context.component(name)
     if not allow_frozen:
-        check_not_stopped(ports, release)
-        if ledger.flag(ports.records, release, "frozen") is not None:
+        raised = ledger.flags(ports.records, release)
+        check_not_stopped(ports, release, raised)
+        if "frozen" in raised:
             raise ReleaseFrozenError(
                 f"release {release} is frozen for roll-forward: {name} stays where it is",
                 component=name,
