@@ -22,10 +22,9 @@ bake:
   messages of the (otherwise virtual) live traffic. ``AWS/SQS ApproximateAgeOfOldestMessage``
   (dimension ``QueueName``) is written at the end of the window. Only then does the clock move.
 * ``before_step`` is the local runner's hook: ``Advance`` ticks the step's nominal bake, a repeat
-  ``DrainQueues`` check of a wave ticks the queues' nominal poll interval. By default every
-  Advance adds a full bake, so parallel bakes of one wave run one after the other in simulated
-  time; with ``overlap_bakes=True`` an Advance only moves time to its bake's nominal end
-  (``started_at + nominal_bake_seconds``), so parallel bakes overlap as they do in AWS.
+  ``DrainQueues`` check of a wave ticks the queues' nominal poll interval. An Advance only moves
+  time to its bake's nominal end (``started_at + nominal_bake_seconds``), so parallel bakes of
+  one wave overlap as they do in AWS (``overlap_bakes=False`` adds a full bake per Advance).
 
 Modelling choices, so the numbers can be predicted:
 
@@ -257,7 +256,7 @@ class Simulator:
         clock: SimClock,
         seed: int = 0,
         *,
-        overlap_bakes: bool = False,
+        overlap_bakes: bool = True,
     ) -> None:
         self.manifest = manifest
         self.scenario = scenario

@@ -482,16 +482,6 @@ def test_second_release_touching_a_locked_component_is_refused(dry: MakeRun) -> 
 # -- known problems -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Simulator.before_step (orchestrator/local/simulator.py) ticks the shared SimClock by a "
-        "full bake for every Advance, so the bakes of components shifting in parallel in one wave "
-        "run one after the other in simulated time: a wave of 2 components with 3 bakes of 60 s "
-        "takes 6 simulated minutes instead of 3 (and the metrics windows, action times, drain "
-        "clocks and lease times of a dry run are stretched by the wave's width)."
-    ),
-)
 def test_parallel_bakes_overlap_in_simulated_time(dry: MakeRun) -> None:
     data = three_waves("parallel-bakes")
     run = dry(data)
