@@ -218,6 +218,14 @@ def start(
             repeated = False
         except conn.sfn.exceptions.ExecutionAlreadyExists:
             arn, repeated = conn.execution_arn(loaded.release), True
+        if repeated:
+            state = execution_state(conn, loaded.release)
+            if state["status"] != "RUNNING":
+                stderr.print(
+                    f"release {loaded.release} already ran ({state['status']}): an execution name "
+                    "is used once, so this is its result. To release again, give the manifest a "
+                    "new `release:` id."
+                )
         if not wait:
             document = {
                 "release": loaded.release,
@@ -313,9 +321,16 @@ def status(release: ReleaseArg, engine: EngineOpt = None, fmt: FormatOpt = TextO
 
         conn = connect(engine)
         document = release_status(conn.ports, release)
+        document["execution"] = execution_state(conn, release)
         if fmt == "json":
             emit_json(document)
             return 0
+        run_state = document["execution"]
+        stdout.print(
+            f"[bold]{release}[/]: execution {run_state['status']}"
+            + (f" ({run_state['error']})" if run_state.get("error") else "")
+            + f"  {run_state['arn']}"
+        )
         stdout.print(progress_table(status_snapshot(document)))
         stdout.print("[bold]Queues[/]")
         for line in document["queues"]:
@@ -336,6 +351,23 @@ def status(release: ReleaseArg, engine: EngineOpt = None, fmt: FormatOpt = TextO
         return 0
 
     raise typer.Exit(guarded(fmt, run))
+
+
+def execution_state(conn: Any, release: str) -> dict[str, Any]:
+    """The Step Functions view of a release: status, and error/cause when it ended badly."""
+    arn = conn.execution_arn(release)
+    try:
+        described = conn.sfn.describe_execution(executionArn=arn)
+    except conn.sfn.exceptions.ExecutionDoesNotExist:
+        return {"arn": arn, "status": "NOT_STARTED"}
+    return {
+        "arn": arn,
+        "status": described["status"],
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+        "started": str(described.get("startDate", "")),
+        "stopped": str(described.get("stopDate", "") or ""),
+    }
 
 
 def parse_pairs(values: list[str], option: str, *, many: bool) -> dict[str, Any]:

@@ -36,9 +36,26 @@ class CliSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROLLOUT_", extra="ignore")
 
     state_machine_arn: str | None = None
-    table_name: str = "rollout-releases"
+    table_name: str | None = None
+    """Default: the state machine's ``rollout:table`` tag (set by infra/template.yaml)."""
     topic_arn: str = ""
     region: str | None = None
+
+
+LOCAL_TABLE = "rollout-releases"
+"""The table of a local deployment (``orchestrator.local.runner.TABLE_NAME``)."""
+
+
+def table_from_tags(sfn: Any, arn: str) -> str | None:
+    """The release table named by the state machine's ``rollout:table`` tag, if readable."""
+    try:
+        tags = sfn.list_tags_for_resource(resourceArn=arn).get("tags", [])
+    except (ClientError, BotoCoreError):
+        return None
+    for tag in tags:
+        if tag.get("key") == "rollout:table":
+            return str(tag.get("value"))
+    return None
 
 
 @dataclass
@@ -93,14 +110,15 @@ def connect(engine: str | None, settings: CliSettings | None = None) -> Connecti
         ) from None
     except BotoCoreError as exc:
         raise EnvironmentProblemError(f"cannot reach {where}: {exc}") from None
+    table = s.table_name or table_from_tags(sfn, arn) or LOCAL_TABLE
     cloudwatch, dynamodb, sqs = client("cloudwatch"), client("dynamodb"), client("sqs")
     ports = Ports(
         aliases=LambdaAliasRouter(client("lambda")),
         alias_reads=LambdaAliasReader(client("lambda")),
         queues=SqsQueueInspector(sqs, cloudwatch),
         metrics=CloudWatchMetricSource(cloudwatch),
-        leases=DynamoLeaseStore(dynamodb, s.table_name),
-        records=DynamoRecordStore(dynamodb, s.table_name),
+        leases=DynamoLeaseStore(dynamodb, table),
+        records=DynamoRecordStore(dynamodb, table),
         notifier=SnsNotifier(client("sns"), s.topic_arn),
         clock=SystemClock(),
     )

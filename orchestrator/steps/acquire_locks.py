@@ -16,6 +16,7 @@ from orchestrator.steps import ledger
 from orchestrator.steps.runtime import entrypoint
 
 if TYPE_CHECKING:
+    from orchestrator.model.manifest import Component
     from orchestrator.steps.ledger import ReleaseContext
     from orchestrator.steps.runtime import Ports
 
@@ -27,13 +28,14 @@ class Locks(BaseModel):
     ttl_seconds: int
 
 
+def lease_key(comp: Component) -> str:
+    """The lease of one function alias: ``<function>:<alias>`` (the store keys it ``lease#...``)."""
+    return f"{comp.function_name}:{comp.alias}"
+
+
 def lease_keys(context: ReleaseContext) -> list[str]:
-    keys = []
-    for wave in context.plan.waves:
-        for name in wave:
-            comp = context.component(name)
-            keys.append(f"lease#{comp.function_name}:{comp.alias}")
-    return sorted(keys)
+    names = [name for wave in context.plan.waves for name in wave]
+    return sorted(lease_key(context.component(name)) for name in names)
 
 
 def lease_ttl(context: ReleaseContext) -> int:

@@ -18,6 +18,7 @@ from orchestrator.errors import DrainTimeoutError, ReleaseStateError
 from orchestrator.model.steps import DrainState, WaveInput
 from orchestrator.steps import ledger
 from orchestrator.steps.runtime import entrypoint
+from orchestrator.steps.shifting import check_not_stopped
 
 if TYPE_CHECKING:
     from orchestrator.model.plan import Drain
@@ -81,6 +82,7 @@ def drained(ports: Ports, context: ReleaseContext, drain: Drain, now: datetime) 
 
 
 def drain_queues(event: WaveInput, ports: Ports) -> DrainState:
+    check_not_stopped(ports, event.release)  # an abort must not wait for a drain
     context = ledger.load_context(ports.records, event.release)
     now = ports.clock.now()
     drains = drains_for_wave(context, event.components)

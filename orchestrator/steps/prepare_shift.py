@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import LockConflictError
 from orchestrator.model.steps import ComponentInput, ShiftState
 from orchestrator.steps import ledger
-from orchestrator.steps.acquire_locks import lease_keys
+from orchestrator.steps.acquire_locks import lease_key, lease_keys
 from orchestrator.steps.runtime import entrypoint
 from orchestrator.steps.shifting import move_alias, target_weights
 from orchestrator.steps.verify import dlq_depths
@@ -32,7 +32,7 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     name = event.component
     comp = context.component(name)
     now = ports.clock.now()
-    key = f"lease#{comp.function_name}:{comp.alias}"
+    key = lease_key(comp)
     if key in lease_keys(context) and ports.leases.holder(key, now) != event.release:
         raise LockConflictError(
             f"release {event.release} does not hold the lease on {comp.function_name}:"

@@ -104,7 +104,10 @@ ACTION_SCOPES: dict[str, frozenset[str]] = {
     ),
     "cloudwatch:DescribeAlarms": frozenset({"alarms"}),
     **dict.fromkeys(("logs:CreateLogStream", "logs:PutLogEvents"), frozenset({"own-log-group"})),
-    "states:StartExecution": frozenset({"state-machine"}),
+    **dict.fromkeys(
+        ("states:StartExecution", "states:DescribeStateMachine", "states:ListTagsForResource"),
+        frozenset({"state-machine"}),
+    ),
     **dict.fromkeys(
         ("states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"),
         frozenset({"executions"}),
@@ -122,6 +125,8 @@ ACCOUNT_QUEUES = {"Fn::Sub": ACCOUNT_REGION.replace("{service}", "sqs") + "*"}
 PIPELINE_ACTIONS = frozenset(
     {
         "states:StartExecution",
+        "states:DescribeStateMachine",  # the CLI checks the state machine is reachable
+        "states:ListTagsForResource",  # and reads the table name from its tags
         "states:DescribeExecution",
         "states:GetExecutionHistory",
         "dynamodb:GetItem",

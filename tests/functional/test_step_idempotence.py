@@ -74,7 +74,7 @@ class Steps:
                 (got.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {},
             )
         now = self.ports.clock.now()
-        keys = ("lease#c:live", "lease#p:live")
+        keys = ("c:live", "p:live")
         records = ledger.all_components(self.ports.records, RELEASE)
         return {
             "aliases": aliases,
@@ -120,7 +120,7 @@ def test_validate_and_plan_twice(steps: Steps) -> None:
     assert first["waves"] == [["c"], ["p"]]
     effect = steps.effect()
     assert effect["actions"] == []
-    assert effect["leases"] == {"lease#c:live": None, "lease#p:live": None}
+    assert effect["leases"] == {"c:live": None, "p:live": None}
     assert steps.weights("c") == {"1": 100.0}
 
 
@@ -130,7 +130,7 @@ def test_acquire_locks_twice(steps: Steps) -> None:
     assert first == second
     context = ledger.load_context(steps.ports.records, RELEASE)
     assert first["held"] == lease_keys(context)
-    assert steps.effect()["leases"] == {"lease#c:live": RELEASE, "lease#p:live": RELEASE}
+    assert steps.effect()["leases"] == {"c:live": RELEASE, "p:live": RELEASE}
 
 
 def test_prepare_shift_twice(steps: Steps) -> None:
@@ -187,7 +187,7 @@ def test_promote_twice(steps: Steps) -> None:
     assert record.promoted_at is not None
     assert record.promoted_at.isoformat() == first["promoted_at"].replace("Z", "+00:00")
     assert len(after_one["actions"]) == 3
-    assert after_one["leases"] == {"lease#c:live": RELEASE, "lease#p:live": RELEASE}
+    assert after_one["leases"] == {"c:live": RELEASE, "p:live": RELEASE}
 
 
 def test_release_locks_twice(steps: Steps) -> None:
@@ -195,4 +195,4 @@ def test_release_locks_twice(steps: Steps) -> None:
     steps.call("AcquireLocks", {"release": RELEASE})
     first, second = steps.twice("ReleaseLocks", {"release": RELEASE})
     assert first == second
-    assert steps.effect()["leases"] == {"lease#c:live": None, "lease#p:live": None}
+    assert steps.effect()["leases"] == {"c:live": None, "p:live": None}

@@ -152,6 +152,7 @@ def test_failure_in_wave_two_then_hotfix_from_the_cli(dry: MakeRun, engine: Any)
         app, ["status", "three-waves", "--engine", engine.endpoint_url, "-f", "json"]
     )
     assert status.exit_code == 0, status.stderr
+    assert json.loads(status.stdout)["execution"]["status"] == "RUNNING"
     waiting = json.loads(status.stdout)["waiting_for_hotfix"]
     assert waiting["broken"] == "sink"
     assert waiting["trigger"] == "mid"
@@ -336,7 +337,7 @@ def test_abort_while_waiting(dry: MakeRun, engine: Any) -> None:
     assert result.status == "FAILED"
     assert result.report["error"]["Error"] == "ReleaseAbortedError"
     assert result.report["final"]["enrich"]["weights"] == {"18": 100.0}
-    assert ports.leases.holder("lease#enrich:live", run.clock.now()) is None
+    assert ports.leases.holder("enrich:live", run.clock.now()) is None
 
 
 def test_on_failure_halt_stops_after_notify(dry: MakeRun) -> None:

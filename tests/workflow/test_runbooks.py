@@ -553,7 +553,7 @@ def test_abort_line_ends_a_waiting_release(dry: MakeRun, engine: Any) -> None:
     final = result.report["final"]
     assert final["enrich"]["weights"] == {"18": 100.0}  # held, not moved back
     assert final["ingest"]["weights"] == {"42": 100.0}  # pulled back before the wait
-    assert ports.leases.holder("lease#enrich:live", run.clock.now()) is None
+    assert ports.leases.holder("enrich:live", run.clock.now()) is None
     for command in rollout_commands("abort.md", subcommand="status"):
         assert "final status: FAILED" in run_rollout(engine, command).stdout
     assert run_aws(engine, aws_line("abort.md", "describe-execution")) == "FAILED"
@@ -566,7 +566,7 @@ def test_stuck_execution_force_abort_stops_the_execution(dry: MakeRun, engine: A
     assert run.deployment is not None
     ports = run.deployment.ports
     wait_until(
-        lambda: ports.leases.holder("lease#enrich:live", run.clock.now()) == RELEASE,
+        lambda: ports.leases.holder("enrich:live", run.clock.now()) == RELEASE,
         TIMEOUT,
         "the release's leases",
     )
@@ -603,7 +603,7 @@ def test_lock_left_behind_lines_find_and_delete_the_lease(dry: MakeRun, engine: 
     run = dry(seed_manifest())
     assert run.deployment is not None
     ports = run.deployment.ports
-    lease = f"lease#{SAMPLES['<FUNCTION>']}:{SAMPLES['<ALIAS>']}"
+    lease = f"{SAMPLES['<FUNCTION>']}:{SAMPLES['<ALIAS>']}"
     ports.leases.acquire(lease, holder, 3600, run.clock.now())  # left by a stopped release
     result = run.finish(run.start(), timeout=TIMEOUT)
     assert (result.execution.status, result.execution.error) == ("FAILED", "LockConflictError")

@@ -460,7 +460,7 @@ def test_second_release_touching_a_locked_component_is_refused(dry: MakeRun) -> 
     run = dry(data)
     assert run.deployment is not None
     ports = run.deployment.ports
-    key = "lease#y:live"
+    key = "y:live"
     ports.leases.acquire(key, "other-release", 3600, run.clock.now())
 
     result = run_release(run)
@@ -476,7 +476,7 @@ def test_second_release_touching_a_locked_component_is_refused(dry: MakeRun) -> 
     assert ports.leases.holder(key, run.clock.now()) == "other-release"
     # all or nothing: the leases AcquireLocks took before the conflict were given back
     for other in ("w", "x", "z"):
-        assert ports.leases.holder(f"lease#{other}:live", run.clock.now()) is None
+        assert ports.leases.holder(f"{other}:live", run.clock.now()) is None
 
 
 # -- known problems -------------------------------------------------------------------------------
