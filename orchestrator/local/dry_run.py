@@ -123,7 +123,10 @@ class DryRun:
         self.simulator = Simulator(self.manifest, self.scenario, self.engine.client, self.clock)
         self.simulator.seed_account()
         self.deployment = LocalDeployment(
-            self.engine, clock=self.clock, before_step=self.simulator.before_step
+            self.engine,
+            clock=self.clock,
+            before_step=self.simulator.before_step,
+            on_alias_move=self.simulator.watch_alias_moves(),
         )
 
     def close(self) -> None:

@@ -22,12 +22,12 @@ from orchestrator.aws.notifier import SnsNotifier
 from orchestrator.aws.queue_inspector import SqsQueueInspector
 from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore, create_table
 from orchestrator.definition import load_definition
-from orchestrator.local.engine import wait_for_execution
 from orchestrator.steps import step_handlers
 from orchestrator.steps.runtime import Ports, logger
 
 if TYPE_CHECKING:
     from orchestrator.local.engine import EmbeddedEngine
+    from orchestrator.model.live import AliasState
     from orchestrator.ports import Clock
 
 TABLE_NAME = "rollout-releases"
@@ -38,6 +38,8 @@ STATE_MACHINE_NAME = "rollout"
 FUNCTION_PREFIX = "rollout-"
 
 BeforeStep = Callable[[str, dict[str, Any]], None]
+AliasMoved = Callable[[str, str, Mapping[str, float] | None], None]
+"""Told ``(function, alias, new weights in percent)`` after the release moves an alias."""
 
 
 def function_name(step: str) -> str:
@@ -68,6 +70,7 @@ class LocalDeployment:
         clock: Clock | None = None,
         before_step: BeforeStep | None = None,
         log_level: str = "WARNING",
+        on_alias_move: AliasMoved | None = None,
     ) -> None:
         logger.setLevel(log_level)
         self.engine = engine
@@ -79,6 +82,8 @@ class LocalDeployment:
         sns = engine.client("sns")
         self.topic_arn: str = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
         self.sqs = engine.client("sqs")
+        self.lambda_client = engine.client("lambda")
+        """The client behind the release's alias moves (tests inject faults on it)."""
         self.inbox_url: str = self.sqs.create_queue(QueueName=INBOX_NAME)["QueueUrl"]
         inbox_arn = self.sqs.get_queue_attributes(
             QueueUrl=self.inbox_url, AttributeNames=["QueueArn"]
@@ -91,7 +96,7 @@ class LocalDeployment:
         if TABLE_NAME not in dynamodb.list_tables().get("TableNames", []):
             create_table(dynamodb, TABLE_NAME)
         self.ports = Ports(
-            aliases=LambdaAliasRouter(engine.client("lambda")),
+            aliases=_ReportingRouter(LambdaAliasRouter(self.lambda_client), on_alias_move),
             alias_reads=LambdaAliasReader(engine.client("lambda")),
             queues=SqsQueueInspector(engine.client("sqs"), cloudwatch),
             metrics=CloudWatchMetricSource(cloudwatch),
@@ -182,21 +187,21 @@ class LocalDeployment:
         timeout: float = 120.0,
         *,
         on_poll: Callable[[], None] | None = None,
-        poll_interval: float = 0.1,
+        poll_interval: float = 0.25,
     ) -> ExecutionResult:
+        """Poll until the execution ends (``on_poll`` runs between polls); TimeoutError after
+        ``timeout`` seconds. Polls are spaced out: each one competes with the interpreter's
+        threads for the engine."""
         deadline = time.monotonic() + timeout
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"execution {execution_arn} did not end within {timeout:g} s")
-            try:
-                described = wait_for_execution(
-                    self.sfn, execution_arn, timeout=min(poll_interval, remaining)
-                )
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
                 break
-            except TimeoutError:
-                if on_poll is not None:
-                    on_poll()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} did not end within {timeout:g} s")
+            if on_poll is not None:
+                on_poll()
+            time.sleep(poll_interval)
         if on_poll is not None:
             on_poll()
         return self.result(execution_arn, described)
@@ -229,6 +234,33 @@ class LocalDeployment:
             if not token:
                 return events
             kwargs["nextToken"] = token
+
+
+class _ReportingRouter:
+    """An ``AliasRouter`` that tells the simulator when the release moved an alias."""
+
+    def __init__(self, inner: LambdaAliasRouter, moved: AliasMoved | None) -> None:
+        self._inner = inner
+        self._moved = moved
+
+    def read(self, function: str, alias: str) -> AliasState:
+        return self._inner.read(function, alias)
+
+    def version_exists(self, function: str, version: str) -> bool:
+        return self._inner.version_exists(function, version)
+
+    def set_weights(
+        self, current: AliasState, version: str, extra: Mapping[str, float] | None
+    ) -> AliasState:
+        try:
+            state = self._inner.set_weights(current, version, extra)
+        except BaseException:
+            if self._moved is not None:
+                self._moved(current.function, current.alias, None)  # unknown now: re-read
+            raise
+        if self._moved is not None:
+            self._moved(state.function, state.alias, state.weights)
+        return state
 
 
 def last_report(history: list[dict[str, Any]]) -> dict[str, Any] | None:

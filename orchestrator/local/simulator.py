@@ -279,6 +279,8 @@ class Simulator:
         self._plan: Plan | None = None
         self._seeded = False
         self._sequence = 0
+        self._weights_cache: dict[str, dict[str, float]] | None = None
+        self._alias_moves_reported = False
         self._role_arn: str | None = None
 
     # -- clients ---------------------------------------------------------------------------------
@@ -493,8 +495,51 @@ class Simulator:
                 return hotfix.as_version_spec()
         return comp.from_
 
+    def invalidate_weights(self) -> None:
+        """Forget the cached alias routing (call after any alias move)."""
+        with self._lock:
+            self._weights_cache = None
+
     def live_weights(self) -> dict[str, dict[str, float]]:
-        """Every component's alias routing: version -> fraction of traffic (0..1)."""
+        """Every component's alias routing: version -> fraction of traffic (0..1).
+
+        Cached between alias moves when the runner reports them (``watch_alias_moves``):
+        reading every alias on every tick is most of a large dry run's time otherwise.
+        """
+        with self._lock:
+            if self._weights_cache is not None and self._alias_moves_reported:
+                return {name: dict(w) for name, w in self._weights_cache.items()}
+        weights = self._read_weights()
+        with self._lock:
+            self._weights_cache = weights
+        return {name: dict(w) for name, w in weights.items()}
+
+    def watch_alias_moves(self) -> Callable[[str, str, Mapping[str, float] | None], None]:
+        """Opt into the routing cache; returns the callback to call after every alias move.
+
+        The callback takes the function name, the alias and the new weights in percent (None
+        when unknown: the cache is dropped and the next tick reads every alias).
+        """
+        with self._lock:
+            self._alias_moves_reported = True
+        return self.alias_moved
+
+    def alias_moved(self, function: str, alias: str, weights: Mapping[str, float] | None) -> None:
+        with self._lock:
+            if self._weights_cache is None:
+                return
+            names = [
+                n
+                for n, c in self._components.items()
+                if c.function_name == function.rsplit(":", 1)[-1] and c.alias == alias
+            ]
+            if weights is None or not names:
+                self._weights_cache = None
+                return
+            for name in names:
+                self._weights_cache[name] = {v: w / 100.0 for v, w in weights.items() if w > 0}
+
+    def _read_weights(self) -> dict[str, dict[str, float]]:
         lam = self._client("lambda")
         out: dict[str, dict[str, float]] = {}
         for name, comp in self._components.items():

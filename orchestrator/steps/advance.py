@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import GateFailedError
-from orchestrator.model.steps import ComponentInput, Phase, ShiftState, Verdict
+from orchestrator.model.steps import ComponentInput, ComponentRecord, Phase, ShiftState, Verdict
 from orchestrator.steps import ledger
 from orchestrator.steps.runtime import entrypoint, logger
 from orchestrator.steps.shifting import check_not_stopped, move_alias, target_weights
@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 MAX_VERDICTS_KEPT = 30
 
 
-def record_verdict(ports: Ports, release: str, name: str, verdict: Verdict) -> None:
+def record_verdict(ports: Ports, release: str, name: str, verdict: Verdict) -> ComponentRecord:
     record = ledger.get_component(ports.records, release, name)
     verdicts = [*record.verdicts, verdict][-MAX_VERDICTS_KEPT:]
-    ledger.put_component(ports.records, release, record.model_copy(update={"verdicts": verdicts}))
+    record = record.model_copy(update={"verdicts": verdicts})
+    ledger.put_component(ports.records, release, record)
+    return record
 
 
 def fail_gate(ports: Ports, context: ReleaseContext, name: str, verdict: Verdict, why: str) -> None:
@@ -61,7 +63,7 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
     if shift.done:
         return shift
     verdict = verify(ports, context, name, shift)
-    record_verdict(ports, event.release, name, verdict)
+    record = record_verdict(ports, event.release, name, verdict)
     logger.info(
         "verdict",
         extra={
@@ -95,6 +97,7 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
         action="hotfix-shift" if shift.hotfix else "shift",
         step=step,
         allow_frozen=shift.hotfix,
+        record=record,
     )
     return shift.model_copy(
         update={

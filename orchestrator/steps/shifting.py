@@ -69,8 +69,13 @@ def move_alias(
     action: MoveAction,
     step: float | None = None,
     allow_frozen: bool = False,
+    record: ComponentRecord | None = None,
 ) -> AliasState:
-    """Move component ``name``'s alias to ``target`` weights, or explain why not."""
+    """Move component ``name``'s alias to ``target`` weights, or explain why not.
+
+    ``record`` (the component's ledger entry) may be passed by a caller that just wrote it. The
+    flags are always read here, right before the move, so a freeze is never missed.
+    """
     release = context.manifest.release
     comp = context.component(name)
     if not allow_frozen:
@@ -81,7 +86,8 @@ def move_alias(
                 f"release {release} is frozen for roll-forward: {name} stays where it is",
                 component=name,
             )
-    record = ledger.get_component(ports.records, release, name)
+    if record is None:
+        record = ledger.get_component(ports.records, release, name)
     current = ports.aliases.read(comp.function, comp.alias)
     if current.weights == target:
         if record.expected != target:

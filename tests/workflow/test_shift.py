@@ -349,7 +349,7 @@ def test_throttled_update_alias_is_retried_and_the_release_succeeds(dry: MakeRun
     data = three_waves("throttled")
     run = dry(data)
     assert run.deployment is not None
-    client = getattr(run.deployment.ports.aliases, "_client")  # noqa: B009
+    client = run.deployment.lambda_client
     throttled: list[str] = []
 
     def throttle_once(params: dict[str, Any], **_: Any) -> None:
