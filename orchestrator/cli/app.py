@@ -188,3 +188,4 @@ def main() -> None:
 
 # the commands that run and operate releases register themselves on `app`
 from orchestrator.cli import commands as _commands  # noqa: E402, F401
+from orchestrator.cli import local_commands as _local_commands  # noqa: E402, F401
