@@ -30,6 +30,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import InputError, Issue, ScenarioError
+from orchestrator.model.issues import pydantic_issues
 from orchestrator.model.load import parse_document
 from orchestrator.model.manifest import Manifest, Schema, Version, VersionSpec
 
@@ -152,7 +153,7 @@ def scenario_from_data(data: Any, manifest: Manifest) -> Scenario:
     try:
         scenario = Scenario.model_validate(_string_keys(data))
     except ValidationError as exc:
-        raise ScenarioError(_pydantic_issues(exc)) from None
+        raise ScenarioError(pydantic_issues(exc, model_at=_model_at, annotate=_fractions)) from None
     issues = semantic_issues(scenario, manifest)
     if issues:
         raise ScenarioError(issues)
@@ -176,18 +177,6 @@ _MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part == "[key]":
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     if not loc:
         return Scenario
@@ -198,41 +187,11 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     return None
 
 
-def _pydantic_issues(exc: ValidationError) -> list[Issue]:
-    issues: list[Issue] = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        kind = err["type"]
-        field = str(loc[-1]) if loc else ""
-        if kind == "missing":
-            message = f"required field `{field}` is missing"
-        elif kind == "extra_forbidden":
-            model = _model_at(loc[:-1])
-            known = sorted(getattr(model, "model_fields", {}))
-            close = difflib.get_close_matches(field, known, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"allowed: {', '.join(known)}"
-            message = f"unknown field `{field}`: {hint}"
-        elif kind == "value_error":
-            message = str(err["msg"]).removeprefix("Value error, ")
-        elif kind in ("dict_type", "model_type", "model_attributes_type"):
-            message = f"expected a mapping (key: value), got {_describe(err.get('input'))}"
-        elif kind == "list_type":
-            message = f"expected a list, got {_describe(err.get('input'))}"
-        elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-            message = f"{err['msg']} (got {_describe(err.get('input'))})"
-            if loc[:1] == ("versions",) and (field == "error_rate" or "errors_on" in loc):
-                message += ": fractions are between 0 and 1"
-        else:
-            message = f"{err['msg']} (got {_describe(err.get('input'))})"
-        issues.append(Issue(_path(loc), message))
-    return issues
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _fractions(loc: tuple[int | str, ...], kind: str, message: str) -> str:
+    bounds = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
+    if kind in bounds and loc[:1] == ("versions",) and ("error_rate" in loc or "errors_on" in loc):
+        return message + ": fractions are between 0 and 1"
+    return message
 
 
 def _hint(name: str, known: list[str]) -> str:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from orchestrator.errors import Issue, ManifestError
+from orchestrator.model.issues import pydantic_issues
 from orchestrator.model.manifest import (
     ComponentSpec,
     DefaultsSpec,
@@ -135,7 +136,7 @@ def manifest_from_data(data: Any) -> Manifest:
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        issues = _pydantic_issues(exc)
+        issues = pydantic_issues(exc, model_at=_model_for, fixes=_FIX_FOR_MISSING)
         seen = {issue.path for issue in issues}
         issues += [i for i in _raw_queue_issues(data) if i.path not in seen]
         raise ManifestError(issues) from None
@@ -167,59 +168,12 @@ _FIX_FOR_MISSING = {
 }
 
 
-def _path(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
 def _model_for(loc: Sequence[int | str]) -> type | None:
     if not loc:
         return Manifest
     if len(loc) == 2 and loc[0] in ("queues", "components"):
         return _FIELDS_AT[f"{loc[0]}.*"]
     return _FIELDS_AT.get(str(loc[-1]))
-
-
-def _pydantic_issues(exc: ValidationError) -> list[Issue]:
-    issues: list[Issue] = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        kind = err["type"]
-        field = str(loc[-1]) if loc else ""
-        if kind == "missing":
-            message = f"required field `{field}` is missing: " + _FIX_FOR_MISSING.get(
-                field, f"add `{field}`"
-            )
-        elif kind == "extra_forbidden":
-            model = _model_for(loc[:-1])
-            known = sorted(
-                (f.alias or name) for name, f in getattr(model, "model_fields", {}).items()
-            )
-            close = difflib.get_close_matches(field, known, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"allowed: {', '.join(known)}"
-            message = f"unknown field `{field}`: {hint}"
-        elif kind == "value_error":
-            message = str(err["msg"]).removeprefix("Value error, ")
-        elif kind in ("dict_type", "model_type", "model_attributes_type"):
-            message = f"expected a mapping (key: value), got {_describe(err.get('input'))}"
-        elif kind == "list_type":
-            message = f"expected a list such as [1, 2], got {_describe(err.get('input'))}"
-        else:
-            message = f"{err['msg']} (got {_describe(err.get('input'))})"
-        issues.append(Issue(_path(loc), message))
-    return issues
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # -- cross-field rules ---------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from orchestrator.aws.alias_router import LambdaAliasRouter
 from orchestrator.aws.iam import ActionRecorder
@@ -17,26 +16,9 @@ from orchestrator.errors import AliasDriftError, ResourceMissingError, Transient
 from orchestrator.model.live import AliasState
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from mypy_boto3_lambda import LambdaClient
 
-REGION = "us-east-1"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and moto's in-memory AWS for the duration of a test."""
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
+from tests.functional.conftest import REGION
 
 
 def _zip() -> bytes:

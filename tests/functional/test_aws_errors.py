@@ -26,17 +26,7 @@ from orchestrator.errors import (
     TransientError,
 )
 
-
-@pytest.fixture(autouse=True)
-def _fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+pytestmark = pytest.mark.usefixtures("fake_credentials")
 
 
 def client_error(code: str, status: int = 400, **error: Any) -> ClientError:

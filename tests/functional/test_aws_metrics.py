@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
 from orchestrator.aws.iam import ActionRecorder
 from orchestrator.aws.metrics import CloudWatchMetricSource, to_data_query
@@ -16,28 +15,12 @@ from orchestrator.errors import EnvironmentProblemError, TransientError
 from orchestrator.model.live import MetricQuery
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from mypy_boto3_cloudwatch import CloudWatchClient
 
-REGION = "us-east-1"
+from tests.functional.conftest import REGION
+
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 START, END = NOW - timedelta(minutes=10), NOW
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and moto's in-memory AWS for the duration of a test."""
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from orchestrator.aws.iam import ActionRecorder
 from orchestrator.aws.notifier import (
@@ -21,26 +20,11 @@ from orchestrator.aws.notifier import (
 from orchestrator.errors import ResourceMissingError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from mypy_boto3_sns import SNSClient
 
-REGION = "us-east-1"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and moto's in-memory AWS for the duration of a test."""
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
+from tests.functional.conftest import REGION
 
 
 @pytest.fixture

@@ -8,19 +8,17 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from orchestrator.aws.iam import ActionRecorder
 from orchestrator.aws.queue_inspector import SqsQueueInspector, queue_name
 from orchestrator.errors import EnvironmentProblemError, ResourceMissingError, TransientError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_sqs import SQSClient
 
-REGION = "us-east-1"
+from tests.functional.conftest import REGION
+
 MISSING_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/absent"
 FORBIDDEN = {
     "sqs:ReceiveMessage",
@@ -30,21 +28,6 @@ FORBIDDEN = {
     "sqs:ChangeMessageVisibility",
     "sqs:ChangeMessageVisibilityBatch",
 }
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and moto's in-memory AWS for the duration of a test."""
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture

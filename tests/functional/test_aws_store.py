@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
 from orchestrator.aws.iam import ActionRecorder
 from orchestrator.aws.store import (
@@ -21,28 +20,12 @@ from orchestrator.aws.store import (
 from orchestrator.errors import LockConflictError, ResourceMissingError, TransientError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from mypy_boto3_dynamodb import DynamoDBClient
 
-REGION = "us-east-1"
+from tests.functional.conftest import REGION
+
 TABLE = "rollout-state"
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and moto's in-memory AWS for the duration of a test."""
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture
