@@ -89,25 +89,25 @@ def release_status(ports: Ports, release: str) -> dict[str, Any]:
             "target": context.to_version(name),
             "last_verdict": last.model_dump(mode="json") if last else None,
         }
-    rollforward = ports.records.get(release, "rollforward")
+    rollforward = ledger.get_rollforward(ports.records, release)
     parked = waiting_token(ports, release)
     waiting: dict[str, Any] | None = None
-    if parked is not None and rollforward is not None:
+    if parked is not None and rollforward.round:
         since = datetime.fromisoformat(str(parked["since"]))
         elapsed = (ports.clock.now() - since).total_seconds()
         waiting = {
             "since": since.isoformat(),
             "seconds_left": max(0.0, context.manifest.hotfix_timeout_seconds - elapsed),
-            "requirements": rollforward.get("requirements"),
-            "broken": rollforward.get("broken"),
-            "trigger": rollforward.get("trigger"),
-            "reasons": rollforward.get("reasons"),
+            "requirements": rollforward.requirements,
+            "broken": rollforward.broken,
+            "trigger": rollforward.trigger,
+            "reasons": rollforward.reasons,
         }
     return {
         "release": release,
         "components": components,
         "queues": queue_lines(ports, context),
-        "rollforward": rollforward,
+        "rollforward": rollforward.model_dump(mode="json") if rollforward.round else None,
         "waiting_for_hotfix": waiting,
         "report": ports.records.get(release, "report"),
         "aborted": ledger.flag(ports.records, release, "abort"),

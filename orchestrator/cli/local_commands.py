@@ -278,6 +278,15 @@ def serve(
             "LAMBDA_ENDPOINT can use it too).",
         ),
     ] = None,
+    lambda_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--lambda-endpoint",
+            help="Send the engine's `rollout-*` Lambda tasks to the Lambda endpoint at this URL "
+            "instead of running the handlers here, as Step Functions Local's LAMBDA_ENDPOINT "
+            "does (e.g. the one `rollout dry-run --engine URL --lambda-port P` serves).",
+        ),
+    ] = None,
     fmt: FormatOpt = TextOrJson.text,
 ) -> None:
     """Serve the embedded engine with the orchestrator deployed, until Ctrl-C or SIGTERM.
@@ -288,12 +297,17 @@ def serve(
     when ready (one JSON line with `--format json`). Exit 0 after a signal, 2 for a bad manifest
     or scenario, 3 when the port is taken.
 
+    With `--lambda-endpoint URL` it stands in for Step Functions Local: the state machine runs
+    here, its Lambda tasks go to `URL` (function errors keep their names).
+
     Examples:
 
     * `rollout local serve --port 8083`
     * `rollout local serve -m examples/seed.yaml -s examples/scenarios/seed-healthy.yaml` then
       `rollout start examples/seed.yaml --engine http://127.0.0.1:8083 --wait`
     * `rollout local serve --port 4566 --lambda-port 8083 --format json`
+    * `rollout local serve --port 8084 --lambda-endpoint http://127.0.0.1:8083` then
+      `rollout dry-run examples/seed.yaml --engine http://127.0.0.1:8084 --lambda-port 8083`
     """
 
     def run() -> int:
@@ -304,6 +318,21 @@ def serve(
             raise InputError([Issue("--scenario", "a scenario needs --manifest to seed from")])
         if time_scale is not None and not 0.0 <= time_scale <= 10.0:
             raise InputError([Issue("--time-scale", "expected a number from 0 to 10")])
+        if lambda_endpoint is not None:
+            if lambda_port is not None:
+                raise InputError(
+                    [
+                        Issue(
+                            "--lambda-endpoint",
+                            "the handlers either run here (--lambda-port) or behind "
+                            "--lambda-endpoint, not both",
+                        )
+                    ]
+                )
+            if not lambda_endpoint.startswith(("http://", "https://")):
+                raise InputError(
+                    [Issue("--lambda-endpoint", f"{lambda_endpoint!r} is not an http(s) URL")]
+                )
         loaded = load_manifest(manifest) if manifest is not None else None
         behaviour = None
         if loaded is not None:
@@ -317,6 +346,7 @@ def serve(
             scenario=behaviour,
             time_scale=time_scale,
             lambda_port=lambda_port,
+            lambda_endpoint_url=lambda_endpoint,
         )
         try:
             server.start()
@@ -326,6 +356,8 @@ def serve(
             )
             if document["lambda_endpoint_url"]:
                 text += f" Lambda endpoint {document['lambda_endpoint_url']}"
+            if document["lambda_proxied_to"]:
+                text += f" Lambda tasks to {document['lambda_proxied_to']}"
             if loaded is not None:
                 text += f" (seeded for release {loaded.release})"
             _ready_line(fmt, document, text)

@@ -6,18 +6,31 @@ queues, all in simulated time), deploys the orchestrator (``LocalDeployment``), 
 and follows it to its end. When the release waits for a hotfix, the scenario's next hotfix for the
 broken component is handed over through the same code path as ``rollout hotfix``, so the whole
 roll-forward path runs locally. Waits are compressed by ``time_scale`` (0 by default).
+
+With ``remote=RemoteStepFunctions(url, lambda_port=...)`` (``rollout dry-run --engine URL``) only
+the state machine runs elsewhere: it is created (or updated) on the Step Functions endpoint at
+``url`` (AWS's Step Functions Local, or ``rollout local serve --lambda-endpoint``), and the
+execution is started, polled and read back there. The emulated account, the simulator and the
+step handlers stay in this process, on an embedded engine: the handlers answer the remote's Lambda
+calls on a Lambda endpoint (``lambda_host:lambda_port``, where its ``LAMBDA_ENDPOINT`` points), so
+simulated time and metrics behave exactly as in the embedded dry run. ``WaitForHotfix`` parks its
+task token in the local table; the hotfix goes back with ``SendTaskSuccess`` at ``url``. The
+execution is named ``<release>-dry-run-<random>`` there, so a long-lived Step Functions Local can
+run the same release again; it is stopped when the dry run is closed before it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.local.engine import EmbeddedEngine
-from orchestrator.local.runner import ExecutionResult, LocalDeployment
+from orchestrator.local.runner import ExecutionResult, LocalDeployment, RemoteStepFunctions
 from orchestrator.local.scenario import Scenario
 from orchestrator.local.simulator import SimClock, Simulator
 from orchestrator.model.manifest import Manifest
@@ -27,6 +40,9 @@ from orchestrator.steps import ledger
 
 HOTFIX_WAIT_SECONDS = 120
 """Real seconds a dry run waits for a hotfix when the scenario has one (handed over at once)."""
+
+EXECUTION_NAME_LIMIT = 80
+"""Step Functions' limit on an execution name."""
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -43,6 +59,8 @@ class DryRunResult:
     messages: dict[str, dict[str, int]]
     notifications: list[dict[str, str]] = field(default_factory=list)
     hotfixes_handed_over: list[dict[str, Any]] = field(default_factory=list)
+    engine: str = "embedded"
+    """``embedded``, or the URL of the Step Functions endpoint the state machine ran on."""
 
     def contract(self) -> dict[str, Any]:
         """The JSON document of DESIGN §7 (`dry-run --format json`), plus figures."""
@@ -72,6 +90,7 @@ class DryRunResult:
                 "status": self.execution.status,
                 "error": self.execution.error,
             },
+            "engine": self.engine,
             "wall_seconds": round(self.wall_seconds, 3),
             "lambda_invocations": self.lambda_invocations,
             "get_metric_data_calls": self.metric_queries,
@@ -93,7 +112,10 @@ class DryRun:
         engine: EmbeddedEngine | None = None,
         auto_hotfix: bool = True,
         hotfix_timeout_seconds: int | None = None,
+        remote: RemoteStepFunctions | None = None,
     ) -> None:
+        """``remote``: run the state machine on that Step Functions endpoint, serving the step
+        handlers to it from here (see the module's docstring); default: on ``engine``."""
         self.manifest = manifest
         self.manifest_data = manifest_data
         self.scenario = scenario or Scenario()
@@ -109,6 +131,8 @@ class DryRun:
         self.hotfix_timeout_seconds = hotfix_timeout_seconds
         self._started = 0.0
         self._calls_before: dict[str, int] = {}
+        self.remote = remote
+        self._execution_arn: str | None = None
 
     def __enter__(self) -> DryRun:
         self.setup()
@@ -118,20 +142,45 @@ class DryRun:
         self.close()
 
     def setup(self) -> None:
-        if not self.engine.running:
-            self.engine.start()
-        self.simulator = Simulator(self.manifest, self.scenario, self.engine.client, self.clock)
-        self.simulator.seed_account()
-        self.deployment = LocalDeployment(
-            self.engine,
-            clock=self.clock,
-            before_step=self.simulator.before_step,
-            on_alias_move=self.simulator.watch_alias_moves(),
-        )
+        if self.remote is not None:
+            self.remote.check()  # before anything starts here: exit 3 at once
+        try:
+            if not self.engine.running:
+                self.engine.start()
+            self.simulator = Simulator(
+                self.manifest, self.scenario, self.engine.client, self.clock
+            )
+            self.simulator.seed_account()
+            self.deployment = LocalDeployment(
+                self.engine,
+                clock=self.clock,
+                before_step=self.simulator.before_step,
+                on_alias_move=self.simulator.watch_alias_moves(),
+                remote=self.remote,
+            )
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
+        deployment = self.deployment
+        if deployment is not None and deployment.remote is not None:
+            self._stop_remote_execution(deployment)
+            deployment.close()
         if self._own_engine:
             self.engine.stop()
+
+    def _stop_remote_execution(self, deployment: LocalDeployment) -> None:
+        """A remote execution left running (timeout, Ctrl-C) would call a Lambda endpoint that
+        is about to go away: stop it."""
+        arn = self._execution_arn
+        if arn is None:
+            return
+        with contextlib.suppress(Exception):
+            if deployment.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+                deployment.sfn.stop_execution(
+                    executionArn=arn, error="DryRunClosed", cause="the dry run ended first"
+                )
 
     def options(self) -> dict[str, Any]:
         wait = self.hotfix_timeout_seconds
@@ -146,8 +195,7 @@ class DryRun:
         release = self.manifest.release
         if waiting_token(ports, release) is None:
             return
-        rollforward = ports.records.get(release, "rollforward") or {}
-        broken = str(rollforward.get("broken") or "")
+        broken = ledger.get_rollforward(ports.records, release).broken or ""
         offered = {h["version"] for h in self._handed if h["component"] == broken}
         hotfix = self.simulator.hotfix_for(broken, exclude=offered)
         if hotfix is None:
@@ -184,13 +232,24 @@ class DryRun:
             }
         return out
 
+    def execution_name(self) -> str:
+        """The release id; on a remote engine with a random suffix (names are used once there)."""
+        release = self.manifest.release
+        if self.remote is None:
+            return release
+        suffix = f"-dry-run-{uuid.uuid4().hex[:12]}"
+        return release[: EXECUTION_NAME_LIMIT - len(suffix)] + suffix
+
     def start(self) -> str:
         """Start the release; returns the execution ARN (use ``finish`` to follow it)."""
         assert self.deployment is not None
         self._started = time.monotonic()
-        self._calls_before = dict(self.engine.invocations)
+        self._calls_before = dict(self.deployment.invocations)
         self._metric_calls_before = self.deployment.metric_calls
-        return self.deployment.start(self.manifest_data, self.options())
+        self._execution_arn = self.deployment.start(
+            self.manifest_data, self.options(), name=self.execution_name()
+        )
+        return self._execution_arn
 
     def finish(
         self, execution_arn: str, timeout: float = 300.0, on_progress: Progress | None = None
@@ -208,7 +267,7 @@ class DryRun:
         report = execution.report or {}
         invocations = {
             name: count - self._calls_before.get(name, 0)
-            for name, count in sorted(self.engine.invocations.items())
+            for name, count in sorted(self.deployment.invocations.items())
             if count - self._calls_before.get(name, 0) > 0
         }
         return DryRunResult(
@@ -222,6 +281,7 @@ class DryRun:
             messages=self.simulator.message_ledger(),
             notifications=self.deployment.notifications(),
             hotfixes_handed_over=list(self._handed),
+            engine="embedded" if self.remote is None else self.remote.url,
         )
 
     def run(self, timeout: float = 300.0, on_progress: Progress | None = None) -> DryRunResult:

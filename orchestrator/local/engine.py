@@ -506,7 +506,10 @@ class EmbeddedEngine:
 
     @staticmethod
     def _check_port_free(port: int) -> None:
+        """Refuse a port something listens on. ``SO_REUSEADDR`` as the server sets it, so a port
+        whose last connections are in TIME_WAIT (a restart right after a stop) counts as free."""
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError as exc:

@@ -4,16 +4,30 @@
 engine (or, with ``invoke`` routed over HTTP, behind a Lambda endpoint), builds the ports the
 handlers use from the engine's emulated account, and runs executions to their end. The dry run
 (``rollout dry-run``) and every workflow test use it.
+
+With ``remote=RemoteStepFunctions(url, lambda_port=...)`` the state machine runs elsewhere: on the
+Step Functions endpoint at ``url`` (AWS's Step Functions Local, or ``rollout local serve
+--lambda-endpoint``). The emulated account and the step handlers stay in this process: the
+handlers answer Lambda's Invoke API on a :class:`~orchestrator.local.lambda_endpoint.LambdaEndpoint`
+on ``lambda_host:lambda_port`` (the remote's ``LAMBDA_ENDPOINT`` must point there), the state
+machine is created (or updated) at ``url`` with Lambda ARNs that endpoint answers, and executions
+are started, polled, read back and handed task tokens at ``url``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
@@ -22,11 +36,13 @@ from orchestrator.aws.notifier import SnsNotifier
 from orchestrator.aws.queue_inspector import SqsQueueInspector
 from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore, create_table
 from orchestrator.definition import load_definition
+from orchestrator.errors import EnvironmentProblemError
 from orchestrator.steps import step_handlers
 from orchestrator.steps.runtime import Ports, logger
 
 if TYPE_CHECKING:
     from orchestrator.local.engine import EmbeddedEngine
+    from orchestrator.local.lambda_endpoint import LambdaEndpoint
     from orchestrator.model.live import AliasState
     from orchestrator.ports import Clock
 
@@ -36,6 +52,11 @@ INBOX_NAME = "rollout-notifications-inbox"
 """An SQS queue subscribed to the topic, so a dry run can show what on-call would receive."""
 STATE_MACHINE_NAME = "rollout"
 FUNCTION_PREFIX = "rollout-"
+DEFAULT_LAMBDA_PORT = 8083
+"""Where the step handlers answer Step Functions Local's ``LAMBDA_ENDPOINT`` by default."""
+REMOTE_REGION = "us-east-1"
+REMOTE_ACCOUNT_ID = "123456789012"
+"""Step Functions Local's default region and account: the ARNs of a remote deployment."""
 
 BeforeStep = Callable[[str, dict[str, Any]], None]
 AliasMoved = Callable[[str, str, Mapping[str, float] | None], None]
@@ -60,8 +81,57 @@ class ExecutionResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RemoteStepFunctions:
+    """A Step Functions endpoint at ``url`` whose Lambda tasks call back into this process.
+
+    The endpoint's ``LAMBDA_ENDPOINT`` (Step Functions Local) or ``--lambda-endpoint``
+    (``rollout local serve``) must be ``http://<lambda_host>:<lambda_port>`` as the endpoint sees
+    this machine. Clients use dummy credentials, region ``region``.
+    """
+
+    url: str
+    lambda_port: int = DEFAULT_LAMBDA_PORT
+    lambda_host: str = "127.0.0.1"
+    region: str = REMOTE_REGION
+    account_id: str = REMOTE_ACCOUNT_ID
+
+    def client(self, *, max_attempts: int = 3) -> Any:
+        """A ``stepfunctions`` client on ``url``."""
+        return boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name=self.region,
+        ).client(
+            "stepfunctions",
+            endpoint_url=self.url,
+            config=Config(
+                retries={"max_attempts": max_attempts, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=60,
+            ),
+        )
+
+    def check(self) -> None:
+        """Raise :class:`EnvironmentProblemError` unless Step Functions answers at ``url``."""
+        try:
+            self.client(max_attempts=1).list_state_machines(maxResults=1)
+        except ClientError as exc:
+            message = exc.response.get("Error", {}).get("Message") or str(exc)
+            raise EnvironmentProblemError(
+                f"the Step Functions endpoint at {self.url} refused ListStateMachines: {message}"
+            ) from None
+        except (BotoCoreError, ValueError) as exc:
+            raise EnvironmentProblemError(
+                f"no Step Functions endpoint answers at {self.url} ({exc}); start Step Functions "
+                "Local (docs/step-functions-local.md) or `rollout local serve --lambda-endpoint "
+                f"http://{self.lambda_host}:{self.lambda_port}` there first"
+            ) from None
+
+
 class LocalDeployment:
-    """The orchestrator on an embedded engine, ready to start releases."""
+    """The orchestrator on an embedded engine (or, with ``remote``, on Step Functions at a URL
+    with the handlers served from here), ready to start releases."""
 
     def __init__(
         self,
@@ -71,9 +141,13 @@ class LocalDeployment:
         before_step: BeforeStep | None = None,
         log_level: str = "WARNING",
         on_alias_move: AliasMoved | None = None,
+        remote: RemoteStepFunctions | None = None,
     ) -> None:
         logger.setLevel(log_level)
         self.engine = engine
+        self.remote = remote
+        self.lambda_endpoint: LambdaEndpoint | None = None
+        """With ``remote``: the endpoint serving the step handlers (started by :meth:`deploy`)."""
         self.before_step = before_step
         self._lock = threading.Lock()
         self._inbox: list[dict[str, str]] = []
@@ -105,7 +179,7 @@ class LocalDeployment:
             notifier=SnsNotifier(sns, self.topic_arn),
             clock=clock or SystemClock(),
         )
-        self.sfn = engine.client("stepfunctions")
+        self.sfn = remote.client() if remote is not None else engine.client("stepfunctions")
         self.state_machine_arn = self.deploy()
 
     def _count_metric_call(self, **_: Any) -> None:
@@ -157,29 +231,77 @@ class LocalDeployment:
         }
 
     def deploy(self) -> str:
+        if self.remote is not None:
+            return self._deploy_remote(self.remote)
         self.engine.register_handlers(self.handlers())
         return self.engine.deploy_state_machine(
             STATE_MACHINE_NAME, load_definition(), self.substitutions()
         )
 
+    def _deploy_remote(self, remote: RemoteStepFunctions) -> str:
+        """Serve the handlers on the Lambda endpoint, then create or update the state machine at
+        ``remote.url`` with the ARNs it answers."""
+        from orchestrator.local.lambda_endpoint import LambdaEndpoint
+        from orchestrator.local.serve import deploy_to_step_functions
+
+        endpoint = LambdaEndpoint(
+            self.handlers(),
+            host=remote.lambda_host,
+            port=remote.lambda_port,
+            region=remote.region,
+            account_id=remote.account_id,
+        ).start()
+        self.lambda_endpoint = endpoint
+        try:
+            return deploy_to_step_functions(
+                self.sfn, region=remote.region, account_id=remote.account_id
+            )
+        except (BotoCoreError, ClientError) as exc:
+            self.close()
+            raise EnvironmentProblemError(
+                f"cannot deploy the state machine to {remote.url}: {exc}"
+            ) from None
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def invocations(self) -> Counter[str]:
+        """Step handler calls per function name: the engine's, or (remote) the endpoint's."""
+        if self.lambda_endpoint is not None:
+            return self.lambda_endpoint.invocations
+        return self.engine.invocations
+
+    def close(self) -> None:
+        """Stop serving the handlers (remote only; the embedded engine is its owner's to stop)."""
+        endpoint, self.lambda_endpoint = self.lambda_endpoint, None
+        if endpoint is not None:
+            with contextlib.suppress(Exception):
+                endpoint.stop()
+
     # -- executions ------------------------------------------------------------------------------
 
     def start(
-        self, manifest_data: Mapping[str, Any], options: Mapping[str, Any] | None = None
+        self,
+        manifest_data: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
     ) -> str:
-        """Start (or find) the execution named after the release id."""
+        """Start (or find) the execution named ``name`` (default: the release id)."""
         release = str(manifest_data["release"])
+        name = name or release
         payload = json.dumps({"manifest": dict(manifest_data), "options": dict(options or {})})
         try:
             started = self.sfn.start_execution(
-                stateMachineArn=self.state_machine_arn, name=release, input=payload
+                stateMachineArn=self.state_machine_arn, name=name, input=payload
             )
             return str(started["executionArn"])
         except self.sfn.exceptions.ExecutionAlreadyExists:
-            return self.execution_arn(release)
+            return self.execution_arn(name)
 
-    def execution_arn(self, release: str) -> str:
-        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{release}"
+    def execution_arn(self, name: str) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
 
     def wait(
         self,

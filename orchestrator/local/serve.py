@@ -17,6 +17,12 @@ Step Functions Local uses is exercised by the whole workflow. A remote function 
 again as an exception whose class name is the remote ``errorType``, so ASL ``Retry``/``Catch``
 still match the project's error names.
 
+``LocalServer(lambda_endpoint_url=URL)`` (``rollout local serve --lambda-endpoint URL``) makes the
+served engine a stand-in for Step Functions Local: its ``rollout-*`` Lambda tasks are not run
+in-process but proxied to the Lambda endpoint at ``URL`` (as Step Functions Local's
+``LAMBDA_ENDPOINT`` does), e.g. the one ``rollout dry-run --engine URL --lambda-port P`` serves,
+so that remote mode is tested end to end without Java or Docker.
+
 :func:`deploy_to_step_functions` creates (or updates) the ``rollout`` state machine on any Step
 Functions endpoint, e.g. AWS's Step Functions Local, with Lambda ARNs that a ``LambdaEndpoint``
 answers (`rollout local-lambda --deploy-to URL`; see docs/step-functions-local.md).
@@ -226,19 +232,26 @@ class LocalServer:
         scenario: Scenario | None = None,
         time_scale: float | None = None,
         lambda_port: int | None = None,
+        lambda_endpoint_url: str | None = None,
         log_level: str = "WARNING",
     ) -> None:
         """``manifest``/``scenario``: seed and simulate the account (as a dry run does).
         ``time_scale``: for executions that leave ``options.time_scale`` out (default: 0 with a
         manifest, else as on AWS). ``lambda_port``: route the step handlers over HTTP through a
         :class:`LambdaEndpoint` on that port (0: a free one) instead of in-process.
+        ``lambda_endpoint_url``: send the ``rollout-*`` Lambda tasks to the Lambda endpoint at
+        that URL instead (like Step Functions Local's ``LAMBDA_ENDPOINT``); the handlers, and the
+        account they use, live behind it. Excludes ``lambda_port``.
         """
+        if lambda_port is not None and lambda_endpoint_url is not None:
+            raise ValueError("lambda_port and lambda_endpoint_url exclude each other")
         self.host = host
         self.port = port
         self.manifest = manifest
         self.scenario = scenario
         self.time_scale = time_scale if time_scale is not None else (0.0 if manifest else None)
         self.lambda_port = lambda_port
+        self.lambda_endpoint_url = lambda_endpoint_url.rstrip("/") if lambda_endpoint_url else None
         self.log_level = log_level
         self.engine: EmbeddedEngine | None = None
         self.deployment: LocalDeployment | None = None
@@ -270,7 +283,11 @@ class LocalServer:
             self.deployment = deployment
             defaults = {} if self.time_scale is None else {"time_scale": self.time_scale}
             handlers = with_run_defaults(deployment.handlers(), defaults)
-            if self.lambda_port is not None:
+            if self.lambda_endpoint_url is not None:
+                url = self.lambda_endpoint_url
+                proxies = {name: http_proxy(url, name) for name in handlers}
+                engine.register_handlers(with_run_defaults(proxies, defaults))
+            elif self.lambda_port is not None:
                 self.lambda_endpoint = route_lambda_over_http(
                     deployment, host=self.host, port=self.lambda_port, handlers=handlers
                 )
@@ -322,6 +339,7 @@ class LocalServer:
             "table_name": TABLE_NAME,
             "topic_arn": self.deployment.topic_arn,
             "lambda_endpoint_url": self.lambda_endpoint.url if self.lambda_endpoint else None,
+            "lambda_proxied_to": self.lambda_endpoint_url,
             "release": self.manifest.release if self.manifest is not None else None,
             "simulated": self.simulator is not None,
             "time_scale": self.time_scale,

@@ -151,5 +151,27 @@ class ComponentRecord(_Model):
     versions_seen: list[str] = Field(default_factory=list)
 
 
+class RollForwardRecord(_Model):
+    """The roll-forward state of a release (record ``rollforward``): the failure being handled,
+    what was pulled back or held, what a hotfix must satisfy, and the history of rounds."""
+
+    round: int = 0
+    kind: str = ""
+    """``gate`` (a hotfix can fix it), ``halt`` or ``aborted``."""
+    can_hotfix: bool = False
+    trigger: str | None = None
+    """The component whose shift failed its gate."""
+    broken: str | None = None
+    """The component that broke (a downstream consumer, or the trigger itself)."""
+    reasons: list[str] = Field(default_factory=list)
+    decisions: list[dict[str, Any]] = Field(default_factory=list)
+    requirements: dict[str, Any] | None = None
+    since: datetime | None = None
+    failure: dict[str, Any] | None = None
+    applied: list[dict[str, Any]] = Field(default_factory=list)
+    rejections: list[str] = Field(default_factory=list)
+    rounds: list[dict[str, Any]] = Field(default_factory=list)
+
+
 WaveInput.model_rebuild()
 ComponentInput.model_rebuild()

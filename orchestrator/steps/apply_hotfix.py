@@ -64,10 +64,12 @@ def hotfix_problems(
 
 
 def reject(ports: Ports, release: str, hotfix: HotfixSpec, issues: list[Issue]) -> None:
-    rollforward = ports.records.get(release, "rollforward") or {}
+    rollforward = ledger.get_rollforward(ports.records, release)
     text = f"{hotfix.component}@{hotfix.version}: " + "; ".join(i.message for i in issues)
-    rejections = [*list(rollforward.get("rejections", []) or []), text]  # type: ignore[call-overload]
-    ports.records.put(release, "rollforward", {**rollforward, "rejections": rejections})
+    rejections = [*rollforward.rejections, text]
+    ledger.put_rollforward(
+        ports.records, release, rollforward.model_copy(update={"rejections": rejections})
+    )
     raise HotfixRejectedError(issues, component=hotfix.component, version=hotfix.version)
 
 
@@ -85,12 +87,14 @@ def apply_hotfix(event: ComponentInput, ports: Ports) -> ShiftState:
             reject(ports, release, hotfix, issues)
         assert spec is not None
         ledger.add_hotfix(ports.records, release, name, spec)
-        rollforward = ports.records.get(release, "rollforward") or {}
+        rollforward = ledger.get_rollforward(ports.records, release)
         applied = [
-            *list(rollforward.get("applied", []) or []),  # type: ignore[call-overload]
+            *rollforward.applied,
             {"component": name, "version": hotfix.version, "at": ports.clock.now().isoformat()},
         ]
-        ports.records.put(release, "rollforward", {**rollforward, "applied": applied})
+        ledger.put_rollforward(
+            ports.records, release, rollforward.model_copy(update={"applied": applied})
+        )
         # this round's failure is archived in rollforward.rounds; the hotfix's own gates may
         # record the next one
         ports.records.delete(release, "failure")

@@ -110,8 +110,8 @@ def assess_safety(event: AssessInput, ports: Ports) -> Assessment:
     context = ledger.load_context(ports.records, event.release)
     release = event.release
     kind = str(event.freeze.get("kind", "halt"))
-    previous = ports.records.get(release, "rollforward") or {}
-    rounds = int(str(previous.get("round", 0))) + (1 if kind == "gate" else 0)
+    previous = ledger.get_rollforward(ports.records, release)
+    rounds = previous.round + (1 if kind == "gate" else 0)
     if kind == "gate" and rounds > context.options.max_hotfix_rounds:
         raise ReleaseStateError(
             f"release {release} failed {rounds} times; the limit of "
@@ -120,7 +120,7 @@ def assess_safety(event: AssessInput, ports: Ports) -> Assessment:
     failure = ports.records.get(release, "failure") or {}
     trigger = str(failure["component"]) if "component" in failure else None
     broken = str(failure.get("broken") or trigger) if trigger else None
-    reasons = [str(r) for r in failure.get("reasons", [])] if failure else []  # type: ignore[attr-defined]
+    reasons = [str(r) for r in failure.get("reasons", []) or []]  # type: ignore[attr-defined]
     if not reasons:
         reasons = [str(event.freeze.get("message") or event.freeze.get("error") or "")]
     decisions: list[Decision] = []
@@ -142,21 +142,20 @@ def assess_safety(event: AssessInput, ports: Ports) -> Assessment:
         decisions=decisions,
         requirements=needs,
     )
-    ports.records.put(
+    ledger.put_rollforward(
+        ports.records,
         release,
-        "rollforward",
-        {
-            **previous,
-            **assessment.model_dump(mode="json"),
-            "since": ports.clock.now().isoformat(),
-            "applied": previous.get("applied", []),
-            "rejections": previous.get("rejections", []),
-            "failure": failure or None,
-            "rounds": [
-                *list(previous.get("rounds", []) or []),  # type: ignore[call-overload]
-                {"round": rounds, "failure": failure or None, "kind": kind},
-            ],
-        },
+        previous.model_copy(
+            update={
+                **assessment.model_dump(mode="json"),
+                "since": ports.clock.now(),
+                "failure": failure or None,
+                "rounds": [
+                    *previous.rounds,
+                    {"round": rounds, "failure": failure or None, "kind": kind},
+                ],
+            }
+        ),
     )
     return assessment
 

@@ -28,7 +28,7 @@ from orchestrator.errors import ReleaseNotFoundError
 from orchestrator.model.load import manifest_from_data
 from orchestrator.model.manifest import Component, Manifest, VersionSpec
 from orchestrator.model.plan import Plan
-from orchestrator.model.steps import AliasMove, ComponentRecord, RunOptions
+from orchestrator.model.steps import AliasMove, ComponentRecord, RollForwardRecord, RunOptions
 
 if TYPE_CHECKING:
     from orchestrator.ports import RecordStore
@@ -183,6 +183,15 @@ def append_action(records: RecordStore, release: str, move: AliasMove) -> None:
 
 def actions(records: RecordStore, release: str) -> list[AliasMove]:
     return [AliasMove.model_validate(item) for _, item in records.list(release, "action#")]
+
+
+def get_rollforward(records: RecordStore, release: str) -> RollForwardRecord:
+    item = records.get(release, "rollforward")
+    return RollForwardRecord() if item is None else RollForwardRecord.model_validate(item)
+
+
+def put_rollforward(records: RecordStore, release: str, record: RollForwardRecord) -> None:
+    records.put(release, "rollforward", record.model_dump(mode="json"))
 
 
 def set_flag(records: RecordStore, release: str, flag: str, reason: str, at: datetime) -> None:

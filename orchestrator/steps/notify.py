@@ -55,21 +55,22 @@ def queue_lines(ports: Ports, context: ReleaseContext) -> list[str]:
 
 def situation_report(ports: Ports, context: ReleaseContext, on_failure: str) -> Notice:
     release = context.manifest.release
-    rollforward = ports.records.get(release, "rollforward") or {}
-    failure = ports.records.get(release, "failure") or {}
-    can_hotfix = bool(rollforward.get("can_hotfix"))
-    wait = can_hotfix and on_failure != "halt"
-    broken = rollforward.get("broken")
-    trigger = rollforward.get("trigger")
-    lines = [f"Release {release} is frozen: roll-forward round {rollforward.get('round', 0)}."]
+    rollforward = ledger.get_rollforward(ports.records, release)
+    failure: dict[str, Any] = dict(
+        ports.records.get(release, "failure") or rollforward.failure or {}
+    )
+    wait = rollforward.can_hotfix and on_failure != "halt"
+    broken = rollforward.broken
+    trigger = rollforward.trigger
+    lines = [f"Release {release} is frozen: roll-forward round {rollforward.round}."]
     if trigger:
         lines.append(
             f"Failing gate: {trigger}@{failure.get('version')} at {failure.get('step')}% broke "
             f"{broken}."
         )
-    for reason in rollforward.get("reasons", []) or []:  # type: ignore[attr-defined]
+    for reason in rollforward.reasons:
         lines.append(f"  - {reason}")
-    values: dict[str, Any] = dict(failure.get("values") or {})  # type: ignore[call-overload]
+    values: dict[str, Any] = dict(failure.get("values") or {})
     if values:
         lines.append("Values: " + ", ".join(f"{k}={v:g}" for k, v in sorted(values.items())))
     lines.append("")
@@ -80,20 +81,18 @@ def situation_report(ports: Ports, context: ReleaseContext, on_failure: str) -> 
         lines.append(f"  {name}: [{fmt_weights(weights)}] ({status})")
     lines.append("Queues:")
     lines.extend(queue_lines(ports, context))
-    decisions = rollforward.get("decisions") or []
-    if decisions:
+    if rollforward.decisions:
         lines.append("What the orchestrator did:")
-        for decision in decisions:  # type: ignore[attr-defined]
+        for decision in rollforward.decisions:
             lines.append(
                 f"  {decision['component']}: {decision['action']}: "
                 + "; ".join(decision["reasons"])
             )
-    rejections = rollforward.get("rejections") or []
-    if rejections:
+    if rollforward.rejections:
         lines.append("Rejected hotfixes:")
-        for rejection in rejections:  # type: ignore[attr-defined]
+        for rejection in rollforward.rejections:
             lines.append(f"  {rejection}")
-    needs = rollforward.get("requirements")
+    needs = rollforward.requirements
     if wait and isinstance(needs, dict):
         reads = " ".join(
             f"--reads {q}={','.join(str(s) for s in schemas)}"

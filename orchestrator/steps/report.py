@@ -67,8 +67,8 @@ def build_report(event: ReportInput, ports: Ports) -> ReleaseReport:
             wave=None if wave is None else wave + 1,
             verdicts=[v.model_dump(mode="json") for v in record.verdicts],
         )
-    rollforward = ports.records.get(event.release, "rollforward") or {}
-    hotfixes = list(rollforward.get("applied", []) or [])  # type: ignore[call-overload]
+    rollforward = ledger.get_rollforward(ports.records, event.release)
+    hotfixes = rollforward.applied
     status: Status
     if event.outcome == "completed" and complete:
         status = "ROLLED_FORWARD" if hotfixes else "SUCCEEDED"
@@ -81,8 +81,8 @@ def build_report(event: ReportInput, ports: Ports) -> ReleaseReport:
         status=status,
         final=final,
         actions=ledger.actions(ports.records, event.release),
-        failure=ports.records.get(event.release, "failure") or rollforward.get("failure"),
-        rounds=list(rollforward.get("rounds", []) or []),  # type: ignore[call-overload]
+        failure=ports.records.get(event.release, "failure") or rollforward.failure,
+        rounds=rollforward.rounds,
         hotfixes=hotfixes,
         error=event.error,
     )
