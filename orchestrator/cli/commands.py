@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -23,7 +24,7 @@ from orchestrator.cli.app import (
     stderr,
     stdout,
 )
-from orchestrator.errors import InputError, Issue, ReleaseNotFoundError
+from orchestrator.errors import InputError, Issue, RolloutError
 from orchestrator.model.load import load_manifest, parse_document
 from orchestrator.planning import plan_release
 
@@ -109,8 +110,31 @@ def dry_run(
         ),
     ] = None,
     engine: Annotated[
-        str, typer.Option("--engine", help="`embedded` (moto's ASL interpreter, in-process).")
+        str,
+        typer.Option(
+            "--engine",
+            help="`embedded` (moto's ASL interpreter, in-process), or the URL of a Step "
+            "Functions endpoint (Step Functions Local) to run the state machine on; its "
+            "LAMBDA_ENDPOINT must reach --lambda-port.",
+        ),
     ] = "embedded",
+    lambda_port: Annotated[
+        int | None,
+        typer.Option(
+            "--lambda-port",
+            help="With --engine URL: serve the step handlers (Lambda's Invoke API) on this port "
+            "for the engine's LAMBDA_ENDPOINT.",
+            show_default="8083",
+        ),
+    ] = None,
+    lambda_host: Annotated[
+        str,
+        typer.Option(
+            "--lambda-host",
+            help="With --engine URL: interface the step handlers listen on (0.0.0.0 when the "
+            "engine runs in a Docker container).",
+        ),
+    ] = "127.0.0.1",
     fmt: FormatOpt = TextOrJson.text,
     time_scale: Annotated[
         float,
@@ -126,33 +150,33 @@ def dry_run(
     Seeds an emulated account from the manifest (functions and versions, aliases on `from`,
     queues and DLQs), makes it behave as the scenario says, runs the release with waits
     compressed, hands the scenario's hotfixes over when the release waits for one, and prints
-    the final report. Exit 0 SUCCEEDED or ROLLED_FORWARD, 1 HALTED or FAILED, 2 bad input.
+    the final report. Exit 0 SUCCEEDED or ROLLED_FORWARD, 1 HALTED or FAILED, 2 bad input,
+    3 when the engine at --engine URL does not answer or --lambda-port is taken.
+
+    With `--engine URL` the state machine is created (or updated) and run on that Step Functions
+    endpoint (AWS's Step Functions Local, see docs/step-functions-local.md); the simulated account
+    and the step handlers stay in this process, the handlers answering its Lambda calls on
+    `--lambda-port`.
 
     Examples:
 
     * `rollout dry-run examples/seed.yaml`
     * `rollout dry-run examples/seed.yaml --scenario examples/scenarios/seed-enrich-breaks.yaml`
     * `rollout dry-run examples/fanout.yaml -s examples/scenarios/fanout-drain.yaml -f json`
+    * `rollout dry-run examples/seed.yaml --engine http://localhost:8084 --lambda-port 8083`
     """
 
     def run() -> int:
-        from orchestrator.local.dry_run import DryRun
-        from orchestrator.local.scenario import Scenario, load_scenario
+        from orchestrator.local.dry_run import DryRun, remote_engine
+        from orchestrator.local.scenario import Scenario, load_scenario, scenario_warnings
 
-        if engine != "embedded":
-            raise InputError(
-                [
-                    Issue(
-                        "--engine",
-                        "dry runs run on the embedded engine; to drive an engine at a URL, "
-                        "start it with `rollout local serve` and use `rollout start --engine URL`",
-                    )
-                ]
-            )
+        remote = remote_engine(engine, lambda_port, lambda_host)
         loaded = load_manifest(manifest)
         plan_release(loaded)  # infeasible: exit 2 before anything starts
         data = parse_document(manifest.read_text(encoding="utf-8"), str(manifest))
         behaviour = load_scenario(scenario, loaded) if scenario else Scenario()
+        for warning in scenario_warnings(behaviour, loaded):
+            stderr.print(f"[yellow]![/] scenario {warning.path}: {warning.message}")
         live: Live | None = None
         if fmt == "text":
             live = Live(console=stderr, refresh_per_second=8, transient=True)
@@ -163,11 +187,25 @@ def dry_run(
                 live.update(progress_table(snapshot))
 
         try:
-            with DryRun(loaded, data, behaviour, time_scale=time_scale) as run_:
+            with DryRun(loaded, data, behaviour, time_scale=time_scale, remote=remote) as run_:
+                if remote is not None and fmt == "text":
+                    assert run_.deployment is not None
+                    stderr.print(
+                        f"state machine {run_.deployment.state_machine_arn} at {remote.url}; "
+                        f"step handlers on http://{remote.lambda_host}:{remote.lambda_port}",
+                        highlight=False,
+                    )
                 result = run_.run(timeout=timeout, on_progress=show)
         finally:
             if live is not None:
                 live.stop()
+        if remote is not None and not result.lambda_invocations:
+            stderr.print(
+                f"[yellow]![/] the engine at {remote.url} never called the step handlers on port "
+                f"{remote.lambda_port}: does its LAMBDA_ENDPOINT point there?"
+                + (f" ({result.execution.error})" if result.execution.error else ""),
+                highlight=False,
+            )
         document = result.contract()
         if fmt == "json":
             emit_json(document)
@@ -268,10 +306,12 @@ def follow(conn: Any, release: str, arn: str, timeout: float, fmt: str) -> dict[
             if time.monotonic() > deadline:
                 return {"status": "RUNNING", "note": f"still running after {timeout:g}s"}
             if live is not None:
+                # progress is a nicety: a record not written yet, a table elsewhere (Step
+                # Functions Local) or a failed read must never end the wait
                 try:
                     status = release_status(conn.ports, release)
                     live.update(progress_table(status_snapshot(status)))
-                except ReleaseNotFoundError:
+                except (RolloutError, BotoCoreError, ClientError):
                     pass
             time.sleep(1.0)
     finally:

@@ -201,8 +201,19 @@ def _hint(name: str, known: list[str]) -> str:
 
 
 def semantic_issues(scenario: Scenario, manifest: Manifest) -> list[Issue]:
-    """Rules that need the manifest: known components, versions and queues."""
+    """Rules that need the manifest: known components and queues (errors)."""
+    return _check(scenario, manifest)[0]
+
+
+def scenario_warnings(scenario: Scenario, manifest: Manifest) -> list[Issue]:
+    """Behaviours that can never apply (a version the release never runs, failures on a queue the
+    version does not read): reported, not refused, so a scenario can be shared between releases."""
+    return _check(scenario, manifest)[1]
+
+
+def _check(scenario: Scenario, manifest: Manifest) -> tuple[list[Issue], list[Issue]]:
     issues: list[Issue] = []
+    warnings: list[Issue] = []
     components = manifest.resolved
     names = sorted(components)
     queues = sorted(manifest.queues)
@@ -282,12 +293,12 @@ def semantic_issues(scenario: Scenario, manifest: Manifest) -> list[Issue]:
                 | hotfix_versions.get(name, set()),
                 key=lambda v: int(v) if v.isdigit() else 0,
             )
-            issues.append(
+            warnings.append(
                 Issue(
                     base,
-                    f"{name} has no version {version!r} in this release: give its `from` or "
-                    f"`to` version or a hotfix listed under `hotfixes` "
-                    f"(known: {', '.join(known_versions) or 'none'})",
+                    f"{name} has no version {version!r} in this release, so this behaviour never "
+                    f"applies: give its `from` or `to` version or a hotfix listed under "
+                    f"`hotfixes` (known: {', '.join(known_versions) or 'none'})",
                 )
             )
             continue
@@ -302,7 +313,7 @@ def semantic_issues(scenario: Scenario, manifest: Manifest) -> list[Issue]:
                 )
             elif queue not in spec.reads:
                 reads = ", ".join(sorted(spec.reads)) or "no queue"
-                issues.append(
+                warnings.append(
                     Issue(
                         path,
                         f"{name}@{version} does not read {queue!r} (it reads {reads}): it can "
@@ -318,4 +329,4 @@ def semantic_issues(scenario: Scenario, manifest: Manifest) -> list[Issue]:
                     f"queue {queue!r} is not declared in the manifest: " + _hint(queue, queues),
                 )
             )
-    return issues
+    return issues, warnings

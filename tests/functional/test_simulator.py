@@ -225,9 +225,7 @@ def test_semantic_errors_name_components_versions_and_queues(seed: Manifest) -> 
     )
     assert set(issues) == {
         "versions.enrik@18",
-        "versions.enrich@99",
         "versions.enrich",
-        "versions.enrich@18.errors_on.enriched",
         "versions.enrich@18.errors_on.ordres",
         "queues.orderz",
         "hotfixes[1].component",
@@ -235,9 +233,47 @@ def test_semantic_errors_name_components_versions_and_queues(seed: Manifest) -> 
         "hotfixes[3].writes.order",
     }
     assert "did you mean 'enrich'" in issues["versions.enrik@18"]
-    assert "known: 17, 18, 19" in issues["versions.enrich@99"]
-    assert "does not read 'enriched'" in issues["versions.enrich@18.errors_on.enriched"]
     assert "did you mean 'orders'" in issues["queues.orderz"]
+
+
+def test_behaviours_that_never_apply_are_warnings(seed: Manifest) -> None:
+    """A scenario may name versions the release never runs (DESIGN §7a's own example does)."""
+    from orchestrator.local.scenario import scenario_warnings
+
+    scenario = scenario_from_data(
+        {
+            "versions": {
+                "enrich@99": {},
+                "enrich@18": {"errors_on": {"enriched": {"1": 0.5}}},
+            }
+        },
+        seed,
+    )
+    warnings = {w.path: w.message for w in scenario_warnings(scenario, seed)}
+    assert "known: 17, 18" in warnings["versions.enrich@99"]
+    assert "does not read 'enriched'" in warnings["versions.enrich@18.errors_on.enriched"]
+
+
+def test_the_design_example_scenario_loads_against_the_seed(seed: Manifest) -> None:
+    design_example = {
+        "traffic_per_minute": 600,
+        "versions": {
+            "enrich@18": {"error_rate": 0.3},
+            "ingest@43": {"throttles_per_minute": 5},
+            "store@6": {"errors_on": {"enriched": {"2": 0.5}}},
+        },
+        "queues": {"orders": {"backlog": {"1": 200}, "drain_per_minute": 1000}},
+        "hotfixes": [
+            {
+                "component": "enrich",
+                "version": "19",
+                "reads": {"orders": [1, 2]},
+                "writes": {"enriched": 1},
+            }
+        ],
+    }
+    scenario = scenario_from_data(design_example, seed)
+    assert scenario.hotfixes[0].version == "19"
 
 
 def test_bad_yaml_and_wrong_shapes_are_scenario_errors(seed: Manifest, tmp_path: Path) -> None:
