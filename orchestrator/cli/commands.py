@@ -488,7 +488,9 @@ def hotfix(
 @app.command()
 def abort(
     release: ReleaseArg,
-    reason: Annotated[str, typer.Option("--reason", "-r", help="Why: goes into the report.")],
+    reason: Annotated[
+        str, typer.Option("--reason", "-r", help="Why: goes into the report and the history.")
+    ] = "aborted by an operator",
     force: Annotated[
         bool,
         typer.Option("--force", help="Also StopExecution at once (no cleanup: see the runbook)."),
