@@ -28,9 +28,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+from orchestrator.errors import InputError, Issue
 from orchestrator.local.engine import EmbeddedEngine
-from orchestrator.local.runner import ExecutionResult, LocalDeployment, RemoteStepFunctions
+from orchestrator.local.runner import (
+    DEFAULT_LAMBDA_PORT,
+    ExecutionResult,
+    LocalDeployment,
+    RemoteStepFunctions,
+)
 from orchestrator.local.scenario import Scenario
 from orchestrator.local.simulator import SimClock, Simulator
 from orchestrator.model.manifest import Manifest
@@ -147,9 +154,7 @@ class DryRun:
         try:
             if not self.engine.running:
                 self.engine.start()
-            self.simulator = Simulator(
-                self.manifest, self.scenario, self.engine.client, self.clock
-            )
+            self.simulator = Simulator(self.manifest, self.scenario, self.engine.client, self.clock)
             self.simulator.seed_account()
             self.deployment = LocalDeployment(
                 self.engine,
@@ -287,6 +292,50 @@ class DryRun:
     def run(self, timeout: float = 300.0, on_progress: Progress | None = None) -> DryRunResult:
         """Start the release and follow it to its end."""
         return self.finish(self.start(), timeout=timeout, on_progress=on_progress)
+
+
+def remote_engine(
+    engine: str, lambda_port: int | None, lambda_host: str
+) -> RemoteStepFunctions | None:
+    """`rollout dry-run`'s ``--engine``, ``--lambda-port`` and ``--lambda-host``: None for the
+    embedded engine, else where to run the state machine (:class:`InputError` when they do not
+    make sense together)."""
+    if engine == "embedded":
+        if lambda_port is not None:
+            raise InputError(
+                [Issue("--lambda-port", "only with --engine URL (a Step Functions endpoint)")]
+            )
+        return None
+    parts = urlsplit(engine)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(
+            [
+                Issue(
+                    "--engine",
+                    f"{engine!r}: expected `embedded` or the http(s) URL of a Step Functions "
+                    "endpoint, e.g. http://localhost:8084 (Step Functions Local)",
+                )
+            ]
+        )
+    port = DEFAULT_LAMBDA_PORT if lambda_port is None else lambda_port
+    if not 1 <= port <= 65535:
+        raise InputError([Issue("--lambda-port", f"{port}: expected a port from 1 to 65535")])
+    try:
+        engine_port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise InputError([Issue("--engine", f"{engine!r}: the port is not a number")]) from None
+    if engine_port == port and parts.hostname in ("localhost", "127.0.0.1", "::1", "0.0.0.0"):
+        raise InputError(
+            [
+                Issue(
+                    "--lambda-port",
+                    f"the engine listens on port {port} of this machine, so the step handlers "
+                    "cannot: pass another --lambda-port (e.g. 8085) and point the engine's "
+                    "LAMBDA_ENDPOINT at it (Step Functions Local's jar always listens on 8083)",
+                )
+            ]
+        )
+    return RemoteStepFunctions(url=engine.rstrip("/"), lambda_port=port, lambda_host=lambda_host)
 
 
 def dump(result: DryRunResult) -> str:
