@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from orchestrator.errors import InputError, Issue
+from orchestrator.errors import InputError, Issue, ReleaseNotFoundError
 from orchestrator.local.engine import EmbeddedEngine
 from orchestrator.local.runner import (
     DEFAULT_LAMBDA_PORT,
@@ -222,7 +222,7 @@ class DryRun:
         release = self.manifest.release
         try:
             context = ledger.load_context(ports.records, release)
-        except Exception:  # not planned yet
+        except ReleaseNotFoundError:  # not planned yet
             return {}
         records = ledger.all_components(ports.records, release)
         out: dict[str, Any] = {}
