@@ -53,6 +53,9 @@ EXECUTION_NAME_LIMIT = 80
 
 Progress = Callable[[dict[str, Any]], None]
 
+NO_HOTFIX_ERROR = "NoHotfixInScenario"
+"""How a dry run ends a hotfix wait that its scenario cannot answer (instead of waiting it out)."""
+
 
 @dataclass
 class DryRunResult:
@@ -204,7 +207,8 @@ class DryRun:
         offered = {h["version"] for h in self._handed if h["component"] == broken}
         hotfix = self.simulator.hotfix_for(broken, exclude=offered)
         if hotfix is None:
-            return  # nothing to offer: the release times out as it would for real
+            self._give_up_waiting(broken)
+            return
         spec = HotfixSpec(
             component=hotfix.component,
             version=hotfix.version,
@@ -214,6 +218,25 @@ class DryRun:
         # the rehearsal sends it unchecked, so an incompatible one exercises the rejection path
         hand_over_hotfix(ports, self.deployment.sfn, release, spec, check=False)
         self._handed.append(spec.model_dump(mode="json"))
+
+    def _give_up_waiting(self, broken: str) -> None:
+        """No scenario hotfix left for ``broken``: end the wait now, as the real release would end
+        at its hotfix timeout (a scenario with no hotfix at all lets the 1 s timeout fire)."""
+        assert self.deployment is not None
+        if not self.scenario.hotfixes or self.hotfix_timeout_seconds is not None:
+            return
+        ports = self.deployment.ports
+        release = self.manifest.release
+        parked = waiting_token(ports, release)
+        if parked is None:
+            return
+        self.deployment.sfn.send_task_failure(
+            taskToken=str(parked["token"]),
+            error=NO_HOTFIX_ERROR,
+            cause=f"the scenario has no (further) hotfix for {broken}: a real release would "
+            "wait hotfix_timeout_seconds for one, then fail",
+        )
+        ports.records.delete(release, "hotfix-token")
 
     def snapshot(self) -> dict[str, Any]:
         """Per component: wave, status, weights the release last set, last verdict."""

@@ -402,3 +402,19 @@ def test_dry_run_cli_rehearses_the_roll_forward_path() -> None:
     assert document["status"] == "ROLLED_FORWARD"
     assert {"release", "status", "final", "actions", "events", "transitions"} <= set(document)
     assert document["final"]["enrich"]["version"] == "19"
+
+
+def test_a_scenario_without_a_hotfix_for_the_broken_component_ends_without_waiting(
+    dry: MakeRun,
+) -> None:
+    """The scenario offers a hotfix, but not for what broke: the rehearsal ends FAILED at once
+    (a real release would wait hotfix_timeout_seconds, then fail the same way)."""
+    scenario = copy.deepcopy(SEED_BREAKS)
+    scenario["hotfixes"] = [
+        {"component": "ingest", "version": "44", "reads": {}, "writes": {"orders": 2}}
+    ]
+    result = dry(seed(), scenario).run(timeout=TIMEOUT)
+    assert result.status == "FAILED"
+    assert result.report["error"]["Error"] == "NoHotfixInScenario"
+    assert result.wall_seconds < 60  # far below the 120 s the wait would otherwise take
+    assert result.report["final"]["enrich"]["weights"] == {"18": 100.0}
