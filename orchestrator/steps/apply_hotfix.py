@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import HotfixRejectedError, Issue
+from orchestrator.errors import HotfixRejectedError, Issue, ReleaseStateError
 from orchestrator.model.manifest import VersionSpec
 from orchestrator.model.steps import ComponentInput, HotfixSpec, ShiftState
 from orchestrator.planning.hotfix import check_hotfix
@@ -24,6 +24,10 @@ from orchestrator.steps.verify import dlq_depths
 if TYPE_CHECKING:
     from orchestrator.steps.ledger import ReleaseContext
     from orchestrator.steps.runtime import Ports
+
+
+MAX_REJECTIONS = 10
+"""Refused hotfixes after which the release stops waiting and fails (the wait loop's bound)."""
 
 
 def hotfix_problems(
@@ -70,6 +74,11 @@ def reject(ports: Ports, release: str, hotfix: HotfixSpec, issues: list[Issue]) 
     ledger.put_rollforward(
         ports.records, release, rollforward.model_copy(update={"rejections": rejections})
     )
+    if len(rejections) > MAX_REJECTIONS:
+        # the loop ApplyHotfix -> Notify -> WaitForHotfix must end: fail the release instead
+        raise ReleaseStateError(
+            f"{len(rejections)} hotfixes were refused for release {release}; the last: {text}"
+        )
     raise HotfixRejectedError(issues, component=hotfix.component, version=hotfix.version)
 
 
