@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.model.load import manifest_from_data
@@ -30,3 +32,33 @@ def manifest_data(components: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 def make_manifest(components: dict[str, Any], **extra: Any) -> Manifest:
     return manifest_from_data(manifest_data(components, **extra))
+
+
+class MemoryRecords:
+    """An in-memory ``RecordStore`` for tests of pure step logic."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, object]] = {}
+
+    def put(self, release: str, kind: str, item: Mapping[str, object]) -> None:
+        self.items[(release, kind)] = json.loads(json.dumps(dict(item), default=str))
+
+    def put_new(self, release: str, kind: str, item: Mapping[str, object]) -> bool:
+        if (release, kind) in self.items:
+            return False
+        self.put(release, kind, item)
+        return True
+
+    def get(self, release: str, kind: str) -> dict[str, object] | None:
+        found = self.items.get((release, kind))
+        return None if found is None else dict(found)
+
+    def delete(self, release: str, kind: str) -> None:
+        self.items.pop((release, kind), None)
+
+    def list(self, release: str, prefix: str) -> list[tuple[str, dict[str, object]]]:
+        return sorted(
+            (kind, dict(item))
+            for (rel, kind), item in self.items.items()
+            if rel == release and kind.startswith(prefix)
+        )

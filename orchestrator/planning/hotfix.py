@@ -46,10 +46,10 @@ class Requirements:
         }
 
     def explain(self) -> str:
-        parts = [f"reads {q} {_fmt(s)}" for q, s in sorted(self.reads.items())]
+        parts = [f"read {q} {_fmt(s)}" for q, s in sorted(self.reads.items())]
         for queue, allowed in sorted(self.writes.items()):
             parts.append(
-                f"writes {queue} as one of {_fmt(allowed)}" if allowed else f"writes {queue}: any"
+                f"write {queue} as one of {_fmt(allowed)}" if allowed else f"write {queue}: any"
             )
         return f"a hotfix of {self.component} must " + (", ".join(parts) or "exist")
 
