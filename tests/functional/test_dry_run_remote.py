@@ -13,11 +13,9 @@ Every wait has a timeout; every subprocess is killed in a ``finally`` if it is s
 from __future__ import annotations
 
 import json
-import os
 import queue
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +29,7 @@ from botocore.config import Config
 
 from orchestrator.errors import EnvironmentProblemError
 from orchestrator.local.engine import EmbeddedEngine
+from tests.processes import CLI, cli_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "examples/seed.yaml"
@@ -40,28 +39,13 @@ START_TIMEOUT = 90.0
 """Importing moto and starting the engine takes a few seconds; a loaded CI machine, more."""
 RUN_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
-CLI = [sys.executable, "-m", "orchestrator.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def env() -> dict[str, str]:
-    out = dict(os.environ)
-    out["NO_PROXY"] = out["no_proxy"] = "127.0.0.1,localhost"
-    out.pop("ROLLOUT_STATE_MACHINE_ARN", None)
-    out.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return out
 
 
 def rollout(*args: str, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, *args],
         cwd=ROOT,
-        env=env(),
+        env=cli_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -127,7 +111,7 @@ def stand_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
                 "json",
             ],
             cwd=ROOT,
-            env=env(),
+            env=cli_env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr,

@@ -7,12 +7,9 @@ Every wait has a timeout, and every subprocess is killed in a ``finally`` if it 
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +26,7 @@ from orchestrator.local.engine import wait_for_execution
 from orchestrator.local.runner import function_name
 from orchestrator.local.serve import deploy_to_step_functions
 from orchestrator.steps import step_handlers
+from tests.processes import CLI, cli_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "examples/seed.yaml"
@@ -39,27 +37,7 @@ START_TIMEOUT = 90.0
 RUN_TIMEOUT = 180.0
 STOP_TIMEOUT = 30.0
 
-ROLLOUT = [
-    sys.executable,
-    "-c",
-    # `python -m orchestrator.cli`, making sure the local commands are registered
-    "import runpy, orchestrator.cli.local_commands; "
-    "runpy.run_module('orchestrator.cli', run_name='__main__', alter_sys=True)",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def env() -> dict[str, str]:
-    out = dict(os.environ)
-    out["NO_PROXY"] = out["no_proxy"] = "127.0.0.1,localhost"
-    out.pop("ROLLOUT_STATE_MACHINE_ARN", None)
-    out.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    return out
+ROLLOUT = CLI
 
 
 class Server:
@@ -71,7 +49,7 @@ class Server:
         self.process = subprocess.Popen(
             [*ROLLOUT, *args],
             cwd=ROOT,
-            env=env(),
+            env=cli_env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -118,7 +96,7 @@ def rollout(*args: str, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedPro
     return subprocess.run(
         [*ROLLOUT, *args],
         cwd=ROOT,
-        env=env(),
+        env=cli_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
