@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
+from pathlib import Path
 
 CLI = [sys.executable, "-m", "orchestrator.cli"]
 """`rollout`, as the installed console script runs it."""
@@ -24,3 +26,17 @@ def cli_env() -> dict[str, str]:
     out.pop("ROLLOUT_STATE_MACHINE_ARN", None)
     out.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     return out
+
+
+def run_cli(*args: str, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run `rollout ARGS` to completion, capturing its output (never raises on exit code)."""
+    return subprocess.run(
+        [*CLI, *args],
+        cwd=cwd,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -29,7 +29,7 @@ from botocore.config import Config
 
 from orchestrator.errors import EnvironmentProblemError
 from orchestrator.local.engine import EmbeddedEngine
-from tests.processes import CLI, cli_env, free_port
+from tests.processes import CLI, cli_env, free_port, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "examples/seed.yaml"
@@ -42,16 +42,7 @@ STOP_TIMEOUT = 30.0
 
 
 def rollout(*args: str, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args],
-        cwd=ROOT,
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_cli(*args, cwd=ROOT, timeout=timeout)
 
 
 def sfn_client(url: str) -> Any:

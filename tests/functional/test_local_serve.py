@@ -26,7 +26,7 @@ from orchestrator.local.engine import wait_for_execution
 from orchestrator.local.runner import function_name
 from orchestrator.local.serve import deploy_to_step_functions
 from orchestrator.steps import step_handlers
-from tests.processes import CLI, cli_env, free_port
+from tests.processes import CLI, cli_env, free_port, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "examples/seed.yaml"
@@ -93,16 +93,7 @@ class Server:
 
 
 def rollout(*args: str, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*ROLLOUT, *args],
-        cwd=ROOT,
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_cli(*args, cwd=ROOT, timeout=timeout)
 
 
 def client(service: str, url: str) -> Any:
