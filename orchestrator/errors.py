@@ -18,9 +18,15 @@ maps them to exit codes. Leaves end in ``Error`` and carry their context as attr
     ├── ReleaseStateError              the world is not as the release expects: stop, roll forward
     │   ├── AliasDriftError            an alias is not where this release left it
     │   ├── LockConflictError          another release holds a lease on a component
-    │   ├── GateFailedError            a verification gate failed (or too many ERROR/INCONCLUSIVE)
+    │   ├── LeaseLostError             this release no longer holds a lease it needs (fail closed)
+    │   ├── GateFailedError            a verification gate failed: the version is broken
+    │   ├── NotEnoughTrafficError      a gate stayed INCONCLUSIVE: hold the release, no hotfix
+    │   ├── MetricsUnreadableError     a gate stayed ERROR (CloudWatch unreadable): hold, no hotfix
     │   ├── DrainTimeoutError          a queue still holds old-schema messages after its timeout
+    │   ├── ReleaseFrozenError         a forward move was tried while the release is frozen
+    │   ├── ReleaseAbortedError        an operator aborted the release; no further moves
     │   └── UnsafeRollbackError        moving an alias back was asked where it is not proven safe
+    │       └── BackwardsMoveError     a move would give weight to a version a promotion superseded
     └── ReleaseNotFoundError           no execution or record exists for the release id
 """
 
@@ -119,8 +125,28 @@ class LockConflictError(ReleaseStateError):
     """Another release holds the lease on a component."""
 
 
+class LeaseLostError(LockConflictError):
+    """This release no longer holds a lease it needs: it stops instead of moving an alias."""
+
+
 class GateFailedError(ReleaseStateError):
-    """A verification gate failed."""
+    """A verification gate failed: the version (or a downstream consumer) is broken."""
+
+
+class NotEnoughTrafficError(ReleaseStateError):
+    """A gate stayed INCONCLUSIVE past its limit: too little traffic to judge. Hold, never FAIL."""
+
+
+class MetricsUnreadableError(ReleaseStateError):
+    """A gate stayed ERROR past its limit: CloudWatch could not be read. An environment problem."""
+
+
+class ReleaseFrozenError(ReleaseStateError):
+    """A forward alias move was attempted while the release is frozen for roll-forward."""
+
+
+class ReleaseAbortedError(ReleaseStateError):
+    """An operator asked to abort the release; no further alias moves."""
 
 
 class DrainTimeoutError(ReleaseStateError):
@@ -129,6 +155,10 @@ class DrainTimeoutError(ReleaseStateError):
 
 class UnsafeRollbackError(ReleaseStateError):
     """Moving an alias back was requested where the planning rules do not prove it safe."""
+
+
+class BackwardsMoveError(UnsafeRollbackError):
+    """A move would give weight to a version that an earlier promotion of this alias superseded."""
 
 
 class ReleaseNotFoundError(RolloutError):

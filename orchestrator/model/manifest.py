@@ -116,13 +116,36 @@ class StrategySpec(_Spec):
         return steps
 
 
+InsufficientData = Literal["inconclusive", "ok", "failed"]
+"""How a gate treats an alarm in ``INSUFFICIENT_DATA``: not PASSED by default."""
+
+AlarmName = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class AlarmSpec(_Spec):
+    """An alarm a gate watches: ``ALARM`` fails the step; ``INSUFFICIENT_DATA`` is configurable.
+
+    Written as a plain name (``"orders-5xx"``) it takes the defaults. ``insufficient_data``:
+    ``inconclusive`` (default: the step re-bakes, then holds), ``ok`` (an alarm that is usually
+    silent), ``failed`` (no data is itself a failure).
+    """
+
+    name: AlarmName
+    insufficient_data: InsufficientData = "inconclusive"
+
+
+def _alarm(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
 class GatesSpec(_Spec):
     """Thresholds the new version's CloudWatch metrics must meet after every step."""
 
     max_error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
     max_throttles: int | None = Field(default=None, ge=0)
-    min_invocations: int | None = Field(default=None, ge=0)
-    alarms: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = None
+    min_invocations: int | None = Field(default=None, ge=1)
+    """At least one invocation always: a version that ran zero times cannot pass."""
+    alarms: list[Annotated[AlarmSpec, BeforeValidator(_alarm)]] | None = None
     max_dlq_growth: int | None = Field(default=None, ge=0)
     max_queue_age_seconds: float | None = Field(default=None, gt=0)
     max_inconclusive: int | None = Field(default=None, ge=0, le=20)
@@ -201,9 +224,20 @@ class VersionSpec(_Spec):
         return None if schemas is None else frozenset(schemas)
 
 
+Delivery = Literal["alias", "per-version"]
+"""How a component's queues reach its versions (DESIGN §4, delivery).
+
+``alias`` (default): the SQS event source mapping targets the function or the alias, so every
+version behind the alias receives every queue the component reads in any version; a version that
+omits such a queue reads no schema of it. ``per-version``: each version has its own mappings (or
+they are created/removed outside the release), so a version that omits a queue never receives it.
+"""
+
+
 class ComponentSpec(_Spec):
     function: str
     alias: str | None = None
+    delivery: Delivery = "alias"
     strategy: StrategySpec = StrategySpec()
     gates: GatesSpec = GatesSpec()
     from_: VersionSpec = Field(alias="from")
@@ -238,8 +272,10 @@ class Strategy(_Spec):
 class Gates(_Spec):
     max_error_rate: float = 0.01
     max_throttles: int = 0
-    min_invocations: int = 20
+    min_invocations: int = Field(default=20, ge=1)
     alarms: tuple[str, ...] = ()
+    insufficient_data: dict[str, InsufficientData] = Field(default_factory=dict)
+    """alarm name -> how ``INSUFFICIENT_DATA`` counts (absent: ``inconclusive``)."""
     max_dlq_growth: int = 0
     max_queue_age_seconds: float | None = None
     max_inconclusive: int = 2
@@ -257,6 +293,7 @@ class Component(_Spec):
     from_: VersionSpec = Field(alias="from")
     to: VersionSpec
     declared_unchanged: bool = False
+    delivery: Delivery = "alias"
 
     @property
     def function_name(self) -> str:
@@ -330,8 +367,13 @@ class Manifest(_Spec):
             value = getattr(spec.gates, field)
             if value is None:
                 value = getattr(d.gates, field)
-            if value is not None:
-                gate_values[field] = tuple(value) if field == "alarms" else value
+            if value is None:
+                continue
+            if field == "alarms":
+                gate_values["alarms"] = tuple(a.name for a in value)
+                gate_values["insufficient_data"] = {a.name: a.insufficient_data for a in value}
+            else:
+                gate_values[field] = value
         return Component(
             name=name,
             function=spec.function,
@@ -343,6 +385,7 @@ class Manifest(_Spec):
             **{"from": spec.from_},
             to=spec.to if spec.to is not None else spec.from_,
             declared_unchanged=spec.to is None,
+            delivery=spec.delivery,
         )
 
     def component(self, name: str) -> Component:

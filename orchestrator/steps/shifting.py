@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import AliasDriftError, ReleaseStateError
+from orchestrator.errors import AliasDriftError, ReleaseAbortedError, ReleaseFrozenError
 from orchestrator.model.steps import AliasMove, MoveAction
 from orchestrator.steps import ledger
 
@@ -27,12 +27,7 @@ if TYPE_CHECKING:
     from orchestrator.steps.runtime import Ports
 
 
-class ReleaseFrozenError(ReleaseStateError):
-    """A forward alias move was attempted while the release is frozen for roll-forward."""
-
-
-class ReleaseAbortedError(ReleaseStateError):
-    """An operator asked to abort the release; no further alias moves."""
+__all__ = ["ReleaseAbortedError", "ReleaseFrozenError", "move_alias", "target_weights"]
 
 
 def fmt_weights(weights: dict[str, float]) -> str:
