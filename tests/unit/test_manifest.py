@@ -52,14 +52,14 @@ def test_component_overrides_part_of_defaults(seed_data: dict[str, Any]) -> None
         "gates": {"max_error_rate": 0.05, "alarms": ["a"]},
     }
     seed_data["components"]["enrich"]["strategy"] = {"bake_seconds": 10}
-    seed_data["components"]["enrich"]["gates"] = {"min_invocations": 0}
+    seed_data["components"]["enrich"]["gates"] = {"min_invocations": 1}
     seed_data["components"]["enrich"]["alias"] = "canary"
     manifest = manifest_from_data(seed_data)
     enrich, ingest = manifest.component("enrich"), manifest.component("ingest")
     assert enrich.strategy.steps == (5, 100)
     assert enrich.strategy.bake_seconds == 10
     assert enrich.gates.max_error_rate == 0.05
-    assert enrich.gates.min_invocations == 0
+    assert enrich.gates.min_invocations == 1
     assert enrich.gates.alarms == ("a",)
     assert enrich.alias == "canary"
     assert ingest.alias == "prod"
@@ -190,6 +190,24 @@ def test_omitted_to_means_unchanged_and_omitted_from_version_is_read_later(
             {"max_throttles": -1},
             "components.ingest.gates.max_throttles",
             "greater than or equal",
+        ),
+        (
+            "components.ingest.gates",
+            {"min_invocations": 0},
+            "components.ingest.gates.min_invocations",
+            "greater than or equal to 1",
+        ),
+        (
+            "components.ingest.gates",
+            {"alarms": [{"name": "a", "insufficient_data": "maybe"}]},
+            "components.ingest.gates.alarms[0].insufficient_data",
+            "'inconclusive', 'ok' or 'failed'",
+        ),
+        (
+            "components.ingest",
+            {"delivery": "sometimes"},
+            "components.ingest.delivery",
+            "'alias' or 'per-version'",
         ),
         (
             "components.ingest.gates",
