@@ -31,12 +31,24 @@ Modelling choices, so the numbers can be predicted:
 * Every figure is an expected value turned into whole numbers with a carried remainder per
   series (deterministic, no wall clock, no randomness): 600/min at 10% for 60 s is exactly 60
   invocations, and totals over many ticks never drift by more than one.
-* A version that reads several queues spends its invocations evenly on them. Its Errors are
+* Delivery follows the component's ``delivery`` (DESIGN §4). ``alias`` (the default): an SQS event
+  source mapping targets the function or its alias, so every live version of a component
+  receives its share (its alias weight) of every queue the component reads in *any* of its known
+  versions (``from``, ``to``, the scenario's hotfixes), including a version that omits the queue:
+  that version reads no schema of it. ``per-version``: a version receives only the queues its own
+  spec reads, and the component's share of a queue is split between those live versions.
+* A version that receives several queues spends its invocations evenly on them. Its Errors are
   ``error_rate`` plus, of the rest, ``errors_on[queue][schema]`` weighted by the schema mix it
-  receives on each queue. A version that reads no queue fails at ``error_rate``.
+  receives on each queue. A version that receives no queue fails at ``error_rate``.
+* A delivery of a schema the receiving version does not declare reading (``reads[queue]``) is
+  *unreadable*: it always fails (an error of that version, and a dead letter where the queue has
+  a DLQ, exactly like an ``errors_on`` failure at 1.0) and is counted per queue, live traffic and
+  backlog alike (:attr:`LedgerEntry.unreadable`, :attr:`TickReport.unreadable`). A release that
+  keeps its declarations never makes one: the figure is 0 unless a scenario (or a defect) breaks a
+  declaration.
 * Each producer invocation writes one (virtual) message on every queue its version writes. Every
   component reading a queue sees all of that live traffic (fan-out), while the backlog, being real
-  messages, is consumed once, split evenly between the queue's readers.
+  messages, is consumed once, split evenly between the queue's reading components.
 * Failed messages of a queue with a DLQ become real DLQ messages (``schema`` attribute kept).
   Without a DLQ a failed backlog message is deleted like a processed one (counted as consumed).
 * Backlog messages count as enqueued at the simulated start, or ``backlog_age_seconds`` before it;
@@ -132,11 +144,16 @@ class SimClock:
 
 @dataclass
 class LedgerEntry:
-    """Real SQS messages the simulator created in one queue, and what became of them."""
+    """Real SQS messages the simulator created in one queue, and what became of them.
+
+    ``unreadable`` is the exception: it counts *deliveries* (of the virtual live traffic and of
+    real backlog messages alike) of a schema the receiving version does not declare reading.
+    """
 
     sent: int = 0
     consumed: int = 0
     dead_lettered: int = 0
+    unreadable: int = 0
 
     @property
     def queued(self) -> int:
@@ -148,6 +165,7 @@ class LedgerEntry:
             "consumed": self.consumed,
             "queued": self.queued,
             "dead_lettered": self.dead_lettered,
+            "unreadable": self.unreadable,
         }
 
 
@@ -166,6 +184,8 @@ class TickReport:
     """queue -> backlog messages received and deleted from it (processed or failed)."""
     dead_lettered: dict[str, int] = field(default_factory=dict)
     """queue -> messages sent to its DLQ (failed backlog and failed live traffic)."""
+    unreadable: dict[str, int] = field(default_factory=dict)
+    """queue -> deliveries of a schema the receiving version does not read (live and backlog)."""
     oldest_age_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -282,6 +302,7 @@ class Simulator:
         self._weights_cache: dict[str, dict[str, float]] | None = None
         self._alias_moves_reported = False
         self._role_arn: str | None = None
+        self._alias_queue_cache: dict[str, frozenset[str]] = {}
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -460,7 +481,8 @@ class Simulator:
         return None
 
     def message_ledger(self) -> dict[str, dict[str, int]]:
-        """Per SQS queue name: real messages sent, consumed, still queued and dead-lettered."""
+        """Per SQS queue name (dead-letter queues included): real messages sent, consumed, still
+        queued and dead-lettered, and the deliveries that were ``unreadable``."""
         with self._lock:
             return {name: entry.as_dict() for name, entry in sorted(self._ledger.items())}
 
@@ -494,6 +516,36 @@ class Simulator:
             if hotfix.version == version:
                 return hotfix.as_version_spec()
         return comp.from_
+
+    def delivered(self, name: str, version: str) -> list[str]:
+        """The manifest queues whose messages reach ``name@version``, in manifest order.
+
+        ``delivery: alias``: every queue the component reads in any known version (``from``,
+        ``to``, the scenario's hotfixes), because the event source mapping targets the alias;
+        ``per-version``: only the queues that version's own spec reads.
+        """
+        comp = self._components[name]
+        wanted: frozenset[str]
+        if comp.delivery == "per-version":
+            wanted = frozenset(self.spec_of(name, version).reads)
+        else:
+            wanted = self._alias_queues(name)
+        return [q for q in self.manifest.queues if q in wanted]
+
+    def _alias_queues(self, name: str) -> frozenset[str]:
+        with self._lock:
+            cached = self._alias_queue_cache.get(name)
+            if cached is None:
+                comp = self._components[name]
+                specs = [comp.from_, comp.to]
+                specs += [h.as_version_spec() for h in self.scenario.hotfixes_for(name)]
+                cached = frozenset(q for spec in specs for q in spec.reads)
+                self._alias_queue_cache[name] = cached
+            return cached
+
+    def reads(self, name: str, version: str, queue: str, schema: Schema) -> bool:
+        """Whether ``name@version`` declares reading ``schema`` on ``queue``."""
+        return schema in self.spec_of(name, version).reads.get(queue, ())
 
     def invalidate_weights(self) -> None:
         """Forget the cached alias routing (call after any alias move)."""
@@ -669,11 +721,14 @@ class Simulator:
         self._put_lambda_metrics(report, weights, invocations, errors, minutes)
         for queue in self.manifest.queues:
             self._settle_backlog(report, queue, readers, drained.get(queue, []))
-            self._dead_letter_live_traffic(report, queue, readers, fresh.get(queue, {}))
+            self._settle_live_traffic(report, queue, readers, fresh.get(queue, {}))
         self._put_queue_ages(report)
 
     def _failure(self, name: str, version: str, queue: str, schema: Schema) -> float:
-        """Fraction of the messages of ``schema`` on ``queue`` that ``name@version`` fails on."""
+        """Fraction of the messages of ``schema`` on ``queue`` that ``name@version`` fails on:
+        all of them when it does not read that schema, else as the scenario says."""
+        if not self.reads(name, version, queue, schema):
+            return 1.0
         behaviour = self.scenario.behaviour(name, version)
         rate = behaviour.error_rate
         return rate + (1.0 - rate) * behaviour.schema_failure(queue, schema)
@@ -692,14 +747,14 @@ class Simulator:
     def _readers(
         self, weights: Mapping[str, Mapping[str, float]]
     ) -> dict[str, dict[str, dict[str, float]]]:
-        """queue -> reading component -> its live versions that read the queue -> share (sum 1)."""
+        """queue -> reading component -> its live versions the queue reaches -> share (sum 1)."""
         readers: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
         for name, per in weights.items():
             for queue in self.manifest.queues:
-                reading = {v: w for v, w in per.items() if queue in self.spec_of(name, v).reads}
-                total = sum(reading.values())
+                reached = {v: w for v, w in per.items() if queue in self.delivered(name, v)}
+                total = sum(reached.values())
                 if total > 0:
-                    readers[queue][name] = {v: w / total for v, w in reading.items()}
+                    readers[queue][name] = {v: w / total for v, w in reached.items()}
         return readers
 
     def _work_off_backlogs(self, minutes: float) -> dict[str, list[_Received]]:
@@ -735,9 +790,8 @@ class Simulator:
         errors: dict[tuple[str, str], float] = {}
         for name, per in invocations.items():
             for version, count in per.items():
-                spec = self.spec_of(name, version)
                 rate = self.scenario.behaviour(name, version).error_rate
-                queues = [q for q in spec.reads if q in self.manifest.queues]
+                queues = self.delivered(name, version)
                 if not queues:
                     errors[(name, version)] = count * rate
                     continue
@@ -760,26 +814,39 @@ class Simulator:
                 errors[(name, version)] = expected
         return errors
 
-    def _dead_letter_live_traffic(
+    def _settle_live_traffic(
         self,
         report: TickReport,
         queue: str,
         readers: Mapping[str, Mapping[str, Mapping[str, float]]],
         fresh: Mapping[Schema, float],
     ) -> None:
-        """Live-traffic messages the readers failed on become real messages in the DLQ."""
+        """Count the live-traffic deliveries nobody could read; the messages the readers failed
+        on (unreadable ones included) become real messages in the DLQ."""
         dlq_url = self.manifest.queues[queue].dlq_url
-        if dlq_url is None:
-            return
         for schema, count in sorted(fresh.items(), key=_sort_key):
             expected = 0.0
+            unreadable = 0.0
             for name, versions in readers.get(queue, {}).items():
                 for version, share in versions.items():
                     expected += count * share * self._failure(name, version, queue, schema)
+                    if not self.reads(name, version, queue, schema):
+                        unreadable += count * share
+            self._count_unreadable(report, queue, ("live", queue, schema), unreadable)
+            if dlq_url is None:
+                continue
             failed = self._carry.take(("fresh-failed", queue, schema), expected)
             if failed:
                 self._send(queue_name_from_url(dlq_url), schema, failed, origin=queue)
                 report.dead_lettered[queue] = report.dead_lettered.get(queue, 0) + failed
+
+    def _count_unreadable(
+        self, report: TickReport, queue: str, key: tuple[object, ...], expected: float
+    ) -> None:
+        count = self._carry.take(("unreadable", *key), expected)
+        if count:
+            report.unreadable[queue] = report.unreadable.get(queue, 0) + count
+            self._ledger[self.manifest.queues[queue].name].unreadable += count
 
     def _settle_backlog(
         self,
@@ -800,10 +867,14 @@ class Simulator:
         failed: list[_Received] = []
         for schema, messages in sorted(by_schema.items(), key=_sort_key):
             expected = 0.0
+            unreadable = 0.0
             for name, versions in consumers.items():
                 per_reader = len(messages) / len(consumers)
                 for version, share in versions.items():
                     expected += per_reader * share * self._failure(name, version, queue, schema)
+                    if not self.reads(name, version, queue, schema):
+                        unreadable += per_reader * share
+            self._count_unreadable(report, queue, ("backlog", queue, schema), unreadable)
             taken = self._carry.take(("backlog-failed", queue, schema), expected)
             failed.extend(messages[: min(len(messages), taken)])
         entry = self._ledger[spec.name]

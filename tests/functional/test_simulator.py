@@ -380,6 +380,7 @@ def test_seed_account_creates_versions_aliases_queues_and_backlog(
         "consumed": 0,
         "queued": 10,
         "dead_lettered": 0,
+        "unreadable": 0,
     }
 
 
@@ -564,6 +565,7 @@ def test_backlog_is_worked_off_and_its_age_published(
         "consumed": 50,
         "queued": 0,
         "dead_lettered": 0,
+        "unreadable": 0,
     }
     assert sim.tick(60).drained == {}
     balanced(sim)
@@ -586,8 +588,20 @@ def test_failed_backlog_messages_move_to_the_dlq(account: EmbeddedEngine, seed: 
     # invocations stay at traffic_per_minute; their error share follows the mix (all schema 1)
     assert report.errors[("enrich", "17")] == 10
     ledger = sim.message_ledger()
-    assert ledger["orders"] == {"sent": 40, "consumed": 20, "queued": 0, "dead_lettered": 20}
-    assert ledger["orders-dlq"] == {"sent": 30, "consumed": 0, "queued": 30, "dead_lettered": 0}
+    assert ledger["orders"] == {
+        "sent": 40,
+        "consumed": 20,
+        "queued": 0,
+        "dead_lettered": 20,
+        "unreadable": 0,
+    }
+    assert ledger["orders-dlq"] == {
+        "sent": 30,
+        "consumed": 0,
+        "queued": 30,
+        "dead_lettered": 0,
+        "unreadable": 0,
+    }
     balanced(sim)
     dlq = seed.queues["orders"].dlq_url
     assert dlq is not None
@@ -728,3 +742,117 @@ def test_seed_manifest_variants_with_unchanged_components(account: EmbeddedEngin
     sim = simulator(account, manifest)
     report = sim.tick(60)
     assert report.invocations[("store", "5")] == 600
+
+
+# -- delivery and unreadable deliveries -----------------------------------------------------------
+
+
+def dropping_manifest(delivery: str | None = None) -> Manifest:
+    """src writes q (schema 1); sink@1 reads it, sink@2 drops the queue from its spec."""
+    from tests.factories import manifest_data
+
+    sink: dict[str, Any] = {
+        "from": {"version": "1", "reads": {"q": [1]}},
+        "to": {"version": "2", "writes": {"out": 1}},
+    }
+    if delivery is not None:
+        sink["delivery"] = delivery
+    data = manifest_data(
+        {"src": {"from": {"version": "1", "writes": {"q": 1}}}, "sink": sink}, release="drop"
+    )
+    data["queues"]["q"]["dlq_url"] = data["queues"]["q"]["url"] + "-dlq"
+    return manifest_from_data(data)
+
+
+def test_alias_delivery_reaches_a_version_that_omits_the_queue(account: EmbeddedEngine) -> None:
+    """The event source mapping targets the alias: sink@2 gets its share of q, reads none of it."""
+    manifest = dropping_manifest()
+    sim = simulator(account, manifest)
+    assert sim.delivered("sink", "2") == ["q"]
+    set_weights(account, "sink", "1", {"2": 0.25})
+    report = sim.tick(60)
+    # 600 schema-1 messages on q; a quarter reach sink@2, which does not read q at all
+    assert report.unreadable == {"q": 150}
+    assert report.errors[("sink", "2")] == 150  # every delivery it cannot read fails
+    assert report.errors[("sink", "1")] == 0
+    assert report.dead_lettered == {"q": 150}
+    ledger = sim.message_ledger()
+    assert ledger["q"]["unreadable"] == 150  # a queue with live traffic only: still reported
+    assert (ledger["q"]["sent"], ledger["q"]["queued"]) == (0, 0)
+    assert ledger["q-dlq"] == {
+        "sent": 150,
+        "consumed": 0,
+        "queued": 150,
+        "dead_lettered": 0,
+        "unreadable": 0,
+    }
+    assert ledger["out"]["unreadable"] == 0
+    balanced(sim)
+
+
+def test_per_version_delivery_keeps_a_version_off_the_queue_it_omits(
+    account: EmbeddedEngine,
+) -> None:
+    manifest = dropping_manifest("per-version")
+    sim = simulator(account, manifest)
+    assert sim.delivered("sink", "2") == []
+    assert sim.delivered("sink", "1") == ["q"]
+    set_weights(account, "sink", "1", {"2": 0.25})
+    report = sim.tick(60)
+    assert report.unreadable == {}
+    assert report.errors[("sink", "2")] == 0
+    assert report.dead_lettered == {}
+    assert sim.message_ledger()["q"]["unreadable"] == 0
+
+
+def test_an_unread_schema_is_unreadable_and_fails(account: EmbeddedEngine, seed: Manifest) -> None:
+    """ingest@43's canary writes schema 2 while enrich is still on 17 (reads orders [1] only)."""
+    sim = simulator(account, seed, {"traffic_per_minute": 70})
+    set_weights(account, "ingest", "42", {"43": 0.1})
+    reports = [sim.tick(60) for _ in range(3)]
+    # 7 schema-2 messages a minute, all delivered to enrich@17: no scenario failure is needed
+    assert [r.unreadable for r in reports] == [{"orders": 7}] * 3
+    assert [r.errors[("enrich", "17")] for r in reports] == [7, 7, 7]
+    assert sum(r.dead_lettered["orders"] for r in reports) == 21
+    assert sim.message_ledger()["orders"]["unreadable"] == 21
+    # once enrich reads schema 2 nothing is unreadable
+    set_weights(account, "enrich", "18", {})
+    assert sim.tick(60).unreadable == {}
+    balanced(sim)
+
+
+def test_unreadable_backlog_and_fractions_carry_over(
+    account: EmbeddedEngine, seed: Manifest
+) -> None:
+    """Backlog deliveries count too, and fractional expectations become exact whole numbers."""
+    sim = simulator(
+        account,
+        seed,
+        {
+            "traffic_per_minute": 10,
+            "queues": {"orders": {"backlog": {"1": 9, "2": 9}, "drain_per_minute": 6}},
+        },
+    )
+    set_weights(account, "enrich", "17", {"18": 1 / 3})  # enrich@17 reads [1], enrich@18 [1, 2]
+    total = 0
+    for _ in range(3):
+        report = sim.tick(60)
+        total += report.unreadable.get("orders", 0)
+    # 18 backlog messages received, 9 of schema 2; two thirds of those reach enrich@17: 6
+    ledger = sim.message_ledger()["orders"]
+    assert ledger["sent"] == ledger["consumed"] + ledger["dead_lettered"] == 18
+    assert total == ledger["unreadable"] == 6
+    assert ledger["dead_lettered"] == 6  # orders has a DLQ: each unreadable message lands there
+    balanced(sim)
+
+
+def test_no_unreadable_delivery_in_the_seed_story_windows(
+    account: EmbeddedEngine, seed: Manifest
+) -> None:
+    """The seed's own mix (enrich promoted first, then ingest's canary) is readable throughout."""
+    sim = simulator(account, seed, {"queues": {"orders": {"backlog": {"1": 30}}}})
+    for enrich, ingest in (({"18": 0.1}, {}), ({}, {}), ({}, {"43": 0.5})):
+        set_weights(account, "enrich", "18" if not enrich else "17", enrich)
+        set_weights(account, "ingest", "42", ingest)
+        assert sim.tick(60).unreadable == {}
+    assert all(entry["unreadable"] == 0 for entry in sim.message_ledger().values())
