@@ -58,6 +58,22 @@ def progress_table(snapshot: dict[str, Any]) -> Table:
     return table
 
 
+def render_messages(console: Console, messages: dict[str, dict[str, int]]) -> None:
+    """The dry run's per-queue message counts (DESIGN §7): real messages, and the deliveries of
+    a schema the receiving version does not read (flagged: 0 unless a scenario breaks one)."""
+    if not messages:
+        return
+    console.print("[bold]Messages per queue[/] (sent = consumed + queued + dead-lettered)")
+    for name, counts in sorted(messages.items()):
+        unreadable = int(counts.get("unreadable", 0))
+        flag = f"[bold red]unreadable {unreadable}[/]" if unreadable else "unreadable 0"
+        console.print(
+            f"  {name:<16} sent {counts['sent']:<6} consumed {counts['consumed']:<6} "
+            f"queued {counts['queued']:<6} dead-lettered {counts['dead_lettered']:<6} {flag}",
+            highlight=False,
+        )
+
+
 def render_report(console: Console, document: dict[str, Any]) -> None:
     status = document.get("status", "?")
     color = {"SUCCEEDED": "green", "ROLLED_FORWARD": "green", "HALTED": "yellow"}.get(status, "red")
@@ -91,6 +107,7 @@ def render_report(console: Console, document: dict[str, Any]) -> None:
             console.print(f"  - {reason}")
     for hotfix in document.get("hotfixes", []):
         console.print(f"[bold]Hotfix[/]: {hotfix['component']}@{hotfix['version']} shipped")
+    render_messages(console, document.get("messages") or {})
     if "events" in document:
         console.print(
             f"history events: {document['events']}, state transitions: {document['transitions']}"

@@ -67,10 +67,16 @@ class DryRunResult:
     lambda_invocations: dict[str, int]
     metric_queries: int
     messages: dict[str, dict[str, int]]
+    """Per SQS queue name (DLQs included): ``sent``, ``consumed``, ``queued``, ``dead_lettered``
+    (real messages) and ``unreadable`` (deliveries of a schema the receiving version does not
+    read, live traffic and backlog alike: 0 unless a scenario breaks a declaration)."""
     notifications: list[dict[str, str]] = field(default_factory=list)
     hotfixes_handed_over: list[dict[str, Any]] = field(default_factory=list)
     engine: str = "embedded"
     """``embedded``, or the URL of the Step Functions endpoint the state machine ran on."""
+    message_mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Queues whose real SQS depth differs from ``messages[q]["queued"]`` at the end: name ->
+    (ledger, real). Empty unless a message was lost (or added behind the simulator's back)."""
 
     def contract(self) -> dict[str, Any]:
         """The JSON document of DESIGN §7 (`dry-run --format json`), plus figures."""
@@ -307,6 +313,7 @@ class DryRun:
             lambda_invocations=invocations,
             metric_queries=self.deployment.metric_calls - self._metric_calls_before,
             messages=self.simulator.message_ledger(),
+            message_mismatches=self.simulator.ledger_mismatches(),
             notifications=self.deployment.notifications(),
             hotfixes_handed_over=list(self._handed),
             engine="embedded" if self.remote is None else self.remote.url,
