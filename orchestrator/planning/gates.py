@@ -2,12 +2,31 @@
 
 The figures come from one GetMetricData call per check (see ``steps/verify.py``). Rules, in order:
 
-1. a read failed (metric missing from the answer, or CloudWatch refused): ERROR, never FAILED;
-2. any threshold breached (own error rate or throttles, an alarm in ALARM, DLQ growth, input queue
-   age, a downstream consumer's error rate): FAILED, naming the breach with value and limit and the
-   component that broke;
-3. fewer own invocations than ``min_invocations``: INCONCLUSIVE (re-bake, up to a limit);
+1. a read failed (a metric missing from the answer, a series CloudWatch returned incomplete, an
+   Errors or Throttles series without datapoints while Invocations has some, alarm states or
+   dead-letter depths unreadable): ERROR, never FAILED and never PASSED;
+2. a threshold breached: FAILED, naming the breach with value and limit and the component that
+   broke. Too few invocations never FAILS a version, so the thresholds that depend on the sample
+   size need one first:
+
+   * the own error rate counts only once the version had at least ``min_invocations``
+     invocations;
+   * a downstream consumer version's error rate counts only once *that* version had at least
+     ``min_invocations`` invocations.
+
+   The others FAIL whatever the invocations, because they do not depend on a sample: own
+   throttles above ``max_throttles``, an alarm in ``ALARM`` (or in ``INSUFFICIENT_DATA`` where its
+   policy says ``failed``), dead-letter queue growth above ``max_dlq_growth``, and an input queue
+   older than ``max_queue_age_seconds``;
+3. too little traffic to judge: INCONCLUSIVE (the step re-bakes, up to ``max_inconclusive``, then
+   the release holds). That is: fewer own invocations than ``min_invocations`` (at least one
+   always, whatever the configuration); a downstream consumer that has not met the new data yet
+   (for every queue where the shifted version writes a schema its base version does not, each
+   reader of that queue must show, summed over its live versions, at least ``min_invocations``
+   invocations); an alarm in ``INSUFFICIENT_DATA`` whose policy is ``inconclusive`` (the default);
 4. otherwise PASSED.
+
+An alarm in ``INSUFFICIENT_DATA`` whose policy is ``ok`` counts as ``OK``.
 """
 
 from __future__ import annotations
@@ -18,6 +37,8 @@ from datetime import datetime
 
 from orchestrator.model.manifest import Gates
 from orchestrator.model.steps import Phase, Verdict
+
+ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
 
 @dataclass(frozen=True)
@@ -37,7 +58,12 @@ class VersionFigures:
 
 @dataclass(frozen=True)
 class Observation:
-    """Everything one check saw. ``failed_reads`` lists what could not be read."""
+    """Everything one check saw. ``failed_reads`` lists what could not be read.
+
+    ``new_data_readers`` maps every downstream component that must meet the shifted version's
+    new data (it reads a queue where that version writes a schema its base version does not) to
+    those queues; its figures are the ``downstream`` entries of its live versions.
+    """
 
     own: VersionFigures | None
     downstream: Sequence[VersionFigures] = ()
@@ -45,6 +71,12 @@ class Observation:
     dlq_growth: Mapping[str, int] = field(default_factory=dict)
     queue_age_seconds: Mapping[str, float] = field(default_factory=dict)
     failed_reads: Sequence[str] = ()
+    new_data_readers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def min_invocations(gates: Gates) -> int:
+    """The sample a verdict needs: ``min_invocations``, and never less than one invocation."""
+    return max(1, gates.min_invocations)
 
 
 def evaluate(
@@ -63,6 +95,8 @@ def evaluate(
             throttles=seen.own.throttles,
             error_rate=round(seen.own.error_rate, 6),
         )
+    minimum = min_invocations(gates)
+    me = f"{component}@{version}"
 
     def verdict(phase: Phase, reasons: list[str], broken: str | None = None) -> Verdict:
         return Verdict(
@@ -76,31 +110,44 @@ def evaluate(
             at=at,
         )
 
-    if seen.failed_reads or seen.own is None:
-        missing = list(seen.failed_reads) or ["own metrics"]
-        return verdict(Phase.ERROR, [f"could not read {', '.join(missing)}"])
-
+    # 1. ERROR: what could not be read is never judged
+    unreadable = list(seen.failed_reads)
+    if seen.own is None and not unreadable:
+        unreadable.append(f"the metrics of {me}")
+    for name, state in sorted(seen.alarms.items()):
+        if state not in ALARM_STATES:
+            unreadable.append(f"alarm {name} (unknown state {state!r})")
+    if unreadable:
+        return verdict(Phase.ERROR, [f"could not read {', '.join(unreadable)}"])
+    assert seen.own is not None
     own = seen.own
+
+    # 2. FAILED: thresholds; the sample-size ones only with enough invocations
     failures: list[tuple[str, str]] = []  # (component that broke, reason)
-    if own.invocations > 0 and own.error_rate > gates.max_error_rate:
+    if own.invocations >= minimum and own.error_rate > gates.max_error_rate:
         failures.append(
             (
                 component,
-                f"{component}@{version} error rate {own.error_rate:.4f} > max_error_rate "
+                f"{me} error rate {own.error_rate:.4f} > max_error_rate "
                 f"{gates.max_error_rate} ({own.errors:g} errors / {own.invocations:g} invocations)",
             )
         )
     if own.throttles > gates.max_throttles:
         failures.append(
-            (
-                component,
-                f"{component}@{version} throttles {own.throttles:g} > max_throttles "
-                f"{gates.max_throttles}",
-            )
+            (component, f"{me} throttles {own.throttles:g} > max_throttles {gates.max_throttles}")
         )
+    no_data: list[str] = []  # alarms in INSUFFICIENT_DATA that keep the step INCONCLUSIVE
     for name, state in sorted(seen.alarms.items()):
         if state == "ALARM":
             failures.append((component, f"alarm {name} is in ALARM"))
+        elif state == "INSUFFICIENT_DATA":
+            policy = gates.insufficient_data.get(name, "inconclusive")
+            if policy == "failed":
+                failures.append(
+                    (component, f"alarm {name} is in INSUFFICIENT_DATA (insufficient_data: failed)")
+                )
+            elif policy == "inconclusive":
+                no_data.append(name)
     for queue, growth in sorted(seen.dlq_growth.items()):
         values[f"dlq_growth.{queue}"] = growth
         if growth > gates.max_dlq_growth:
@@ -126,13 +173,13 @@ def evaluate(
         key = f"{figures.component}@{figures.version}"
         values[f"downstream.{key}.errors"] = figures.errors
         values[f"downstream.{key}.invocations"] = figures.invocations
-        if figures.invocations > 0 and figures.error_rate > gates.max_error_rate:
+        if figures.invocations >= minimum and figures.error_rate > gates.max_error_rate:
             failures.append(
                 (
                     figures.component,
                     f"downstream consumer {key} error rate {figures.error_rate:.4f} > "
                     f"max_error_rate {gates.max_error_rate} ({figures.errors:g} errors / "
-                    f"{figures.invocations:g} invocations) while {component}@{version} "
+                    f"{figures.invocations:g} invocations) while {me} "
                     f"takes {step:g}% of the traffic",
                 )
             )
@@ -141,12 +188,21 @@ def evaluate(
         downstream = [name for name, _ in failures if name != component]
         broken = downstream[0] if downstream else component
         return verdict(Phase.FAILED, [reason for _, reason in failures], broken)
-    if own.invocations < gates.min_invocations:
-        return verdict(
-            Phase.INCONCLUSIVE,
-            [
-                f"{component}@{version} had {own.invocations:g} invocations < min_invocations "
-                f"{gates.min_invocations}"
-            ],
-        )
+
+    # 3. INCONCLUSIVE: too little traffic (or data) to judge
+    waiting: list[str] = []
+    if own.invocations < minimum:
+        waiting.append(f"{me} had {own.invocations:g} invocations < min_invocations {minimum}")
+    for reader, queues in sorted(seen.new_data_readers.items()):
+        met = sum(f.invocations for f in seen.downstream if f.component == reader)
+        values[f"downstream.{reader}.invocations"] = met
+        if met < minimum:
+            waiting.append(
+                f"downstream {reader} has not met {me}'s new data yet: {met:g} invocations < "
+                f"min_invocations {minimum} (it reads {', '.join(sorted(queues))})"
+            )
+    for name in no_data:
+        waiting.append(f"alarm {name} is in INSUFFICIENT_DATA (insufficient_data: inconclusive)")
+    if waiting:
+        return verdict(Phase.INCONCLUSIVE, waiting)
     return verdict(Phase.PASSED, [])

@@ -1,17 +1,29 @@
 """Advance: verify the step that just baked, then set the next weight (one task per step).
 
-DESIGN §6 measures this shape (Advance -> Choice -> Bake) as the cheapest in history events. On
-PASSED it moves to the next step (or marks the shift done after the last one); INCONCLUSIVE and
-ERROR re-bake the same step up to the gate's limits; FAILED records the verdict in the ledger and
-raises ``GateFailedError`` so the state machine takes the roll-forward path.
+DESIGN §6 measures this shape (Advance -> Choice -> Bake) as the cheapest in history events. Every
+verdict goes into the component's ledger entry; then, by phase:
+
+* PASSED: move to the next step (or mark the shift done after the last one);
+* FAILED: write the ``failure`` record (a version is broken: the roll-forward path pulls back what
+  is safe and asks for a hotfix) and raise ``GateFailedError``;
+* INCONCLUSIVE (too little traffic to judge): re-bake the same step, up to
+  ``gates.max_inconclusive`` times; one more raises ``NotEnoughTrafficError``;
+* ERROR (CloudWatch unreadable): re-bake, up to ``gates.max_errors`` failed reads in a row (a
+  verdict that could read the metrics resets that count); one more raises
+  ``MetricsUnreadableError``.
+
+Neither of the last two writes ``failure``: nothing is known to be broken, so nothing should be
+pulled back and no hotfix is needed. They write a ``hold`` record instead (``component``,
+``version``, ``step``, ``phase``, ``reasons``, ``values``, ``at``, ``why``: ``not-enough-traffic``
+or ``metrics-unreadable``) for the state machine's hold, which waits for ``rollout resume``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, NoReturn
 
-from orchestrator.errors import GateFailedError
+from orchestrator.errors import GateFailedError, MetricsUnreadableError, NotEnoughTrafficError
 from orchestrator.model.steps import ComponentInput, ComponentRecord, Phase, ShiftState, Verdict
 from orchestrator.steps import ledger
 from orchestrator.steps.runtime import entrypoint, logger
@@ -33,7 +45,9 @@ def record_verdict(ports: Ports, release: str, name: str, verdict: Verdict) -> C
     return record
 
 
-def fail_gate(ports: Ports, context: ReleaseContext, name: str, verdict: Verdict, why: str) -> None:
+def fail_gate(
+    ports: Ports, context: ReleaseContext, name: str, verdict: Verdict, why: str
+) -> NoReturn:
     release = context.manifest.release
     failure = {
         "component": name,
@@ -48,6 +62,72 @@ def fail_gate(ports: Ports, context: ReleaseContext, name: str, verdict: Verdict
     ports.records.put_new(release, "failure", failure)
     raise GateFailedError(
         f"{why}: " + "; ".join(verdict.reasons) + f" [{json.dumps({'broken': failure['broken']})}]",
+        component=name,
+        version=verdict.version,
+    )
+
+
+HoldWhy = Literal["not-enough-traffic", "metrics-unreadable"]
+
+
+def write_hold(
+    ports: Ports, context: ReleaseContext, name: str, verdict: Verdict, why: HoldWhy
+) -> dict[str, object]:
+    """The ``hold`` record: why the release stops without blaming a version."""
+    hold: dict[str, object] = {
+        "component": name,
+        "version": verdict.version,
+        "step": verdict.step,
+        "phase": verdict.phase.value,
+        "reasons": list(verdict.reasons),
+        "values": dict(verdict.values),
+        "at": ports.clock.now().isoformat(),
+        "why": why,
+    }
+    ports.records.put(context.manifest.release, "hold", hold)
+    return hold
+
+
+def figures(verdict: Verdict) -> str:
+    """The own figures of a verdict, for a message: ``7 invocations, 0 errors, 0 throttles``."""
+    values = verdict.values
+    if "invocations" not in values:
+        return "no figures could be read"
+    return (
+        f"{values['invocations']:g} invocations, {values.get('errors', 0.0):g} errors, "
+        f"{values.get('throttles', 0.0):g} throttles"
+    )
+
+
+def hold_not_enough_traffic(
+    ports: Ports, context: ReleaseContext, name: str, verdict: Verdict, checks: int
+) -> NoReturn:
+    release = context.manifest.release
+    limit = context.component(name).gates.max_inconclusive
+    write_hold(ports, context, name, verdict, "not-enough-traffic")
+    raise NotEnoughTrafficError(
+        f"not enough traffic to judge {name}@{verdict.version} at {verdict.step:g}%: "
+        f"{checks} inconclusive checks at this step (max_inconclusive {limit}), "
+        f"{figures(verdict)} in the window: " + "; ".join(verdict.reasons) + ". Nothing is known "
+        "to be broken: no pull-back, no hotfix needed; the release holds where it is. "
+        f"`rollout resume {release}` bakes again, `rollout abort {release}` stops it",
+        component=name,
+        version=verdict.version,
+    )
+
+
+def hold_metrics_unreadable(
+    ports: Ports, context: ReleaseContext, name: str, verdict: Verdict, reads: int
+) -> NoReturn:
+    release = context.manifest.release
+    limit = context.component(name).gates.max_errors
+    write_hold(ports, context, name, verdict, "metrics-unreadable")
+    raise MetricsUnreadableError(
+        f"CloudWatch could not be read to judge {name}@{verdict.version} at {verdict.step:g}%: "
+        f"{reads} failed reads in a row (max_errors {limit}): " + "; ".join(verdict.reasons) + ". "
+        "This is an environment problem (permissions, throttling or an outage), not a broken "
+        "version: no hotfix needed; the release holds where it is. Once CloudWatch answers, "
+        f"`rollout resume {release}` bakes again, `rollout abort {release}` stops it",
         component=name,
         version=verdict.version,
     )
@@ -77,14 +157,13 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
         fail_gate(ports, context, name, verdict, f"gate failed at {shift.weight:g}%")
     if verdict.phase is Phase.ERROR:
         if shift.errors + 1 > comp.gates.max_errors:
-            fail_gate(ports, context, name, verdict, f"{shift.errors + 1} failed reads in a row")
+            hold_metrics_unreadable(ports, context, name, verdict, shift.errors + 1)
         return shift.model_copy(update={"errors": shift.errors + 1})
     if verdict.phase is Phase.INCONCLUSIVE:
         if shift.inconclusive + 1 > comp.gates.max_inconclusive:
-            fail_gate(
-                ports, context, name, verdict, f"{shift.inconclusive + 1} inconclusive checks"
-            )
-        return shift.model_copy(update={"inconclusive": shift.inconclusive + 1})
+            hold_not_enough_traffic(ports, context, name, verdict, shift.inconclusive + 1)
+        # the metrics were read: the failed reads are no longer "in a row"
+        return shift.model_copy(update={"inconclusive": shift.inconclusive + 1, "errors": 0})
     if shift.step_index + 1 >= len(shift.steps):
         return shift.model_copy(update={"done": True, "inconclusive": 0, "errors": 0})
     index = shift.step_index + 1
@@ -110,7 +189,7 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
     )
 
 
-PORTS = ("aliases", "alias_reads", "metrics", "queues", "records", "clock")
+PORTS = ("aliases", "alias_reads", "metrics", "queues", "leases", "records", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("Advance", ComponentInput, advance, PORTS)

@@ -2,11 +2,22 @@
 
 Used by the Advance task after every bake. Reads, for the version being shifted to only
 (dimensions ``FunctionName``, ``Resource`` = ``function:alias``, ``ExecutedVersion``): Invocations,
-Errors, Throttles; for every *downstream* consumer (readers of the queues this version writes) the
-same for each of its live versions, because they meet this version's new-schema data for the first
-time now; the input queues' ``ApproximateAgeOfOldestMessage`` when a limit is set; the manifest's
-alarms; and the growth of the dead-letter queues around the component. A failed read is an ERROR
-verdict, never a FAILED one.
+Errors, Throttles; for every *downstream* consumer (readers of the queues this version writes)
+Invocations and Errors of each of its live versions, because they meet this version's new-schema
+data for the first time now; the input queues' ``ApproximateAgeOfOldestMessage`` when a limit is
+set; the manifest's alarms; and the growth of the dead-letter queues around the component.
+
+A failed read is an ERROR verdict, never a FAILED or PASSED one. Failed reads are: CloudWatch
+refusing the call; a query missing from its answer; a series CloudWatch flags incomplete
+(``MetricResult.complete`` false); and an Errors or Throttles series without a datapoint while the
+same version's Invocations has some (Lambda publishes them together, so a gap means the read
+lost data: zero errors must not be assumed). A version without any datapoint simply had no
+invocations (INCONCLUSIVE, not ERROR).
+
+The downstream consumers that must *meet the new data* before the step can pass
+(``Observation.new_data_readers``) are the readers of every queue where the shifted version writes
+a schema different from what its base version (``ShiftState.base_version``) writes; their
+versions' invocations are summed against ``min_invocations`` by ``planning.gates``.
 """
 
 from __future__ import annotations
@@ -20,7 +31,8 @@ from orchestrator.model.steps import ShiftState, Verdict
 from orchestrator.planning.gates import Observation, VersionFigures, evaluate
 
 if TYPE_CHECKING:
-    from orchestrator.model.manifest import Component
+    from orchestrator.model.live import MetricResult
+    from orchestrator.model.manifest import Component, VersionSpec
     from orchestrator.steps.ledger import ReleaseContext
     from orchestrator.steps.runtime import Ports
 
@@ -42,15 +54,54 @@ def window(started_at: datetime, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def downstream_consumers(context: ReleaseContext, name: str, version: str) -> list[str]:
-    comp = context.component(name)
-    spec = comp.to if version == context.to_version(name) else comp.from_
-    queues = set(spec.writes) | set(comp.to.writes)
+def version_spec(context: ReleaseContext, name: str, version: str) -> VersionSpec | None:
+    """What ``name``'s ``version`` reads and writes, if this release knows that version."""
+    return context.known_versions(name).get(version)
+
+
+def readers(context: ReleaseContext, queue: str, besides: str) -> list[str]:
+    """Every component but ``besides`` that reads ``queue`` in a version this release knows."""
     out = []
-    for other, c in context.manifest.resolved.items():
-        if other != name and queues & (set(c.from_.reads) | set(c.to.reads)):
+    for other, comp in context.manifest.resolved.items():
+        if other == besides:
+            continue
+        specs = [comp.from_, comp.to, *context.known_versions(other).values()]
+        if any(queue in spec.reads for spec in specs):
             out.append(other)
     return sorted(out)
+
+
+def downstream_consumers(context: ReleaseContext, name: str, version: str) -> list[str]:
+    """Readers of the queues ``version`` (or the component's ``to``) writes."""
+    comp = context.component(name)
+    spec = version_spec(context, name, version) or comp.to
+    queues = set(spec.writes) | set(comp.to.writes)
+    return sorted({other for queue in queues for other in readers(context, queue, name)})
+
+
+def new_data_queues(context: ReleaseContext, name: str, shift: ShiftState) -> dict[str, str]:
+    """Queues where the shifted version writes a schema its base version does not write there.
+
+    Maps queue -> a description of the change. A base version this release does not know counts
+    as writing nothing (the conservative reading: its readers must show traffic first).
+    """
+    new = version_spec(context, name, shift.version) or context.component(name).to
+    base = version_spec(context, name, shift.base_version)
+    out = {}
+    for queue, schema in sorted(new.writes.items()):
+        before = None if base is None else base.writes.get(queue)
+        if before != schema:
+            out[queue] = f"{before} -> {schema}"
+    return out
+
+
+def new_data_readers(context: ReleaseContext, name: str, shift: ShiftState) -> dict[str, list[str]]:
+    """Downstream component -> the queues on which it meets the shifted version's new data."""
+    out: dict[str, list[str]] = {}
+    for queue in new_data_queues(context, name, shift):
+        for reader in readers(context, queue, name):
+            out.setdefault(reader, []).append(queue)
+    return out
 
 
 def dlq_urls(context: ReleaseContext, name: str) -> dict[str, str]:
@@ -121,13 +172,28 @@ def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState)
         results = ports.metrics.query(queries, start, end)
     except (TransientError, EnvironmentProblemError) as exc:
         return Observation(own=None, failed_reads=[f"CloudWatch metrics ({exc})"])
-    figures: dict[tuple[str, str], dict[str, float]] = {}
+    series: dict[tuple[str, str], dict[str, MetricResult]] = {}
     for qid, (owner, version, metric) in owners.items():
         result = results.get(qid)
         if result is None:
-            failed.append(f"{metric} of {owner}@{version}")
+            failed.append(f"{metric} of {owner}@{version} (missing from CloudWatch's answer)")
             continue
-        figures.setdefault((owner, version), {})[metric] = result.total
+        if not result.complete:
+            failed.append(f"{metric} of {owner}@{version} (CloudWatch returned it incomplete)")
+            continue
+        series.setdefault((owner, version), {})[metric] = result
+    for (owner, version), metrics in sorted(series.items()):
+        invocations = metrics.get("Invocations")
+        if invocations is None or invocations.total <= 0:
+            continue
+        expected = LAMBDA_METRICS if owner == name else ("Invocations", "Errors")
+        for metric in expected:
+            got = metrics.get(metric)
+            if got is not None and not got.values:
+                failed.append(
+                    f"{metric} of {owner}@{version} (no datapoints while Invocations has "
+                    f"{invocations.total:g})"
+                )
     queue_age = {}
     for qid, queue in ages.items():
         result = results.get(qid)
@@ -135,7 +201,7 @@ def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState)
             queue_age[queue] = result.maximum
 
     def version_figures(owner: str, version: str) -> VersionFigures:
-        values = figures.get((owner, version), {})
+        values = {metric: r.total for metric, r in series.get((owner, version), {}).items()}
         return VersionFigures(
             component=owner,
             version=version,
@@ -146,7 +212,9 @@ def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState)
 
     own = version_figures(name, shift.version)
     downstream = [
-        version_figures(owner, version) for (owner, version) in sorted(figures) if owner != name
+        version_figures(owner, version)
+        for (owner, version) in sorted({(o, v) for o, v, _ in owners.values()})
+        if owner != name
     ]
     alarms: dict[str, str] = {}
     if comp.gates.alarms:
@@ -154,8 +222,9 @@ def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState)
             alarms = ports.metrics.alarm_states(list(comp.gates.alarms))
         except (TransientError, EnvironmentProblemError) as exc:
             failed.append(f"alarm states ({exc})")
-        for missing in set(comp.gates.alarms) - set(alarms):
-            failed.append(f"alarm {missing} (it does not exist)")
+        else:
+            for missing in sorted(set(comp.gates.alarms) - set(alarms)):
+                failed.append(f"alarm {missing} (it does not exist)")
     growth: dict[str, int] = {}
     try:
         for queue, depth in dlq_depths(ports, context, name).items():
@@ -169,6 +238,7 @@ def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState)
         dlq_growth=growth,
         queue_age_seconds=queue_age,
         failed_reads=failed,
+        new_data_readers=new_data_readers(context, name, shift),
     )
 
 
