@@ -44,6 +44,11 @@ def hand_over_hotfix(
         raise ReleaseStateError(
             f"release {release} is not waiting for a hotfix (see `rollout status {release}`)"
         )
+    if parked.get("purpose") == "resume":
+        raise ReleaseStateError(
+            f"release {release} is held (its gate could not judge), not waiting for a hotfix: "
+            f"nothing is broken. Continue it with `rollout resume {release}`"
+        )
     if check:
         _, issues = hotfix_problems(ports, context, hotfix)
         if issues:
@@ -51,6 +56,21 @@ def hand_over_hotfix(
     sfn.send_task_success(taskToken=str(parked["token"]), output=hotfix.model_dump_json())
     ports.records.delete(release, "hotfix-token")
     return {"release": release, "handed_over": hotfix.model_dump(mode="json")}
+
+
+def resume_release(ports: Ports, sfn: Any, release: str) -> dict[str, Any]:
+    """Continue a held release (SendTaskSuccess): the held step re-bakes and is judged afresh."""
+    ledger.load_context(ports.records, release)  # raises ReleaseNotFoundError
+    parked = waiting_token(ports, release)
+    if parked is None or parked.get("purpose") != "resume":
+        what = "waits for a hotfix" if parked is not None else "is not held"
+        raise ReleaseStateError(
+            f"release {release} {what}: nothing to resume (see `rollout status {release}`)"
+        )
+    hold = ports.records.get(release, "hold") or {}
+    sfn.send_task_success(taskToken=str(parked["token"]), output=json.dumps({"resume": True}))
+    ports.records.delete(release, "hotfix-token")
+    return {"release": release, "resumed": True, "held": hold or None}
 
 
 def abort_release(ports: Ports, sfn: Any, release: str, reason: str) -> dict[str, Any]:
@@ -166,5 +186,6 @@ __all__ = [
     "hand_over_hotfix",
     "redrive",
     "release_status",
+    "resume_release",
     "waiting_token",
 ]

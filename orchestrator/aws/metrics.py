@@ -113,6 +113,7 @@ class CloudWatchMetricSource:
                 id=q.id,
                 values=series[q.id].values,
                 complete=series[q.id].status == "Complete",
+                timestamps=list(series[q.id].timestamps),
             )
             for q in queries
         }

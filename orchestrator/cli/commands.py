@@ -461,13 +461,24 @@ def hotfix(
         list[str] | None,
         typer.Option("--writes", help="QUEUE=SCHEMA (repeat); default: as the broken version."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Accept a hotfix of a component the failure does not name, or a version not "
+            "newer than the one it replaces (the compatibility checks still apply; the report "
+            "shows it).",
+        ),
+    ] = False,
     engine: EngineOpt = None,
     fmt: FormatOpt = TextOrJson.text,
 ) -> None:
     """Hand a hotfix version to a release waiting for one.
 
     The hotfix is checked first against the live mixed state and the rest of the plan; an
-    incompatible one is refused here with the planner's reason (exit 2) and nothing is sent.
+    incompatible one is refused here with the planner's reason (exit 2) and nothing is sent. Only
+    the component the failure names may be hotfixed, with a version newer than the one it
+    replaces, unless --force.
 
     Example: `rollout hotfix 2026-11-28.1 --component enrich --version 19 --reads orders=1,2`
     """
@@ -488,6 +499,7 @@ def hotfix(
             version=version,
             reads=parse_pairs(reads, "--reads", many=True) if reads else dict(current.reads),
             writes=parse_pairs(writes, "--writes", many=False) if writes else dict(current.writes),
+            force=force,
         )
         document = hand_over_hotfix(conn.ports, conn.sfn, release, spec)
         if fmt == "json":
@@ -497,6 +509,32 @@ def hotfix(
                 f"handed {component}@{version} to release {release}; follow it with "
                 f"`rollout status {release}`"
             )
+        return 0
+
+    raise typer.Exit(guarded(fmt, run))
+
+
+@app.command()
+def resume(release: ReleaseArg, engine: EngineOpt = None, fmt: FormatOpt = TextOrJson.text) -> None:
+    """Continue a held release: its gate could not judge (too little traffic, or CloudWatch
+    unreadable), so it stopped moving without blaming any version.
+
+    The held step bakes again and is judged afresh; everything else continues where it stood.
+    Exit 1 when the release is not held.
+
+    Example: `rollout resume 2026-11-28.1`
+    """
+
+    def run() -> int:
+        from orchestrator.cli.connect import connect
+        from orchestrator.operations import resume_release
+
+        conn = connect(engine)
+        document = resume_release(conn.ports, conn.sfn, release)
+        if fmt == "json":
+            emit_json(document)
+        else:
+            stdout.print(f"resumed {release}; follow it with `rollout status {release}`")
         return 0
 
     raise typer.Exit(guarded(fmt, run))

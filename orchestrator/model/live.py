@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -66,6 +68,13 @@ class MetricResult(_Frozen):
     id: str
     values: list[float] = Field(default_factory=list)
     complete: bool = True
+    timestamps: list[datetime] = Field(default_factory=list)
+    """The start of each value's period, parallel to ``values`` (empty when not known)."""
+
+    def last_nonzero_period_start(self) -> datetime | None:
+        """Start of the latest period whose value is above zero, or None."""
+        found = [t for t, v in zip(self.timestamps, self.values, strict=False) if v > 0]
+        return max(found) if found else None
 
     @property
     def total(self) -> float:

@@ -120,6 +120,9 @@ class HotfixSpec(_Model):
     version: str
     reads: dict[str, list[int | str]] = Field(default_factory=dict)
     writes: dict[str, int | str] = Field(default_factory=dict)
+    force: bool = False
+    """Accept a hotfix of a component the failure does not name, or a version that is not newer
+    than the one it replaces (the compatibility checks still apply; the report shows it)."""
 
 
 MoveAction = Literal["shift", "promote", "pull-back", "hotfix-shift", "hotfix-promote"]
@@ -149,6 +152,10 @@ class ComponentRecord(_Model):
     promoted_at: datetime | None = None
     verdicts: list[Verdict] = Field(default_factory=list)
     versions_seen: list[str] = Field(default_factory=list)
+    """Every version that had weight on the alias while this release moved it (old ones too)."""
+    promoted: list[str] = Field(default_factory=list)
+    """The versions Promote confirmed on this alias, in order (the last one is the base every
+    later shift starts from; the earlier ones, and ``from``, never get weight again)."""
 
 
 class RollForwardRecord(_Model):

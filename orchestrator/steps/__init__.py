@@ -26,6 +26,7 @@ STEP_MODULES: dict[str, str] = {
     "WaitForHotfix": "orchestrator.steps.wait_for_hotfix",
     "ApplyHotfix": "orchestrator.steps.apply_hotfix",
     "Resume": "orchestrator.steps.resume",
+    "CleanupFailed": "orchestrator.steps.cleanup_failed",
 }
 
 

@@ -1,8 +1,11 @@
 """ApplyHotfix: check a hotfix against the live mixed state, then start shifting it.
 
 The hotfix names a component and a published version with its reads/writes. It is accepted only if
-the version exists and ``planning.hotfix.check_hotfix`` finds it compatible with the live state and
-the rest of the plan; otherwise ``HotfixRejectedError`` says why and the release keeps waiting.
+it names declared queues, is for the component the failure names with a version newer than the one
+it replaces (unless ``force``), the version exists, and ``planning.hotfix.check_hotfix`` finds it
+compatible with the live state (the component's own base version included), and the rest of the
+plan replanned from the live versions; otherwise ``HotfixRejectedError`` says why and the release
+keeps waiting. An abort asked for during the wait stops it here.
 An accepted hotfix becomes the component's new version and shifts with the same steps and gates:
 its first step takes over the broken version's share, so traffic never moves back to an older one.
 """
@@ -14,11 +17,11 @@ from typing import TYPE_CHECKING
 from orchestrator.errors import HotfixRejectedError, Issue, ReleaseStateError
 from orchestrator.model.manifest import VersionSpec
 from orchestrator.model.steps import ComponentInput, HotfixSpec, ShiftState
-from orchestrator.planning.hotfix import check_hotfix
+from orchestrator.planning.hotfix import check_hotfix, hotfix_base
 from orchestrator.steps import ledger
-from orchestrator.steps.live import observe_live, pending_components
+from orchestrator.steps.live import live_from, observe_live, pending_components
 from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import move_alias, target_weights
+from orchestrator.steps.shifting import check_not_stopped, move_alias, target_weights
 from orchestrator.steps.verify import dlq_depths
 
 if TYPE_CHECKING:
@@ -46,6 +49,22 @@ def hotfix_problems(
         return None, [Issue("hotfix", str(exc))]
     comp = context.component(name)
     assert spec.version is not None
+    undeclared = [
+        Issue(
+            f"hotfix.{kind}.{queue}",
+            f"{queue!r} is not a queue of release "
+            f"{context.manifest.release} (declared: {', '.join(sorted(context.manifest.queues))})",
+        )
+        for kind, queues in (("reads", spec.reads), ("writes", spec.writes))
+        for queue in queues
+        if queue not in context.manifest.queues
+    ]
+    if undeclared:
+        return spec, undeclared
+    if not hotfix.force:
+        refused = scope_problems(ports, context, name, spec.version)
+        if refused:
+            return spec, refused
     if not ports.alias_reads.version_exists(comp.function, spec.version):
         return spec, [
             Issue(
@@ -61,10 +80,47 @@ def hotfix_problems(
                 "published version",
             )
         ]
-    _, state = observe_live(ports, context)
+    weights, state = observe_live(ports, context)
+    record = ledger.get_component(ports.records, context.manifest.release, name)
+    broken = record.version or context.to_version(name)
     return spec, check_hotfix(
-        context.manifest, state, name, spec, pending_components(ports, context)
+        context.manifest,
+        state,
+        name,
+        spec,
+        pending_components(ports, context),
+        base=hotfix_base(weights[name], broken, spec.version),
+        live_from=live_from(ports, context),
     )
+
+
+def scope_problems(ports: Ports, context: ReleaseContext, name: str, version: str) -> list[Issue]:
+    """A hotfix is for the component the failure names, with a version newer than it replaces."""
+    release = context.manifest.release
+    rollforward = ledger.get_rollforward(ports.records, release)
+    wanted = {
+        c for c in (rollforward.broken, (rollforward.requirements or {}).get("component")) if c
+    }
+    if wanted and name not in wanted:
+        return [
+            Issue(
+                "hotfix.component",
+                f"the failure names {', '.join(sorted(wanted))}, not {name}: a hotfix of another "
+                "component would change what the broken one receives (use --force to insist)",
+            )
+        ]
+    record = ledger.get_component(ports.records, release, name)
+    replaced = {record.version or context.to_version(name), ledger.base_version(context, record)}
+    newest = max(replaced, key=int)
+    if int(version) <= int(newest):
+        return [
+            Issue(
+                "hotfix.version",
+                f"{name}@{version} is not newer than {name}@{newest}, which it replaces: publish "
+                "a new version (use --force to insist)",
+            )
+        ]
+    return []
 
 
 def reject(ports: Ports, release: str, hotfix: HotfixSpec, issues: list[Issue]) -> None:
@@ -86,6 +142,7 @@ def apply_hotfix(event: ComponentInput, ports: Ports) -> ShiftState:
     assert event.hotfix is not None, "ApplyHotfix needs the hotfix handed over"
     hotfix = event.hotfix
     release = event.release
+    check_not_stopped(ports, release)  # an abort asked for during the wait is never lost
     context = ledger.load_context(ports.records, release)
     name = hotfix.component
     record = ledger.get_component(ports.records, release, name)
@@ -99,7 +156,12 @@ def apply_hotfix(event: ComponentInput, ports: Ports) -> ShiftState:
         rollforward = ledger.get_rollforward(ports.records, release)
         applied = [
             *rollforward.applied,
-            {"component": name, "version": hotfix.version, "at": ports.clock.now().isoformat()},
+            {
+                "component": name,
+                "version": hotfix.version,
+                "at": ports.clock.now().isoformat(),
+                "forced": hotfix.force,
+            },
         ]
         ledger.put_rollforward(
             ports.records, release, rollforward.model_copy(update={"applied": applied})
@@ -112,14 +174,7 @@ def apply_hotfix(event: ComponentInput, ports: Ports) -> ShiftState:
     weights = live.weights
     broken = record.version or context.to_version(name)
     new = hotfix.version
-    if new in weights and len(weights) == 1:
-        base = new
-    elif broken in weights and len(weights) > 1 and broken != new:
-        base = max(
-            (v for v in weights if v not in (broken, new)), key=weights.__getitem__, default=broken
-        )
-    else:
-        base = max((v for v in weights if v != new), key=weights.__getitem__)
+    base = hotfix_base(weights, broken, new)
     initial = weights.get(new, 0.0)
     if base != broken and broken in weights:
         initial = max(initial, weights[broken])  # take over the broken version's share
@@ -156,7 +211,7 @@ def apply_hotfix(event: ComponentInput, ports: Ports) -> ShiftState:
     )
 
 
-PORTS = ("aliases", "alias_reads", "queues", "records", "clock")
+PORTS = ("aliases", "alias_reads", "leases", "queues", "records", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("ApplyHotfix", ComponentInput, apply_hotfix, PORTS)

@@ -3,9 +3,14 @@
 For the component whose shift failed and the downstream consumer its new data broke (the hotfix
 is asked for the one that broke, which is not always the one that was shifting):
 
-* a fully promoted alias never moves backwards;
-* a partial canary goes back to 0% only if ``planning.safety.rollback_safety`` proves it safe
+* a promoted alias (Promote's verdict, not the weight) never moves backwards;
+* an unpromoted new version (a canary, or a 100% step that failed its gate) goes back to the
+  version the ledger last promoted only if ``planning.safety.rollback_safety`` proves it safe
   against the live state and the schemas that may be in its queues; otherwise it is held;
+* the pull-back happens first, always: also in the round past ``max_hotfix_rounds``, which then
+  halts instead of asking for another hotfix;
+* a hold (not enough traffic to judge, metrics unreadable) moves nothing and asks for no hotfix;
+* a retried AssessSafety (the same failure) is the same round, not another one;
 * what a hotfix of the broken component must read and write is derived from the live state and
   the rest of the plan.
 """
@@ -16,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from orchestrator.errors import ReleaseStateError
 from orchestrator.model.steps import ReleaseRef
 from orchestrator.planning.hotfix import requirements
 from orchestrator.planning.safety import VersionIO, rollback_safety
@@ -54,12 +58,17 @@ class Assessment(BaseModel):
 
 
 def decide(ports: Ports, context: ReleaseContext, name: str) -> Decision:
-    """Pull ``name``'s canary back if that is proven safe now; otherwise hold it."""
+    """Pull ``name``'s unpromoted new version back if that is proven safe now; else hold it.
+
+    Promotion is Promote's verdict, not the weight: a 100% step that failed its gate is still a
+    canary and goes back to the version the ledger last promoted when that is safe.
+    """
     release = context.manifest.release
     record = ledger.get_component(ports.records, release, name)
     weights, state = observe_live(ports, context)
     live = weights[name]
     new = record.version or context.to_version(name)
+    base = ledger.base_version(context, record)
     if new not in live:
         return Decision(
             component=name,
@@ -67,18 +76,18 @@ def decide(ports: Ports, context: ReleaseContext, name: str) -> Decision:
             weights=live,
             reasons=[f"{name}@{new} takes no traffic"],
         )
-    if live == {new: 100.0}:
-        reasons = [f"{name} is fully on {new}: a promoted alias never moves backwards"]
-        old = context.from_version(name)
-        old_spec = context.known_versions(name).get(old)
-        if old != new and old_spec is not None:
-            back = rollback_safety(state, name, VersionIO.of(old_spec, old))
+    if new == base:
+        reasons = [f"{name} is promoted on {new}: a promoted alias never moves backwards"]
+        history = [context.from_version(name), *record.promoted]
+        older = history[-2] if len(history) > 1 else None
+        old_spec = context.known_versions(name).get(older) if older else None
+        if older is not None and older != new and old_spec is not None:
+            back = rollback_safety(state, name, VersionIO.of(old_spec, older))
             if not back.safe:
                 reasons.append(
-                    f"and going back to {old} would be unsafe: " + "; ".join(back.reasons)
+                    f"and going back to {older} would be unsafe: " + "; ".join(back.reasons)
                 )
         return Decision(component=name, action="held", weights=live, reasons=reasons)
-    base = max((v for v in live if v != new), key=lambda v: live[v])
     target = context.known_versions(name).get(base)
     if target is None:
         return Decision(
@@ -111,13 +120,11 @@ def assess_safety(event: AssessInput, ports: Ports) -> Assessment:
     release = event.release
     kind = str(event.freeze.get("kind", "halt"))
     previous = ledger.get_rollforward(ports.records, release)
-    rounds = previous.round + (1 if kind == "gate" else 0)
-    if kind == "gate" and rounds > context.options.max_hotfix_rounds:
-        raise ReleaseStateError(
-            f"release {release} failed {rounds} times; the limit of "
-            f"{context.options.max_hotfix_rounds} roll-forward rounds is reached"
-        )
-    failure = ports.records.get(release, "failure") or {}
+    record_kind = "hold" if kind == "hold" else "failure"
+    failure = ports.records.get(release, record_kind) or {}
+    # a retried AssessSafety (same failure record) is the same round, not another one
+    repeat = bool(failure) and previous.failure == failure and previous.kind == kind
+    rounds = previous.round + (1 if kind == "gate" and not repeat else 0)
     trigger = str(failure["component"]) if "component" in failure else None
     broken = str(failure.get("broken") or trigger) if trigger else None
     reasons = [str(r) for r in failure.get("reasons", []) or []]  # type: ignore[attr-defined]
@@ -125,13 +132,25 @@ def assess_safety(event: AssessInput, ports: Ports) -> Assessment:
         reasons = [str(event.freeze.get("message") or event.freeze.get("error") or "")]
     decisions: list[Decision] = []
     needs: dict[str, Any] | None = None
+    limit_reached = kind == "gate" and rounds > context.options.max_hotfix_rounds
     if kind == "gate" and trigger and broken:
-        for name in dict.fromkeys([trigger, broken]):
-            decisions.append(decide(ports, context, name))
-        _, state = observe_live(ports, context)
-        needs = requirements(
-            context.manifest, state, broken, pending_components(ports, context)
-        ).as_dict()
+        # the safe pull-back happens first, always (even when no further round is allowed); a
+        # retry keeps the decisions the first attempt recorded (its pull-back already happened)
+        if repeat and previous.decisions:
+            decisions = [Decision.model_validate(d) for d in previous.decisions]
+        else:
+            for name in dict.fromkeys([trigger, broken]):
+                decisions.append(decide(ports, context, name))
+        if limit_reached:
+            reasons.append(
+                f"release {release} failed {rounds} times; the limit of "
+                f"{context.options.max_hotfix_rounds} roll-forward rounds is reached: halting"
+            )
+        else:
+            _, state = observe_live(ports, context)
+            needs = requirements(
+                context.manifest, state, broken, pending_components(ports, context)
+            ).as_dict()
     assessment = Assessment(
         can_hotfix=kind == "gate" and needs is not None,
         kind=kind,
@@ -142,25 +161,25 @@ def assess_safety(event: AssessInput, ports: Ports) -> Assessment:
         decisions=decisions,
         requirements=needs,
     )
+    rounds_log = previous.rounds
+    if not repeat:
+        rounds_log = [*rounds_log, {"round": rounds, "failure": failure or None, "kind": kind}]
     ledger.put_rollforward(
         ports.records,
         release,
         previous.model_copy(
             update={
                 **assessment.model_dump(mode="json"),
-                "since": ports.clock.now(),
+                "since": previous.since if repeat else ports.clock.now(),
                 "failure": failure or None,
-                "rounds": [
-                    *previous.rounds,
-                    {"round": rounds, "failure": failure or None, "kind": kind},
-                ],
+                "rounds": rounds_log,
             }
         ),
     )
     return assessment
 
 
-PORTS = ("aliases", "alias_reads", "records", "clock")
+PORTS = ("aliases", "alias_reads", "leases", "records", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("AssessSafety", AssessInput, assess_safety, PORTS)

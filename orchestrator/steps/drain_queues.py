@@ -2,7 +2,10 @@
 
 DESIGN §4's rule, read-only (``GetQueueAttributes`` and CloudWatch; never receive, delete or purge):
 a queue is drained of schema ``o`` once every message enqueued before the producers' full cutover
-is gone, i.e. the queue was observed empty after the cutover, or its
+is gone. The cutover is the later of the producers' promotions and the end of the last minute in
+which an old producer version still had invocations (``ExecutedVersion``: in-flight invocations
+of the old version keep enqueueing the old schema after the alias moved; an unreadable answer
+proves nothing). Then the queue was observed empty after the cutover, or its
 ``ApproximateAgeOfOldestMessage`` is younger than the time since the cutover (with one CloudWatch
 period of margin, since the datapoint may be up to a minute old). A drain proven once stays proven:
 the producers no longer write that schema. The state machine loops DrainQueues -> Wait until done;
@@ -11,21 +14,32 @@ past the queue's ``drain_timeout_seconds`` it raises ``DrainTimeoutError``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import DrainTimeoutError, ReleaseStateError
+from orchestrator.errors import (
+    DrainTimeoutError,
+    EnvironmentProblemError,
+    ReleaseStateError,
+    TransientError,
+)
+from orchestrator.model.live import MetricQuery
 from orchestrator.model.steps import DrainState, WaveInput
 from orchestrator.steps import ledger
 from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import check_not_stopped
+from orchestrator.steps.shifting import check_not_stopped, renew_leases
+from orchestrator.steps.verify import lambda_dimensions
 
 if TYPE_CHECKING:
     from orchestrator.model.plan import Drain
+    from orchestrator.model.steps import ComponentRecord
     from orchestrator.steps.ledger import ReleaseContext
     from orchestrator.steps.runtime import Ports
 
 AGE_MARGIN_SECONDS = 60.0
+PERIOD_SECONDS = 60
+LOOKBACK_SECONDS = 900
+"""How far before the promotion to look for old-version invocations (Lambda's longest timeout)."""
 
 
 def drains_for_wave(context: ReleaseContext, components: list[str]) -> list[Drain]:
@@ -33,7 +47,69 @@ def drains_for_wave(context: ReleaseContext, components: list[str]) -> list[Drai
     return [d for d in context.plan.drains if members & set(d.before)]
 
 
-def cutover_time(ports: Ports, context: ReleaseContext, drain: Drain) -> datetime:
+def old_writers(context: ReleaseContext, record: ComponentRecord, queue: str) -> list[str]:
+    """Versions of a producer that were live in this release, are not its promoted version, and
+    write ``queue``: their in-flight invocations may still enqueue the old schema."""
+    known = context.known_versions(record.component)
+    return sorted(
+        v
+        for v in dict.fromkeys([*record.versions_seen, context.from_version(record.component)])
+        if v != record.version and queue in (known[v].writes if v in known else {queue: None})
+    )
+
+
+def last_old_invocation(
+    ports: Ports, context: ReleaseContext, drain: Drain, now: datetime
+) -> tuple[datetime | None, str | None]:
+    """End of the last minute in which an old producer version still ran (None: none ran).
+
+    Returns ``(None, why)`` when CloudWatch could not say: then nothing is proven this time.
+    """
+    release = context.manifest.release
+    queries: list[MetricQuery] = []
+    for producer in drain.after:
+        record = ledger.get_component(ports.records, release, producer)
+        comp = context.component(producer)
+        for version in old_writers(context, record, drain.queue):
+            queries.append(
+                MetricQuery(
+                    id=f"m{len(queries)}",
+                    namespace="AWS/Lambda",
+                    metric="Invocations",
+                    dimensions=lambda_dimensions(comp, version),
+                    stat="Sum",
+                    period=PERIOD_SECONDS,
+                )
+            )
+    if not queries:
+        return None, None
+    start = min(
+        ledger.get_component(ports.records, release, p).promoted_at or now for p in drain.after
+    ) - timedelta(seconds=LOOKBACK_SECONDS)
+    end = now.replace(second=0, microsecond=0) + timedelta(seconds=PERIOD_SECONDS)
+    try:
+        results = ports.metrics.query(queries, start.replace(second=0, microsecond=0), end)
+    except (TransientError, EnvironmentProblemError) as exc:
+        return None, f"old-version invocations could not be read ({exc})"
+    last: datetime | None = None
+    for query in queries:
+        result = results.get(query.id)
+        if result is None:
+            return None, "old-version invocations could not be read (no answer)"
+        if result.total > 0 and not result.timestamps:
+            return None, "old-version invocations have no timestamps"
+        period = result.last_nonzero_period_start()
+        if period is not None:
+            ended = period + timedelta(seconds=PERIOD_SECONDS)
+            last = ended if last is None else max(last, ended)
+    return last, None
+
+
+def cutover_time(
+    ports: Ports, context: ReleaseContext, drain: Drain, now: datetime
+) -> tuple[datetime | None, str | None]:
+    """The producers' full cutover (DESIGN §4): every producer promoted, and the end of the last
+    period in which an old producer version had invocations. ``(None, why)``: not known yet."""
     release = context.manifest.release
     times = []
     for producer in drain.after:
@@ -45,7 +121,12 @@ def cutover_time(ports: Ports, context: ReleaseContext, drain: Drain) -> datetim
                 component=producer,
             )
         times.append(record.promoted_at)
-    return max(times)
+    last_run, why = last_old_invocation(ports, context, drain, now)
+    if why is not None:
+        return None, why
+    if last_run is not None:
+        times.append(last_run)
+    return max(times), None
 
 
 def drained(ports: Ports, context: ReleaseContext, drain: Drain, now: datetime) -> str | None:
@@ -54,11 +135,19 @@ def drained(ports: Ports, context: ReleaseContext, drain: Drain, now: datetime) 
     kind = f"drained#{drain.queue}#{drain.schema_}"
     if ports.records.get(release, kind) is not None:
         return None
-    cutover = cutover_time(ports, context, drain)
+    cutover, unknown = cutover_time(ports, context, drain, now)
+    if cutover is None:
+        return f"{drain.queue}: {unknown}"
     url = context.manifest.queues[drain.queue].url
-    depth = ports.queues.depth(url)
     since = (now - cutover).total_seconds()
+    if since < 0:
+        return (
+            f"{drain.queue}: an old version of {', '.join(drain.after)} ran until "
+            f"{cutover.isoformat()}; the drain clock starts then"
+        )
+    depth = ports.queues.depth(url)
     proof = None
+    age: float | None = None
     if depth.total == 0:
         proof = "observed empty after the cutover"
     else:
@@ -71,19 +160,21 @@ def drained(ports: Ports, context: ReleaseContext, drain: Drain, now: datetime) 
         )
         if age is not None and age + AGE_MARGIN_SECONDS < since:
             proof = f"oldest message {age:g}s old, cutover {since:g}s ago"
-        pending = (
+    if proof is None:
+        return (
             f"{drain.queue}: {depth.total} message(s) left, oldest "
             f"{'unknown' if age is None else f'{age:g}s'}, cutover {since:g}s ago"
         )
-    if proof is None:
-        return pending
-    ports.records.put(release, kind, {"proof": proof, "at": now.isoformat()})
+    ports.records.put(
+        release, kind, {"proof": proof, "at": now.isoformat(), "cutover": cutover.isoformat()}
+    )
     return None
 
 
 def drain_queues(event: WaveInput, ports: Ports) -> DrainState:
     check_not_stopped(ports, event.release)  # an abort must not wait for a drain
     context = ledger.load_context(ports.records, event.release)
+    renew_leases(ports, context)  # a long drain must not let the leases expire
     now = ports.clock.now()
     drains = drains_for_wave(context, event.components)
     if not drains:
@@ -124,7 +215,7 @@ def drain_queues(event: WaveInput, ports: Ports) -> DrainState:
     )
 
 
-PORTS = ("queues", "records", "clock")
+PORTS = ("leases", "metrics", "queues", "records", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("DrainQueues", WaveInput, drain_queues, PORTS)

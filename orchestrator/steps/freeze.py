@@ -2,8 +2,9 @@
 
 Reached by every Catch of the shifting part. Sets the release's ``frozen`` flag (every forward
 move checks it, so Map siblings still running stop at their next step), records each component's
-live weights, and classifies the failure: a failed gate can be rolled forward with a hotfix; an
-abort, a drifted alias or an orchestrator error halts the release.
+live weights, and classifies the failure: a failed gate can be rolled forward with a hotfix; a gate
+that could not judge (too little traffic, CloudWatch unreadable) holds the release until an
+operator resumes it; an abort, a drifted alias or an orchestrator error halts the release.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from orchestrator.steps.runtime import Ports
 
 GATE_ERRORS = {"GateFailedError"}
+HOLD_ERRORS = {"NotEnoughTrafficError", "MetricsUnreadableError"}
 ABORT_ERRORS = {"ReleaseAbortedError"}
 
 
@@ -34,7 +36,8 @@ class Frozen(BaseModel):
     error: str
     message: str
     kind: str
-    """``gate`` (roll forward), ``aborted`` or ``halt`` (anything else)."""
+    """``gate`` (roll forward), ``hold`` (not enough traffic to judge or metrics unreadable:
+    wait for ``rollout resume``), ``aborted`` or ``halt`` (anything else)."""
     aborted: bool
     weights: dict[str, dict[str, float]]
     shifting: list[str]
@@ -69,7 +72,14 @@ def freeze(event: FreezeInput, ports: Ports) -> Frozen:
             ledger.put_component(
                 ports.records, event.release, record.model_copy(update={"status": "frozen"})
             )
-    kind = "aborted" if aborted else "gate" if error in GATE_ERRORS else "halt"
+    if aborted:
+        kind = "aborted"
+    elif error in GATE_ERRORS:
+        kind = "gate"
+    elif error in HOLD_ERRORS:
+        kind = "hold"
+    else:
+        kind = "halt"
     return Frozen(
         error=error,
         message=message,

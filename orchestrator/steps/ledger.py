@@ -150,6 +150,20 @@ def replace_plan(records: RecordStore, release: str, plan: Plan) -> None:
     records.put(release, "context", {**item, "plan": plan.model_dump(mode="json", by_alias=True)})
 
 
+def base_version(context: ReleaseContext, record: ComponentRecord) -> str:
+    """The version a component stands on: the last one Promote confirmed, else ``from``.
+
+    Every shift of the component starts from it (DESIGN §4: promotion is one-way).
+    """
+    return record.promoted[-1] if record.promoted else context.from_version(record.component)
+
+
+def superseded_versions(context: ReleaseContext, record: ComponentRecord) -> set[str]:
+    """Versions a later promotion replaced on this alias: they never get weight again."""
+    history = [context.from_version(record.component), *record.promoted]
+    return set(history[:-1]) - {history[-1]}
+
+
 def get_component(records: RecordStore, release: str, name: str) -> ComponentRecord:
     item = records.get(release, f"component#{name}")
     if item is None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from orchestrator.model.steps import ComponentRecord
 from orchestrator.planning.safety import LiveState, live_state
 from orchestrator.steps import ledger
 
 if TYPE_CHECKING:
+    from orchestrator.model.manifest import VersionSpec
     from orchestrator.steps.ledger import ReleaseContext
     from orchestrator.steps.runtime import Ports
 
@@ -44,6 +46,19 @@ def observe_live(
         drained=drained,
     )
     return weights, state
+
+
+def live_from(ports: Ports, context: ReleaseContext) -> dict[str, VersionSpec]:
+    """Per component, the spec of the version it stands on (last promoted, else ``from``)."""
+    records = ledger.all_components(ports.records, context.manifest.release)
+    out: dict[str, VersionSpec] = {}
+    for name in context.manifest.resolved:
+        record = records.get(name) or ComponentRecord(component=name)
+        version = ledger.base_version(context, record)
+        spec = context.known_versions(name).get(version)
+        if spec is not None:
+            out[name] = spec.model_copy(update={"version": version})
+    return out
 
 
 def pending_components(ports: Ports, context: ReleaseContext) -> list[str]:

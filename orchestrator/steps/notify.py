@@ -30,9 +30,50 @@ class NotifyInput(ReleaseRef):
 
 class Notice(BaseModel):
     wait: bool
-    """True: wait for a hotfix; False: halt here."""
+    """True: wait for a hotfix; False: halt here (or hold, below)."""
     subject: str
     message: str
+    hold: bool = False
+    """True: nothing is broken, the gate could not judge: wait for ``rollout resume``."""
+
+
+HOLD_WHY = {
+    "not-enough-traffic": "not enough traffic to judge",
+    "metrics-unreadable": "CloudWatch metrics could not be read (an environment problem)",
+}
+
+
+def hold_report(ports: Ports, context: ReleaseContext) -> Notice:
+    """A release held because its gate could not judge: no pull-back, no hotfix asked for."""
+    release = context.manifest.release
+    hold: dict[str, Any] = dict(ports.records.get(release, "hold") or {})
+    why = HOLD_WHY.get(str(hold.get("why")), "the gate could not judge")
+    component = hold.get("component", "?")
+    lines = [
+        f"Release {release} is held: {why} for {component}@{hold.get('version')} at "
+        f"{hold.get('step')}%. Nothing is broken and nothing was pulled back; no hotfix is needed.",
+    ]
+    for reason in hold.get("reasons") or []:
+        lines.append(f"  - {reason}")
+    lines.append("")
+    lines.append("Live aliases:")
+    records = ledger.all_components(ports.records, release)
+    for name, weights in sorted(alias_weights(ports, context).items()):
+        status = records[name].status if name in records else "unchanged"
+        lines.append(f"  {name}: [{fmt_weights(weights)}] ({status})")
+    lines.append("Queues:")
+    lines.extend(queue_lines(ports, context))
+    lines += [
+        "",
+        "When there is traffic again (or CloudWatch answers), continue: the step re-bakes and is "
+        "judged afresh:",
+        f"  rollout resume {release}",
+        "Or stop the release where it stands:",
+        f"  rollout abort {release} --reason '...'",
+        "See runbooks/failed-gate.md (a held release).",
+    ]
+    subject = f"rollout {release}: {why} for {component}, release held"
+    return Notice(wait=False, hold=True, subject=subject, message="\n".join(lines))
 
 
 def queue_lines(ports: Ports, context: ReleaseContext) -> list[str]:
@@ -123,7 +164,11 @@ def situation_report(ports: Ports, context: ReleaseContext, on_failure: str) -> 
 
 def notify(event: NotifyInput, ports: Ports) -> Notice:
     context = ledger.load_context(ports.records, event.release)
-    notice = situation_report(ports, context, event.on_failure)
+    rollforward = ledger.get_rollforward(ports.records, event.release)
+    if rollforward.kind == "hold":
+        notice = hold_report(ports, context)
+    else:
+        notice = situation_report(ports, context, event.on_failure)
     try:
         ports.notifier.publish(notice.subject, notice.message)
     except RolloutError:

@@ -1,8 +1,10 @@
 """PrepareShift: check the lease, record baselines, and set the first traffic step.
 
-Re-running it resumes instead of restarting: when this release already moved the alias part of the
-way (the ledger says so), the cursor starts at that step and the alias is not touched, so a repeat
-never moves traffic backwards.
+The shift starts from the version the ledger last promoted on this alias (at the start: ``from``),
+so a component promoted once and shifted again in a roll-forward round never gives its older
+versions weight again. Re-running it resumes instead of restarting: when this release already moved
+the alias part of the way (the ledger says so), the cursor starts at that step and the alias is not
+touched, so a repeat never moves traffic backwards.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
             f"{comp.alias}; run `rollout status` to see who does",
             component=name,
         )
-    base, new = context.from_version(name), context.to_version(name)
-    steps = list(comp.strategy.steps)
     record = ledger.get_component(ports.records, event.release, name)
+    # every shift starts from the version the ledger last promoted (or ``from``): never from a
+    # version a promotion superseded (DESIGN §4)
+    base, new = ledger.base_version(context, record), context.to_version(name)
+    steps = list(comp.strategy.steps)
     index = resume_index(steps, record.expected.get(new, 0.0))
     if index < 0:
         index = 0

@@ -1,6 +1,10 @@
 """Promote: confirm the alias is fully on the new version and record the cutover time.
 
-The cutover time starts the drain clock of DESIGN §4 for the queues this component writes.
+Promotion is this step's verdict, not the weight: a 100% step that failed its gate is not
+promoted. The version joins the record's ``promoted`` list: every later shift of the component
+starts from it, and no version promoted before it gets weight again. The promotion time is the
+earliest cutover of DESIGN §4 for the queues this component writes (DrainQueues also waits for the
+old versions' last invocations).
 """
 
 from __future__ import annotations
@@ -40,9 +44,15 @@ def promote(event: ComponentInput, ports: Ports) -> Promoted:
             version=version,
         )
     record = ledger.get_component(ports.records, event.release, name)
-    if record.status == "promoted" and record.promoted_at is not None and record.version == version:
+    if (
+        record.status == "promoted"
+        and record.promoted_at is not None
+        and record.version == version
+        and record.promoted[-1:] == [version]
+    ):
         return Promoted(component=name, version=version, promoted_at=record.promoted_at)
     now = ports.clock.now()
+    promoted = [v for v in record.promoted if v != version] + [version]
     ledger.put_component(
         ports.records,
         event.release,
@@ -52,6 +62,7 @@ def promote(event: ComponentInput, ports: Ports) -> Promoted:
                 "promoted_at": now,
                 "version": version,
                 "expected": {version: 100.0},
+                "promoted": promoted,
             }
         ),
     )

@@ -1,5 +1,9 @@
 """Report: the release summary, as the execution's output and in the ledger.
 
+The final state is read from the live aliases, not only from the ledger: a promoted component
+whose alias is no longer on its promoted version (moved by hand later) makes the release incomplete
+and is named in ``findings``.
+
 Status (DESIGN §7): SUCCEEDED (every shifted component live on its verified new version),
 ROLLED_FORWARD (the same, through at least one hotfix), HALTED (stopped on a failure, waiting or
 ``on_failure: halt``), FAILED (hotfix timeout, abort, or an error outside the gates).
@@ -14,6 +18,7 @@ from pydantic import BaseModel, Field
 from orchestrator.model.steps import AliasMove, ComponentRecord
 from orchestrator.steps import ledger
 from orchestrator.steps.runtime import entrypoint
+from orchestrator.steps.shifting import fmt_weights, same_weights
 
 if TYPE_CHECKING:
     from orchestrator.steps.runtime import Ports
@@ -45,12 +50,15 @@ class ReleaseReport(BaseModel):
     rounds: list[dict[str, Any]] = Field(default_factory=list)
     """Every roll-forward round: the failure that started it."""
     error: dict[str, Any] | None = None
+    findings: list[str] = Field(default_factory=list)
+    """What the live aliases show that the ledger does not (a promoted alias moved by hand)."""
 
 
-def build_report(event: ReportInput, ports: Ports) -> ReleaseReport:
+def build_report(event: ReportInput, ports: Ports, *, store: bool = True) -> ReleaseReport:
     context = ledger.load_context(ports.records, event.release)
     records = ledger.all_components(ports.records, event.release)
     final: dict[str, ComponentSummary] = {}
+    findings: list[str] = []
     complete = True
     for name, comp in sorted(context.manifest.resolved.items()):
         live = ports.alias_reads.read(comp.function, comp.alias)
@@ -58,6 +66,13 @@ def build_report(event: ReportInput, ports: Ports) -> ReleaseReport:
         wave = context.plan.wave_of(name)
         if wave is not None and record.status != "promoted":
             complete = False
+        if record.status == "promoted" and not same_weights(live.weights, {record.version: 100}):
+            complete = False
+            findings.append(
+                f"{name} was promoted on {record.version} but its alias {comp.function_name}:"
+                f"{comp.alias} is now on [{fmt_weights(live.weights)}]: it was moved outside "
+                "this release (see runbooks/alias-drift.md)"
+            )
         final[name] = ComponentSummary(
             version=live.version
             if len(live.weights) == 1
@@ -85,8 +100,10 @@ def build_report(event: ReportInput, ports: Ports) -> ReleaseReport:
         rounds=rollforward.rounds,
         hotfixes=hotfixes,
         error=event.error,
+        findings=findings,
     )
-    ports.records.put(event.release, "report", report.model_dump(mode="json"))
+    if store:
+        ports.records.put(event.release, "report", report.model_dump(mode="json"))
     return report
 
 

@@ -37,6 +37,7 @@ def resume(event: ReleaseRef, ports: Ports) -> WaveItems:
         if names:
             items.append({"wave": index, "components": names})
     ports.records.delete(event.release, "failure")
+    ports.records.delete(event.release, "hold")
     ports.records.delete(event.release, "hotfix-token")
     ledger.clear_flag(ports.records, event.release, "frozen")
     return WaveItems(items)

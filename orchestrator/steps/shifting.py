@@ -9,16 +9,27 @@ ledger; at the start: the ``from`` version at 100%):
   revision ids (DESIGN §6), so this comparison is the real guard everywhere.
 
 A frozen release (roll-forward in progress) refuses forward moves; only AssessSafety's proven-safe
-pull-backs and the hotfix shift may move aliases then.
+pull-backs and the hotfix shift may move aliases then. An aborted release refuses every move but a
+proven-safe pull-back. Every move renews the release's lease first and fails closed when another
+release holds it, and no move ever gives weight to a version that a promotion superseded.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import AliasDriftError, ReleaseAbortedError, ReleaseFrozenError
+from orchestrator.errors import (
+    AliasDriftError,
+    BackwardsMoveError,
+    LeaseLostError,
+    LockConflictError,
+    ReleaseAbortedError,
+    ReleaseFrozenError,
+)
 from orchestrator.model.steps import AliasMove, MoveAction
 from orchestrator.steps import ledger
+from orchestrator.steps.acquire_locks import lease_key, lease_ttl
+from orchestrator.steps.ledger import base_version, superseded_versions
 
 if TYPE_CHECKING:
     from orchestrator.model.live import AliasState
@@ -27,7 +38,15 @@ if TYPE_CHECKING:
     from orchestrator.steps.runtime import Ports
 
 
-__all__ = ["ReleaseAbortedError", "ReleaseFrozenError", "move_alias", "target_weights"]
+__all__ = [
+    "ReleaseAbortedError",
+    "ReleaseFrozenError",
+    "hold_lease",
+    "move_alias",
+    "renew_leases",
+    "same_weights",
+    "target_weights",
+]
 
 
 def fmt_weights(weights: dict[str, float]) -> str:
@@ -55,6 +74,55 @@ def check_not_stopped(
         raise ReleaseAbortedError(f"release {release} was aborted: {abort.get('reason', '')}")
 
 
+def hold_lease(ports: Ports, context: ReleaseContext, name: str) -> None:
+    """Renew this release's lease on ``name``'s alias, or fail closed.
+
+    A lease that expired and that nobody took is taken again (nothing else moved the alias: the
+    drift check guards that); a lease another release holds now stops this one
+    (``LeaseLostError``) before any alias moves.
+    """
+    release = context.manifest.release
+    comp = context.component(name)
+    key = lease_key(comp)
+    now = ports.clock.now()
+    holder = ports.leases.holder(key, now)
+    if holder is not None and holder != release:
+        raise LeaseLostError(
+            f"release {release} lost its lease on {key} to {holder}: nothing was moved; "
+            "see runbooks/lock-left-behind.md",
+            component=name,
+        )
+    try:
+        ports.leases.acquire(key, release, lease_ttl(context), now)
+    except LockConflictError as exc:
+        raise LeaseLostError(str(exc), component=name) from None
+
+
+def renew_leases(ports: Ports, context: ReleaseContext) -> None:
+    """Renew every lease of the release (long waits: drains, hotfix and resume waits)."""
+    names = {n for wave in context.plan.waves for n in wave} | set(context.hotfixes)
+    for name in sorted(names):
+        hold_lease(ports, context, name)
+
+
+def check_not_backwards(
+    context: ReleaseContext, record: ComponentRecord, target: dict[str, float]
+) -> None:
+    """A promotion is one-way: no version it superseded gets weight again (DESIGN §4)."""
+    old = sorted(
+        v for v, w in target.items() if w > 0 and v in superseded_versions(context, record)
+    )
+    if old:
+        name = record.component
+        raise BackwardsMoveError(
+            f"refusing to give {name}@{', '.join(old)} weight again: {name} was promoted to "
+            f"{base_version(context, record)} after it, and a promoted alias never moves "
+            f"backwards (target [{fmt_weights(target)}])",
+            component=name,
+            version=old[0],
+        )
+
+
 def move_alias(
     ports: Ports,
     context: ReleaseContext,
@@ -68,29 +136,38 @@ def move_alias(
 ) -> AliasState:
     """Move component ``name``'s alias to ``target`` weights, or explain why not.
 
-    ``record`` (the component's ledger entry) may be passed by a caller that just wrote it. The
-    flags are always read here, right before the move, so a freeze is never missed.
+    Before any move: an abort stops everything but a proven-safe pull-back; a freeze stops
+    everything but the roll-forward path's own moves (``allow_frozen``); the lease is renewed or
+    the move fails closed; a version a promotion superseded never gets weight again; and the
+    alias must be where this release left it. ``record`` (the component's ledger entry) may be
+    passed by a caller that just wrote it. The flags are always read here, right before the move.
     """
     release = context.manifest.release
     comp = context.component(name)
-    if not allow_frozen:
-        raised = ledger.flags(ports.records, release)
+    raised = ledger.flags(ports.records, release)
+    if action != "pull-back":
         check_not_stopped(ports, release, raised)
-        if "frozen" in raised:
-            raise ReleaseFrozenError(
-                f"release {release} is frozen for roll-forward: {name} stays where it is",
-                component=name,
-            )
+    if not allow_frozen and "frozen" in raised:
+        raise ReleaseFrozenError(
+            f"release {release} is frozen for roll-forward: {name} stays where it is",
+            component=name,
+        )
     if record is None:
         record = ledger.get_component(ports.records, release, name)
+    check_not_backwards(context, record, target)
+    hold_lease(ports, context, name)
     current = ports.aliases.read(comp.function, comp.alias)
-    if current.weights == target:
+    if same_weights(current.weights, target):
         if record.expected != target:
-            record = record.model_copy(update={"expected": target})
+            # the move happened but its reply (or our ledger write) was lost: record it once
+            previous = expected_state(context, record)
+            seen = list(dict.fromkeys([*record.versions_seen, *previous, *target]))
+            record = record.model_copy(update={"expected": target, "versions_seen": seen})
             ledger.put_component(ports.records, release, record)
+            record_move(ports, context, name, action, target, previous, step)
         return current
     expected = expected_state(context, record)
-    if current.weights != expected:
+    if not same_weights(current.weights, expected):
         raise AliasDriftError(
             f"alias {comp.function_name}:{comp.alias} is at [{fmt_weights(current.weights)}] but "
             f"release {release} last left it at [{fmt_weights(expected)}]: someone else changed "
@@ -103,15 +180,37 @@ def move_alias(
         primary = max(target.items(), key=lambda item: item[1])[0]
     extra = {v: round(w / 100.0, 6) for v, w in target.items() if v != primary}
     updated = ports.aliases.set_weights(current, primary, extra or None)
-    seen = list(dict.fromkeys([*record.versions_seen, *target]))
+    # what was live before the move may still be in the queues: remember it (a one-step shift
+    # would otherwise forget the old version's writes)
+    seen = list(dict.fromkeys([*record.versions_seen, *current.weights, *target]))
     ledger.put_component(
         ports.records,
         release,
         record.model_copy(update={"expected": target, "versions_seen": seen}),
     )
+    record_move(ports, context, name, action, target, current.weights, step)
+    return updated
+
+
+def same_weights(a: dict[str, float], b: dict[str, float]) -> bool:
+    """Equal routing, up to what AWS stores (weights are fractions with 6 digits)."""
+    keys = {k for k, w in a.items() if w > 0} | {k for k, w in b.items() if w > 0}
+    return all(abs(a.get(k, 0.0) - b.get(k, 0.0)) < 1e-3 for k in keys)
+
+
+def record_move(
+    ports: Ports,
+    context: ReleaseContext,
+    name: str,
+    action: MoveAction,
+    target: dict[str, float],
+    previous: dict[str, float],
+    step: float | None,
+) -> None:
+    comp = context.component(name)
     ledger.append_action(
         ports.records,
-        release,
+        context.manifest.release,
         AliasMove(
             at=ports.clock.now(),
             component=name,
@@ -119,8 +218,7 @@ def move_alias(
             alias=comp.alias,
             action=action,
             weights=target,
-            previous=current.weights,
+            previous=previous,
             step=step,
         ),
     )
-    return updated

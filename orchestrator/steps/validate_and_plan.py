@@ -2,6 +2,9 @@
 
 Checks that every function, version, alias and queue exists and that each alias is on the declared
 ``from`` version (an alias elsewhere has drifted: ``AliasDriftError`` naming it and both versions).
+A repeat of the same release (same id, same manifest: a redrive or a retried task) compares each
+alias with where its ledger says the release left it instead; the same id with another manifest
+is refused, so an old ledger can never excuse an alias that moved.
 Nothing is changed in AWS; the plan is stored for the other steps (state stays small).
 """
 
@@ -9,13 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import AliasDriftError, ResourceMissingError
+from orchestrator.errors import AliasDriftError, Issue, ManifestError, ResourceMissingError
 from orchestrator.model.load import manifest_from_data
 from orchestrator.model.steps import PlanOutput, StartInput
 from orchestrator.planning import plan_release
 from orchestrator.steps import ledger
 from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import fmt_weights
+from orchestrator.steps.shifting import fmt_weights, same_weights
 
 if TYPE_CHECKING:
     from orchestrator.steps.runtime import Ports
@@ -25,20 +28,44 @@ def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
     manifest = manifest_from_data(event.manifest)
     plan = plan_release(manifest)
     release = manifest.release
+    stored = ports.records.get(release, "context")
+    if stored is not None and stored.get("manifest") != event.manifest:
+        raise ManifestError(
+            [
+                Issue(
+                    "release",
+                    f"release id {release!r} already ran with a different manifest (its ledger is "
+                    "in the table): give this release a new id",
+                )
+            ]
+        )
     resolved_from: dict[str, str] = {}
     for name, comp in manifest.resolved.items():
         alias = ports.alias_reads.read(comp.function, comp.alias)
-        started = ledger.get_component(ports.records, release, name).expected
+        # a repeat of the same release continues from where its ledger says it left the alias;
+        # anything else is drift, whether or not a ledger exists
+        started = ledger.get_component(ports.records, release, name).expected if stored else {}
+        if started and not same_weights(alias.weights, started):
+            raise AliasDriftError(
+                f"alias {comp.function_name}:{comp.alias} is on [{fmt_weights(alias.weights)}] "
+                f"but release {release} last left it at [{fmt_weights(started)}]: the alias "
+                "drifted; see runbooks/alias-drift.md",
+                component=name,
+            )
         if comp.from_.version is None:
-            if len(alias.weights) != 1:
+            earlier = (stored or {}).get("resolved_from") or {}
+            if started and isinstance(earlier, dict) and name in earlier:
+                resolved_from[name] = str(earlier[name])
+            elif len(alias.weights) != 1:
                 raise AliasDriftError(
                     f"alias {comp.function_name}:{comp.alias} is split "
                     f"[{fmt_weights(alias.weights)}]: finish or undo that shift first, or declare "
                     f"components.{name}.from.version",
                     component=name,
                 )
-            resolved_from[name] = alias.version
-        elif alias.weights != {comp.from_.version: 100.0} and not started:
+            else:
+                resolved_from[name] = alias.version
+        elif not started and not same_weights(alias.weights, {comp.from_.version: 100.0}):
             raise AliasDriftError(
                 f"alias {comp.function_name}:{comp.alias} is on [{fmt_weights(alias.weights)}] "
                 f"but the manifest says components.{name}.from.version is "

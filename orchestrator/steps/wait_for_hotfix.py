@@ -3,17 +3,22 @@
 Runs as a ``lambda:invoke.waitForTaskToken`` task: the execution waits (up to the manifest's
 ``hotfix_timeout_seconds``) until a hotfix is handed over with SendTaskSuccess or the release is
 aborted with SendTaskFailure. The token is stored in the record store, keyed by release, and never
-logged.
+logged. The same task parks a held release's token (``purpose: resume``) for `rollout resume`.
+
+An abort requested before the token is parked (between Freeze and here) ends the wait at once
+(``ReleaseAbortedError``), and the release's leases are renewed so a long wait keeps them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, SecretStr
 
 from orchestrator.model.steps import ReleaseRef
+from orchestrator.steps import ledger
 from orchestrator.steps.runtime import entrypoint
+from orchestrator.steps.shifting import check_not_stopped, renew_leases
 
 if TYPE_CHECKING:
     from orchestrator.steps.runtime import Ports
@@ -22,6 +27,9 @@ if TYPE_CHECKING:
 class WaitInput(ReleaseRef):
     token: SecretStr
     round: int = 1
+    purpose: Literal["hotfix", "resume"] = "hotfix"
+    """``hotfix``: wait for `rollout hotfix`; ``resume``: a held release waits for
+    `rollout resume`."""
 
 
 class Parked(BaseModel):
@@ -30,19 +38,24 @@ class Parked(BaseModel):
 
 
 def wait_for_hotfix(event: WaitInput, ports: Ports) -> Parked:
+    # an abort asked for before the token was parked must not be lost: end the wait at once
+    check_not_stopped(ports, event.release)
+    context = ledger.load_context(ports.records, event.release)
+    renew_leases(ports, context)
     ports.records.put(
         event.release,
         "hotfix-token",
         {
             "token": event.token.get_secret_value(),
             "round": event.round,
+            "purpose": event.purpose,
             "since": ports.clock.now().isoformat(),
         },
     )
     return Parked(release=event.release, round=event.round)
 
 
-PORTS = ("records", "clock")
+PORTS = ("leases", "records", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("WaitForHotfix", WaitInput, wait_for_hotfix, PORTS)
