@@ -1,10 +1,18 @@
-"""Per-edge compatibility: the table of DESIGN §4, as a pure function.
+"""Per-edge compatibility: the table of DESIGN §4, as a pure function, and the delivery rule.
 
 For an edge ``P -> Q -> C``: ``o``/``n`` are the schemas P's old/new version writes on Q (None when
-that version does not write Q) and ``ro``/``rn`` what C's old/new version reads on Q (None when that
-version does not consume Q, so it never sees a message of Q). A version that does not take part
-accepts everything, which keeps the four rows of the table exact for the usual case where both
-versions take part:
+that version does not write Q) and ``ro``/``rn`` what C's old/new version reads on Q, as
+``effective_reads`` gives it:
+
+* delivery ``alias`` (the default): the SQS event source mapping targets the function or the
+  alias, not a version, so every version behind the alias receives every queue the component reads
+  in any of its versions. A version that does not list such a queue reads *no* schema of it: its
+  read set is empty and it accepts nothing (any message of the queue reaching it is unreadable);
+* delivery ``per-version``: each version has its own mapping (or the mapping is created or removed
+  outside the release), so a version that does not list a queue never receives it: its read set is
+  None, and a version that does not take part accepts everything.
+
+With those read sets the four rows of the table are exact:
 
 ==================================================  ======================  ========================
 condition                                           kind                    order
@@ -18,8 +26,10 @@ otherwise                                           infeasible              no o
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Iterable, Mapping, Set
 from enum import StrEnum
+
+from orchestrator.model.manifest import Component, Delivery, VersionSpec
 
 SchemaT = int | str
 
@@ -31,11 +41,45 @@ class EdgeKind(StrEnum):
     INFEASIBLE = "infeasible"
 
 
+def read_queues(component: Component, *versions: VersionSpec) -> frozenset[str]:
+    """Every queue ``component`` reads in its ``from``, its ``to`` or any of ``versions``.
+
+    Under delivery ``alias`` these are the queues its alias delivers to every version behind it.
+    """
+    specs = (component.from_, component.to, *versions)
+    return frozenset(queue for spec in specs for queue in spec.reads)
+
+
+def effective_reads(
+    component: Component | Delivery,
+    version_spec: VersionSpec | Mapping[str, Iterable[SchemaT]],
+    queues_of_component: Iterable[str],
+) -> dict[str, frozenset[SchemaT]]:
+    """What one version of a component reads on every queue that reaches it (DESIGN §4, delivery).
+
+    ``component`` is the component (or just its delivery), ``version_spec`` the version (or its
+    ``reads``), ``queues_of_component`` every queue any known version of the component reads (see
+    ``read_queues``). Delivery ``alias``: the result has every one of those queues, and a queue the
+    version does not list maps to the empty set (it receives the queue and reads no schema of it).
+    Delivery ``per-version``: only the queues the version lists. Queues the version lists are
+    always in the result with what it lists.
+    """
+    delivery = component if isinstance(component, str) else component.delivery
+    reads = version_spec.reads if isinstance(version_spec, VersionSpec) else version_spec
+    out: dict[str, frozenset[SchemaT]] = {}
+    if delivery == "alias":
+        out = dict.fromkeys(queues_of_component, frozenset())
+    for queue, schemas in reads.items():
+        out[queue] = frozenset(schemas)
+    return out
+
+
 def accepts(reads: Set[SchemaT] | None, schema: SchemaT | None) -> bool:
     """Whether a version reading ``reads`` copes with a message of ``schema``.
 
     ``schema`` None: nothing is written, so nothing to cope with. ``reads`` None: the version does
-    not consume the queue, so it never sees the message.
+    not receive the queue (``per-version`` delivery), so it never sees the message. An empty
+    ``reads`` (``alias`` delivery of a queue the version does not list) accepts nothing.
     """
     return schema is None or reads is None or schema in reads
 

@@ -4,6 +4,10 @@ Pure and linear in the size of the graph: queues index their producers and consu
 producer/consumer pair of a queue is classified by ``compatibility.classify``, the ordering edges
 form a graph whose longest-path layers are the waves. Every infeasible edge and a cycle, if any, are
 reported together in one ``InfeasibleReleaseError``.
+
+A consumer's read sets follow its delivery (``compatibility.effective_reads``): with ``alias`` (the
+default) a version that does not list a queue its other version reads still receives it and reads
+no schema of it (empty set); with ``per-version`` it never receives it (None, accepts everything).
 """
 
 from __future__ import annotations
@@ -17,7 +21,13 @@ from dataclasses import dataclass
 from orchestrator.errors import InfeasibleReleaseError, Issue
 from orchestrator.model.manifest import Component, Manifest, VersionSpec, schema_sort_key
 from orchestrator.model.plan import Constraint, Drain, Edge, Plan
-from orchestrator.planning.compatibility import EdgeKind, SchemaT, classify
+from orchestrator.planning.compatibility import (
+    EdgeKind,
+    SchemaT,
+    classify,
+    effective_reads,
+    read_queues,
+)
 from orchestrator.planning.graph import find_cycle, longest_path_layers
 
 
@@ -46,10 +56,18 @@ def edges(components: Iterable[Component]) -> list[EdgeFacts]:
             producers[queue].append(comp)
         for queue in sorted(set(comp.from_.reads) | set(comp.to.reads)):
             consumers[queue].append(comp)
+    reads: dict[str, tuple[dict[str, frozenset[SchemaT]], dict[str, frozenset[SchemaT]]]] = {}
+    for comp in comps:
+        if comp.from_.reads or comp.to.reads:
+            queues = read_queues(comp)
+            reads[comp.name] = (
+                effective_reads(comp, comp.from_, queues),
+                effective_reads(comp, comp.to, queues),
+            )
     out: list[EdgeFacts] = []
     for queue in sorted(producers):
         readers = [
-            (consumer, consumer.from_.read_set(queue), consumer.to.read_set(queue))
+            (consumer, reads[consumer.name][0].get(queue), reads[consumer.name][1].get(queue))
             for consumer in consumers.get(queue, ())
         ]
         for producer in producers[queue]:
@@ -168,6 +186,8 @@ def _plan(manifest: Manifest) -> Plan:
 def fmt_reads(reads: frozenset[SchemaT] | None) -> str:
     if reads is None:
         return "does not read it"
+    if not reads:
+        return "reads [] (it does not list the queue, but the alias delivers it)"
     return "reads [" + ", ".join(str(s) for s in sorted(reads, key=schema_sort_key)) + "]"
 
 
@@ -190,7 +210,7 @@ def describe_edge(edge: EdgeFacts) -> str:
 
 def _fix_path(edge: EdgeFacts) -> str:
     """Where a fix usually goes: what the consumer's new version reads on the queue."""
-    side = "to" if edge.consumer.to.reads.get(edge.queue) is not None else "from"
+    side = "to" if edge.rn is not None else "from"
     return f"components.{edge.consumer.name}.{side}.reads.{edge.queue}"
 
 

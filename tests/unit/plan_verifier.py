@@ -32,9 +32,12 @@ version that goes live later writes it.
 
 *Violations.*
 
-- In some reachable state, a live version of a consumer that reads a queue (reads are
-  version-specific: a version that does not list the queue does not consume it) could receive a
-  schema it does not list. This includes the initial state (before any move).
+- In some reachable state, a live version of a consumer that receives a queue could receive a
+  schema it does not list. This includes the initial state (before any move). Which queues reach
+  a version depends on the component's delivery: ``alias`` (the default; the event source mapping
+  targets the alias) delivers every queue that either version of the component lists to both
+  versions, and a version that does not list one of them reads nothing of it (every schema there
+  is foreign to it); ``per-version`` delivers to a version only the queues it lists.
 - The waves miss a changed component, list one twice, include an unchanged or unknown component, or
   contain an empty wave.
 - A constraint whose ``before`` is not in an earlier wave than its ``after``.
@@ -78,10 +81,13 @@ class Side:
     writes: frozenset[Message]
 
     @classmethod
-    def of(cls, spec: VersionSpec) -> Side:
+    def of(cls, spec: VersionSpec, delivered: Iterable[str] = ()) -> Side:
+        """``delivered``: queues the version receives even where it lists none of their schemas."""
+        reads: dict[str, frozenset[Schema]] = {q: frozenset() for q in delivered}
+        reads.update({q: frozenset(s) for q, s in spec.reads.items()})
         return cls(
             version=spec.version or "(live)",
-            reads={q: frozenset(s) for q, s in spec.reads.items()},
+            reads=reads,
             writes=frozenset(spec.writes.items()),
         )
 
@@ -105,10 +111,12 @@ class Comp:
 
 
 def components(manifest: Manifest) -> dict[str, Comp]:
-    return {
-        name: Comp(name, Side.of(c.from_), Side.of(c.to), changed=not c.unchanged)
-        for name, c in manifest.resolved.items()
-    }
+    out: dict[str, Comp] = {}
+    for name, c in manifest.resolved.items():
+        # alias delivery: the mapping on the alias feeds both versions every queue either lists
+        alias = set(c.from_.reads) | set(c.to.reads) if c.delivery == "alias" else set()
+        out[name] = Comp(name, Side.of(c.from_, alias), Side.of(c.to, alias), not c.unchanged)
+    return out
 
 
 def _fmt(schemas: Iterable[Schema]) -> str:

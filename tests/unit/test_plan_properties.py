@@ -1,7 +1,8 @@
 """Property tests of the planner against an independent verifier and a brute-force oracle.
 
 ``tests/unit/plan_verifier.py`` states the semantics. Here Hypothesis draws small random releases
-(2-6 components, 1-4 queues, schemas 1-3) whose live system works today, and checks:
+(2-6 components, 1-4 queues, schemas 1-3, each component delivered through its alias or per
+version) whose live system works today, and checks:
 
 (a) every plan the planner returns passes the verifier;
 (b) when the planner says infeasible, no sequential order is safe (brute force);
@@ -140,11 +141,13 @@ def releases(draw: st.DrawFn) -> dict[str, Any]:
     components: dict[str, Any] = {}
     for name in names:
         old = {"version": "1", "reads": old_reads[name], "writes": old_writes[name]}
+        # how SQS reaches the versions (DESIGN §4): through the alias (default) or per version
+        delivery = {} if draw(st.booleans()) else {"delivery": "per-version"}
         if how[name] == "omitted":
-            components[name] = {"from": old}
+            components[name] = {**delivery, "from": old}
             continue
         if how[name] == "same":
-            components[name] = {"from": old, "to": dict(old)}
+            components[name] = {**delivery, "from": old, "to": dict(old)}
             continue
         reads: dict[str, list[int]] = {}
         for q in queues:
@@ -165,6 +168,7 @@ def releases(draw: st.DrawFn) -> dict[str, Any]:
             if after_reads is not None:
                 reads[q] = after_reads
         components[name] = {
+            **delivery,
             "from": old,
             "to": {"version": "2", "reads": reads, "writes": new_writes[name]},
         }
