@@ -18,23 +18,25 @@ Fault injection: every fake has ``fail_next(method, error, times=1)``: the next 
 ``method`` raise ``error`` (for instance ``TransientError`` for a throttled call) before doing
 anything.
 
-Testing a step you wrote (``run(event, ports) -> result``)::
+Testing a step you wrote (``run(event, ports) -> result``), or one of ours::
 
-    from orchestrator.steps import ledger
     from orchestrator.testing import Fakes
 
     fakes = Fakes()
-    fakes.aliases.add_alias("enrich", "live", {"17": 100.0}, versions=["17", "18"])
-    ledger.save_context(fakes.records, "r1", manifest_data, plan, RunOptions(), {})
-    fakes.metrics.set_lambda("enrich", "live", "18", invocations=300, errors=0, throttles=0)
+    context = fakes.plan_release(manifest_data)   # aliases, versions, queues; ValidateAndPlan
+    acquire_locks(ReleaseRef(release=context.manifest.release), fakes.ports)
+    shift = prepare_shift(ComponentInput(release="r1", component="enrich"), fakes.ports)
     fakes.clock.advance(300)                      # the bake
-    result = my_step(event, fakes.ports)          # the step under test, on the fakes
-    assert fakes.aliases.weights("enrich", "live") == {"18": 100.0}
+    fakes.metrics.set_lambda("enrich", "live", "18", invocations=300, errors=0, throttles=0)
+    shift = my_step(ComponentInput(release="r1", component="enrich", shift=shift), fakes.ports)
+    assert fakes.aliases.weights("enrich", "live") == {"17": 50.0, "18": 50.0}
     assert fakes.records.get("r1", "failure") is None
 
-``fake_ports(aliases=..., records=...)`` does the same for a test that builds only the fakes it
-scripts (the others start empty). A step's handler can be exercised too, with the port
-restrictions of production: ``handler.invoke(event_dict, fakes.ports)``.
+``fake_ports(aliases=..., records=...)`` builds the ``Ports`` for a test that creates only the
+fakes it scripts (the others start empty). A step's handler runs with the port restrictions of
+production (a port it does not declare in ``PORTS`` fails loudly):
+``handler.invoke(event_dict, fakes.ports)``. ``tests/functional/test_advance.py`` is a worked
+example.
 """
 
 from __future__ import annotations
@@ -43,11 +45,18 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import AliasDriftError, LockConflictError, ResourceMissingError
 from orchestrator.model.live import AliasState, MetricQuery, MetricResult, QueueDepth
+from orchestrator.model.load import manifest_from_data
+from orchestrator.model.steps import RunOptions, StartInput
+from orchestrator.steps import ledger
 from orchestrator.steps.runtime import Ports
+
+if TYPE_CHECKING:
+    from orchestrator.model.manifest import Manifest
+    from orchestrator.steps.ledger import ReleaseContext
 
 __all__ = [
     "FakeAliasRouter",
@@ -559,6 +568,38 @@ class Fakes:
             notifier=self.notifier,
             clock=self.clock,
         )
+
+    def seed(self, manifest: Manifest) -> None:
+        """An account as a release starts: every alias on its ``from`` version at 100% (the
+        ``to`` versions published), every queue and dead-letter queue present and empty."""
+        for comp in manifest.resolved.values():
+            if comp.from_.version is None:
+                raise ValueError(
+                    f"components.{comp.name}.from.version is needed to seed its alias; "
+                    "add the alias yourself with aliases.add_alias"
+                )
+            versions = [v for v in (comp.to.version,) if v is not None]
+            self.aliases.add_alias(
+                comp.function_name, comp.alias, {comp.from_.version: 100.0}, versions
+            )
+        for queue in manifest.queues.values():
+            for url in (queue.url, queue.dlq_url):
+                if url is not None:
+                    self.queues.add_queue(url)
+
+    def plan_release(
+        self, manifest_data: Mapping[str, Any], options: RunOptions | None = None
+    ) -> ReleaseContext:
+        """Seed the account from the manifest, run the real ValidateAndPlan step on these fakes
+        (it stores the plan as in production) and return the stored ``ReleaseContext``."""
+        from orchestrator.steps.validate_and_plan import validate_and_plan
+
+        data = dict(manifest_data)
+        self.seed(manifest_from_data(data))
+        planned = validate_and_plan(
+            StartInput(manifest=data, options=options or RunOptions()), self.ports
+        )
+        return ledger.load_context(self.records, planned.release)
 
 
 def fake_ports(
