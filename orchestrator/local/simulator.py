@@ -45,7 +45,9 @@ Modelling choices, so the numbers can be predicted:
   a DLQ, exactly like an ``errors_on`` failure at 1.0) and is counted per queue, live traffic and
   backlog alike (:attr:`LedgerEntry.unreadable`, :attr:`TickReport.unreadable`). A release that
   keeps its declarations never makes one: the figure is 0 unless a scenario (or a defect) breaks a
-  declaration.
+  declaration. A version is known by its spec in the manifest (``from``, ``to``) or the scenario
+  (``hotfixes``), or, for a hotfix handed over by hand (``rollout hotfix``), by the declarations
+  ``ApplyHotfix`` received; any other version is taken to behave as ``from``.
 * Each producer invocation writes one (virtual) message on every queue its version writes. Every
   component reading a queue sees all of that live traffic (fan-out), while the backlog, being real
   messages, is consumed once, split evenly between the queue's reading components.
@@ -303,6 +305,7 @@ class Simulator:
         self._alias_moves_reported = False
         self._role_arn: str | None = None
         self._alias_queue_cache: dict[str, frozenset[str]] = {}
+        self._learned: dict[tuple[str, str], VersionSpec] = {}
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -515,7 +518,36 @@ class Simulator:
         for hotfix in self.scenario.hotfixes_for(name):
             if hotfix.version == version:
                 return hotfix.as_version_spec()
-        return comp.from_
+        with self._lock:
+            learned = self._learned.get((name, version))
+        return comp.from_ if learned is None else learned
+
+    def learn_hotfix(self, hotfix: Mapping[str, Any]) -> None:
+        """Take the declarations of a hotfix handed to the release (``ApplyHotfix``'s input) for a
+        version the manifest and the scenario do not know (``rollout hotfix`` of a version
+        published by hand): the simulator then delivers to it what it says it reads."""
+        name, version = hotfix.get("component"), hotfix.get("version")
+        if not isinstance(name, str) or name not in self._components or version is None:
+            return
+        version = str(version)
+        comp = self._components[name]
+        known = {comp.from_.version, comp.to.version}
+        known |= {h.version for h in self.scenario.hotfixes_for(name)}
+        if version in known:
+            return
+        try:
+            spec = VersionSpec.model_validate(
+                {
+                    "version": version,
+                    "reads": hotfix.get("reads") or {},
+                    "writes": hotfix.get("writes") or {},
+                }
+            )
+        except ValueError:
+            return  # ApplyHotfix refuses it with the reason; nothing to simulate
+        with self._lock:
+            self._learned[(name, version)] = spec
+            self._alias_queue_cache.pop(name, None)
 
     def delivered(self, name: str, version: str) -> list[str]:
         """The manifest queues whose messages reach ``name@version``, in manifest order.
@@ -539,6 +571,7 @@ class Simulator:
                 comp = self._components[name]
                 specs = [comp.from_, comp.to]
                 specs += [h.as_version_spec() for h in self.scenario.hotfixes_for(name)]
+                specs += [spec for (n, _), spec in self._learned.items() if n == name]
                 cached = frozenset(q for spec in specs for q in spec.reads)
                 self._alias_queue_cache[name] = cached
             return cached
@@ -631,7 +664,9 @@ class Simulator:
         already passed it, so the bakes of components shifting in parallel overlap as they do
         in AWS. With ``overlap_bakes=False``, or a shift without ``started_at``, every Advance
         moves time by a full nominal bake. A repeat ``DrainQueues`` check of a wave moves time
-        by the queues' nominal poll interval. Other steps take no simulated time.
+        by the queues' nominal poll interval. ``ApplyHotfix`` takes no time, but the simulator
+        learns the declarations of a hotfix it does not know (:meth:`learn_hotfix`). Other steps
+        take no simulated time.
         """
         if step.startswith("Advance"):
             shift = event.get("shift")
@@ -650,6 +685,8 @@ class Simulator:
             seconds = self._drain_poll_seconds(event)
             if seconds > 0:
                 self.tick(seconds)
+        elif step == "ApplyHotfix" and isinstance(event.get("hotfix"), Mapping):
+            self.learn_hotfix(event["hotfix"])
 
     def _drain_poll_seconds(self, event: Mapping[str, Any]) -> float:
         drain = event.get("drain")

@@ -856,3 +856,21 @@ def test_no_unreadable_delivery_in_the_seed_story_windows(
         set_weights(account, "ingest", "42", ingest)
         assert sim.tick(60).unreadable == {}
     assert all(entry["unreadable"] == 0 for entry in sim.message_ledger().values())
+
+
+def test_a_hotfix_handed_over_by_hand_is_simulated_as_it_declares(
+    account: EmbeddedEngine, seed: Manifest
+) -> None:
+    """enrich@20 is not in the manifest or the scenario: ApplyHotfix's input says what it reads."""
+    sim = simulator(account, seed)
+    assert sim.spec_of("enrich", "20") == seed.component("enrich").from_  # unknown: as `from`
+    hotfix = {"component": "enrich", "version": "20", "reads": {"orders": [1, 2]}, "writes": {}}
+    sim.before_step("ApplyHotfix", {"release": "r", "component": "enrich", "hotfix": hotfix})
+    assert sim.clock.now() == START  # no simulated time
+    assert sim.spec_of("enrich", "20").reads == {"orders": [1, 2]}
+    assert sim.reads("enrich", "20", "orders", 2)
+    # a hotfix the scenario or the manifest knows keeps its own declarations
+    sim.learn_hotfix({"component": "enrich", "version": "18", "reads": {"orders": [3]}})
+    assert sim.spec_of("enrich", "18").reads == {"orders": [1, 2]}
+    sim.learn_hotfix({"component": "nobody", "version": "1"})  # ignored
+    sim.learn_hotfix({"component": "enrich", "version": "$LATEST"})  # refused by ApplyHotfix
