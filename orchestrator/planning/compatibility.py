@@ -12,7 +12,10 @@ that version does not write Q) and ``ro``/``rn`` what C's old/new version reads 
   outside the release), so a version that does not list a queue never receives it: its read set is
   None, and a version that does not take part accepts everything.
 
-With those read sets the four rows of the table are exact:
+With those read sets the four rows of the table are exact, given that the live system works on the
+edge today. The table does not check that for listed reads (``o ∉ Ro`` is the manifest author's
+declaration), but an empty ``Ro`` with an old schema ``o`` means the alias already delivers ``o`` to
+a live version that reads nothing of the queue, whatever the order: that edge is infeasible.
 
 ==================================================  ======================  ========================
 condition                                           kind                    order
@@ -93,6 +96,8 @@ def classify(
     """Classify one producer -> queue -> consumer edge by DESIGN §4."""
     if accepts(ro, o) and accepts(ro, n) and accepts(rn, o) and accepts(rn, n):
         return EdgeKind.NONE
+    if o is not None and ro is not None and not ro:
+        return EdgeKind.INFEASIBLE  # alias delivery: the live old version gets o and reads none
     if accepts(rn, o) and accepts(rn, n) and not accepts(ro, n):
         return EdgeKind.CONSUMER_FIRST
     if accepts(ro, n) and accepts(rn, n) and not accepts(rn, o):

@@ -148,11 +148,19 @@ def _incoming(
     pending: Sequence[str],
     beside: Sequence[VersionIO],
 ) -> dict[SchemaT, str]:
-    """Every schema that may reach a reader of ``queue`` during the hotfix, with why."""
-    found: dict[SchemaT, str] = {
-        s: f"may be in {queue} already"
-        for s in sorted(state.queue_schemas.get(queue, frozenset()), key=schema_sort_key)
-    }
+    """Every schema that may reach a reader of ``queue`` during the hotfix, with why.
+
+    The most telling reason first: a writer running beside the hotfix, a live producer, a planned
+    one, and only then what may be queued already.
+    """
+    found: dict[SchemaT, str] = {}
+    for version in beside:
+        if queue in version.writes:
+            found.setdefault(
+                version.writes[queue],
+                f"{component}@{version.version} writes it (it keeps the rest of {component}'s "
+                "traffic during the hotfix canary)",
+            )
     for name, version in state.producers_of(queue):
         if name != component:
             found.setdefault(version.writes[queue], f"{name}@{version.version} writes it")
@@ -162,13 +170,8 @@ def _incoming(
             found.setdefault(
                 planned.writes[queue], f"{name}@{planned.version} will write it (rest of the plan)"
             )
-    for version in beside:
-        if queue in version.writes:
-            found.setdefault(
-                version.writes[queue],
-                f"{component}@{version.version} writes it (it keeps the rest of {component}'s "
-                "traffic during the hotfix canary)",
-            )
+    for schema in sorted(state.queue_schemas.get(queue, frozenset()), key=schema_sort_key):
+        found.setdefault(schema, f"may be in {queue} already")
     return found
 
 
@@ -179,27 +182,28 @@ def _readers(
     queue: str,
     pending: Sequence[str],
     beside: Sequence[VersionIO],
-) -> list[tuple[str, frozenset[SchemaT]]]:
-    """Every version but the hotfix that receives ``queue`` during or after the hotfix."""
+) -> list[tuple[str, frozenset[SchemaT], str]]:
+    """Every version but the hotfix that receives ``queue`` during or after the hotfix.
+
+    Each as (who, what it reads on ``queue``, a note on why it counts).
+    """
     out = [
-        (f"{name}@{version.version}", version.reads[queue])
+        (f"{name}@{version.version}", version.reads[queue], "")
         for name, version in state.consumers_of(queue)
         if name != component
     ]
     for name in pending:
         _, planned = _planned(manifest, state, name)
         if queue in planned.reads:
-            out.append((f"{name}@{planned.version} (rest of the plan)", planned.reads[queue]))
+            out.append((f"{name}@{planned.version}", planned.reads[queue], " (rest of the plan)"))
     for version in beside:
         if queue in version.reads:
-            out.append(
-                (
-                    f"{component}@{version.version} (it keeps the rest of {component}'s traffic "
-                    "during the hotfix canary)",
-                    version.reads[queue],
-                )
-            )
+            out.append((f"{component}@{version.version}", version.reads[queue], _BASE))
     return out
+
+
+_UNLISTED = " (it does not list the queue, but the alias delivers it)"
+_BASE = " (it keeps the rest of {component}'s traffic during the hotfix canary)"
 
 
 def _why(found: Mapping[SchemaT, str], schemas: Iterable[SchemaT]) -> str:
@@ -243,7 +247,7 @@ def requirements(
     writes: dict[str, frozenset[SchemaT] | None] = {}
     for queue in sorted(write_queues):
         allowed: frozenset[SchemaT] | None = None
-        for _, read_set in _readers(manifest, state, component, queue, others, beside):
+        for _, read_set, _ in _readers(manifest, state, component, queue, others, beside):
             allowed = read_set if allowed is None else allowed & read_set
         writes[queue] = allowed
     return Requirements(component, reads, writes)
@@ -354,16 +358,20 @@ def check_hotfix(
 
     for queue, schema in sorted(spec.writes.items()):
         readers = _readers(manifest, state, component, queue, others, beside)
-        unable = [(who, r) for who, r in readers if schema not in r]
+        unable = [(who, r, note) for who, r, note in readers if schema not in r]
         if not unable:
             continue
-        allowed = frozenset.intersection(*(r for _, r in readers))
+        allowed = frozenset.intersection(*(r for _, r, _ in readers))
         issues.append(
             Issue(
                 f"{path}.writes.{queue}",
                 f"writes schema {schema} to {queue} but its live or planned consumers read only "
                 f"{_fmt(allowed)}: "
-                + "; ".join(f"{who} reads {queue} {_fmt(r)}" for who, r in unable),
+                + "; ".join(
+                    f"{who} reads {queue} {_fmt(r)}{note.format(component=component)}"
+                    + (_UNLISTED if not r else "")
+                    for who, r, note in unable
+                ),
             )
         )
 

@@ -238,10 +238,18 @@ def explain_infeasible(edge: EdgeFacts) -> str:
             f"{c.name}@{_v(c.from_)} cannot read what is in {q} now (schema {edge.o}), "
             "so the live system is already incompatible on this edge"
         )
+    hint = ""
+    if edge.ro == frozenset() or edge.rn == frozenset():
+        hint = (
+            f". A version of {c.name} that does not list {q} still receives it, because the "
+            f"event source mapping targets the alias (delivery: alias); if {c.name}'s mapping of "
+            f"{q} is per version or created/removed outside the release, declare "
+            "`delivery: per-version`"
+        )
     return (
         f"no safe order for {describe_edge(edge)}. {why[0]}. Fix (expand/contract): release an "
         f"intermediate {c.name} version that reads {q} {_both(edge)} first (or together with "
-        f"{edge.producer.name}), and drop the old schema in a later release"
+        f"{edge.producer.name}), and drop the old schema in a later release{hint}"
     )
 
 

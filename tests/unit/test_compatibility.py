@@ -1,10 +1,20 @@
-"""Every row of the DESIGN §4 table, plus the cases where a version does not take part."""
+"""Every row of the DESIGN §4 table, the cases where a version does not take part, delivery."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from orchestrator.planning.compatibility import EdgeKind, accepts, classify
+from orchestrator.model.manifest import Component, VersionSpec
+from orchestrator.planning.compatibility import (
+    EdgeKind,
+    accepts,
+    classify,
+    effective_reads,
+    read_queues,
+)
+from tests.factories import make_manifest
 
 
 @pytest.mark.parametrize(
@@ -67,3 +77,61 @@ def test_accepts_treats_absent_sides_as_vacuous() -> None:
     assert accepts(frozenset({1}), None)
     assert accepts(frozenset({1}), 1)
     assert not accepts(frozenset({1}), 2)
+
+
+# -- delivery (DESIGN §4): which queues reach a version, and what it reads there -----------------
+
+
+def component(delivery: str, **versions: dict[str, Any]) -> Component:
+    return make_manifest({"c": {"delivery": delivery, **versions}}).component("c")
+
+
+def test_alias_delivery_gives_an_unlisted_queue_an_empty_read_set() -> None:
+    """Fails on the old code (no rule: an omitted queue meant "never receives it")."""
+    comp = component(
+        "alias",
+        **{"from": {"version": "1", "reads": {"q": [1]}}, "to": {"version": "2", "reads": {}}},
+    )
+    queues = read_queues(comp)
+    assert queues == {"q"}
+    assert effective_reads(comp, comp.to, queues) == {"q": frozenset()}
+    assert effective_reads(comp, comp.from_, queues) == {"q": frozenset({1})}
+    # an empty read set accepts nothing: every message reaching it is unreadable
+    assert not accepts(frozenset(), 1)
+    assert accepts(frozenset(), None)
+
+
+def test_per_version_delivery_keeps_only_the_listed_queues() -> None:
+    comp = component(
+        "per-version",
+        **{"from": {"version": "1", "reads": {"q": [1]}}, "to": {"version": "2", "reads": {}}},
+    )
+    assert effective_reads(comp, comp.to, read_queues(comp)) == {}
+    assert effective_reads(comp, comp.from_, read_queues(comp)) == {"q": frozenset({1})}
+
+
+def test_effective_reads_takes_a_delivery_and_plain_reads() -> None:
+    assert effective_reads("alias", {"q": [2, 1]}, ["q", "r"]) == {
+        "q": frozenset({1, 2}),
+        "r": frozenset(),
+    }
+    assert effective_reads("per-version", {"q": [1]}, ["q", "r"]) == {"q": frozenset({1})}
+    extra = VersionSpec.model_validate({"version": "3", "reads": {"s": [1]}})
+    comp = component("alias", **{"from": {"version": "1", "reads": {"q": [1]}}})
+    assert read_queues(comp, extra) == {"q", "s"}
+
+
+@pytest.mark.parametrize(
+    ("o", "n", "ro", "rn", "expected", "why"),
+    [
+        (1, 2, set(), {1, 2}, EdgeKind.INFEASIBLE, "old version receives q now and reads none"),
+        (None, 2, set(), {2}, EdgeKind.CONSUMER_FIRST, "new reader of q before anyone writes it"),
+        (1, 2, {1, 2}, set(), EdgeKind.INFEASIBLE, "new version would receive q, reads none"),
+        (1, None, {1}, set(), EdgeKind.PRODUCER_FIRST_DRAIN, "stop writing, drain, then drop"),
+        (None, None, set(), {1}, EdgeKind.NONE, "nothing is written"),
+    ],
+)
+def test_alias_delivered_non_readers(
+    o: int | None, n: int | None, ro: set[int], rn: set[int], expected: EdgeKind, why: str
+) -> None:
+    assert classify(o, n, frozenset(ro), frozenset(rn)) is expected, why

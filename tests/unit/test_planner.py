@@ -244,3 +244,85 @@ def test_graph_helpers() -> None:
     assert find_cycle(["a", "b", "c", "x"], cyclic) == ["b", "c"]
     with pytest.raises(ValueError, match="no cycle"):
         find_cycle(["a", "b", "c", "d"], succ)
+
+
+# -- delivery (DESIGN §4): a version that omits a queue its other version reads ------------------
+
+
+def omitting_release(delivery: str | None, c_from: dict[str, Any], c_to: dict[str, Any]) -> Any:
+    c: dict[str, Any] = {"from": c_from, "to": c_to}
+    if delivery is not None:
+        c["delivery"] = delivery
+    return make_manifest(
+        {
+            "p": {"from": v("1", writes={"q": 1}), "to": v("2", writes={"q": 1})},
+            "c": c,
+            "r": {"from": v("1", writes={"other": 1})},
+        }
+    )
+
+
+def test_a_new_version_that_omits_a_queue_still_receives_it_by_default() -> None:
+    """Fails on the old code: c@2 "does not read q" and the release was planned in one wave."""
+    c_from, c_to = v("1", reads={"q": [1], "other": [1]}), v("2", reads={"other": [1]})
+    with pytest.raises(InfeasibleReleaseError) as info:
+        plan_release(omitting_release(None, c_from, c_to))
+    [issue] = info.value.issues
+    assert issue.path == "components.c.to.reads.q"
+    assert "c@2 reads [] (it does not list the queue, but the alias delivers it)" in issue.message
+    assert "delivery: per-version" in issue.message
+    # per-version delivery: c@2 never receives q, so every mix is safe
+    plan = plan_release(omitting_release("per-version", c_from, c_to))
+    assert plan.waves == [["c", "p"]]
+    assert plan.constraints == []
+
+
+def test_a_consumer_that_starts_reading_a_queue_goes_before_its_first_writer() -> None:
+    """Fails on the old code: c and p shifted together, and c@1 received p@2's schema 2."""
+    manifest = make_manifest(
+        {
+            "p": {"from": v("1", writes={"r": 1}), "to": v("2", writes={"r": 1, "q": 2})},
+            "c": {"from": v("1", reads={"r": [1]}), "to": v("2", reads={"r": [1], "q": [2]})},
+        }
+    )
+    plan = plan_release(manifest)
+    assert plan.waves == [["c"], ["p"]]
+    [con] = plan.constraints
+    assert (con.before, con.after, con.queue, con.kind) == ("c", "p", "q", "consumer-first")
+    assert "c@1 reads [] (it does not list the queue, but the alias delivers it)" in con.reason
+    per_version = make_manifest(
+        {
+            "p": {"from": v("1", writes={"r": 1}), "to": v("2", writes={"r": 1, "q": 2})},
+            "c": {
+                "delivery": "per-version",
+                "from": v("1", reads={"r": [1]}),
+                "to": v("2", reads={"r": [1], "q": [2]}),
+            },
+        }
+    )
+    assert plan_release(per_version).waves == [["c", "p"]]
+
+
+def test_an_old_version_that_omits_a_written_queue_is_infeasible() -> None:
+    """c@1 does not list q, but p writes q now and the alias delivers it to c@1 already."""
+    c_from, c_to = v("1", reads={"other": [1]}), v("2", reads={"q": [1], "other": [1]})
+    with pytest.raises(InfeasibleReleaseError) as info:
+        plan_release(omitting_release("alias", c_from, c_to))
+    [issue] = info.value.issues
+    assert "the live system is already incompatible" in issue.message
+    assert "delivery: per-version" in issue.message
+    assert plan_release(omitting_release("per-version", c_from, c_to)).waves == [["c", "p"]]
+
+
+def test_a_consumer_that_stops_reading_a_queue_goes_after_its_last_writer() -> None:
+    """Alias delivery: c@2 drops q, so p must stop writing q and q be drained before c shifts."""
+    manifest = make_manifest(
+        {
+            "p": {"from": v("1", writes={"q": 1, "r": 1}), "to": v("2", writes={"r": 1})},
+            "c": {"from": v("1", reads={"q": [1], "r": [1]}), "to": v("2", reads={"r": [1]})},
+        }
+    )
+    plan = plan_release(manifest)
+    assert plan.waves == [["p"], ["c"]]
+    [drain] = plan.drains
+    assert (drain.queue, drain.schema_, drain.after, drain.before) == ("q", 1, ["p"], ["c"])
