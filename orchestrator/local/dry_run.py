@@ -54,6 +54,8 @@ EXECUTION_NAME_LIMIT = 80
 Progress = Callable[[dict[str, Any]], None]
 
 NO_HOTFIX_ERROR = "NoHotfixInScenario"
+NO_RESUME_ERROR = "NoResumeInDryRun"
+"""How a dry run ends a hold (the gate could not judge): as the real one would at its timeout."""
 """How a dry run ends a hotfix wait that its scenario cannot answer (instead of waiting it out)."""
 
 
@@ -207,7 +209,20 @@ class DryRun:
         assert self.deployment is not None and self.simulator is not None
         ports = self.deployment.ports
         release = self.manifest.release
-        if waiting_token(ports, release) is None:
+        parked = waiting_token(ports, release)
+        if parked is None:
+            return
+        if parked.get("purpose") == "resume":
+            # held: nobody will resume a dry run; it ends as the real release would at its
+            # timeout: HALTED, with the hold in the report
+            self.deployment.sfn.send_task_failure(
+                taskToken=str(parked["token"]),
+                error=NO_RESUME_ERROR,
+                cause="the release is held (its gate could not judge) and a dry run does not "
+                "wait for `rollout resume`: a real release would wait hotfix_timeout_seconds, "
+                "then halt",
+            )
+            ports.records.delete(release, "hotfix-token")
             return
         broken = ledger.get_rollforward(ports.records, release).broken or ""
         offered = {h["version"] for h in self._handed if h["component"] == broken}

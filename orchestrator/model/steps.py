@@ -175,6 +175,8 @@ class RollForwardRecord(_Model):
     requirements: dict[str, Any] | None = None
     since: datetime | None = None
     failure: dict[str, Any] | None = None
+    hold: dict[str, Any] | None = None
+    """The gate that could not judge, when the release is held (kind ``hold``)."""
     applied: list[dict[str, Any]] = Field(default_factory=list)
     rejections: list[str] = Field(default_factory=list)
     rounds: list[dict[str, Any]] = Field(default_factory=list)

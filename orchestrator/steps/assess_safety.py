@@ -123,7 +123,8 @@ def assess_safety(event: AssessInput, ports: Ports) -> Assessment:
     record_kind = "hold" if kind == "hold" else "failure"
     failure = ports.records.get(release, record_kind) or {}
     # a retried AssessSafety (same failure record) is the same round, not another one
-    repeat = bool(failure) and previous.failure == failure and previous.kind == kind
+    seen = previous.hold if kind == "hold" else previous.failure
+    repeat = bool(failure) and seen == failure and previous.kind == kind
     rounds = previous.round + (1 if kind == "gate" and not repeat else 0)
     trigger = str(failure["component"]) if "component" in failure else None
     broken = str(failure.get("broken") or trigger) if trigger else None
@@ -171,7 +172,8 @@ def assess_safety(event: AssessInput, ports: Ports) -> Assessment:
             update={
                 **assessment.model_dump(mode="json"),
                 "since": previous.since if repeat else ports.clock.now(),
-                "failure": failure or None,
+                "failure": previous.failure if kind == "hold" else failure or None,
+                "hold": (failure or None) if kind == "hold" else None,
                 "rounds": rounds_log,
             }
         ),

@@ -247,7 +247,8 @@ def test_verify_errors_and_throttles_missing_while_invocations_are_there_is_erro
     verdict = check(fakes, chain(1))
     assert verdict.phase is Phase.ERROR
     assert "Errors of enrich@19 (no datapoints while Invocations has 300)" in verdict.reasons[0]
-    assert "Throttles of enrich@19" in verdict.reasons[0]
+    # an empty Throttles series is normal (throttled requests run no version): not a failed read
+    assert "Throttles of enrich@19" not in verdict.reasons[0]
 
 
 def test_verify_a_downstream_errors_series_missing_is_error() -> None:
