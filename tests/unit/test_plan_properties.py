@@ -391,3 +391,21 @@ def test_inconsistent_initial_state_is_a_violation() -> None:
     plan = Plan(release="r1", waves=[["c"]], constraints=[], drains=[], unchanged=["p"])
     assert any(p.startswith("initial state") for p in verify_plan(manifest, plan))
     assert find_safe_order(manifest) is None
+
+
+def test_verifier_models_delivery() -> None:
+    """Alias delivery: c@2 drops q but still receives it; per-version: it never receives q."""
+    components = {
+        "p": {"from": v("1", writes={"q": 1}), "to": v("2", writes={"q": 1})},
+        "c": {"from": v("1", reads={"q": [1], "r": [1]}), "to": v("2", reads={"r": [1]})},
+    }
+    alias = make_manifest(components)
+    one_wave = Plan(release="r1", waves=[["c", "p"]], constraints=[], drains=[], unchanged=[])
+    problems = verify_plan(alias, one_wave)
+    assert any("c@2 reads q [] but q may hold [1]" in p for p in problems)
+    assert find_safe_order(alias) is None  # p keeps writing q: c@2 can never go live
+    with pytest.raises(InfeasibleReleaseError):
+        plan_release(alias)
+    per_version = make_manifest({**components, "c": {"delivery": "per-version", **components["c"]}})
+    assert verify_plan(per_version, one_wave) == []
+    assert plan_release(per_version).waves == [["c", "p"]]
