@@ -290,6 +290,7 @@ class _Scripted:
     values: tuple[float, ...] | None
     """None: the query is left out of the answer."""
     complete: bool
+    timestamps: tuple[datetime, ...] = ()
 
 
 class FakeMetricSource(_Faults):
@@ -319,10 +320,14 @@ class FakeMetricSource(_Faults):
         values: Sequence[float],
         *,
         complete: bool = True,
+        timestamps: Sequence[datetime] = (),
     ) -> None:
-        """The datapoints (one per period) CloudWatch returns for ``metric`` with ``dimensions``."""
+        """The datapoints (one per period) CloudWatch returns for ``metric`` with ``dimensions``;
+        ``timestamps`` (optional, parallel to ``values``) are the periods' starts."""
+        if timestamps and len(timestamps) != len(values):
+            raise ValueError("give one timestamp per value, or none")
         self._series[self._key(metric, dimensions)] = _Scripted(
-            tuple(float(v) for v in values), complete
+            tuple(float(v) for v in values), complete, tuple(timestamps)
         )
 
     def omit(self, metric: str, dimensions: Mapping[str, str]) -> None:
@@ -374,7 +379,10 @@ class FakeMetricSource(_Faults):
             if scripted.values is None:
                 continue
             out[q.id] = MetricResult(
-                id=q.id, values=list(scripted.values), complete=scripted.complete
+                id=q.id,
+                values=list(scripted.values),
+                complete=scripted.complete,
+                timestamps=list(scripted.timestamps),
             )
         return out
 

@@ -1,4 +1,4 @@
-"""PrepareShift: check the lease, record baselines, and set the first traffic step.
+"""PrepareShift: renew the lease (or stop), record baselines, and set the first traffic step.
 
 The shift starts from the version the ledger last promoted on this alias (at the start: ``from``),
 so a component promoted once and shifted again in a roll-forward round never gives its older
@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import LockConflictError
 from orchestrator.model.steps import ComponentInput, ShiftState
 from orchestrator.steps import ledger
-from orchestrator.steps.acquire_locks import lease_key, lease_keys
 from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import move_alias, target_weights
+from orchestrator.steps.shifting import hold_lease, move_alias, target_weights
 from orchestrator.steps.verify import dlq_depths
 
 if TYPE_CHECKING:
@@ -34,13 +32,7 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     name = event.component
     comp = context.component(name)
     now = ports.clock.now()
-    key = lease_key(comp)
-    if key in lease_keys(context) and ports.leases.holder(key, now) != event.release:
-        raise LockConflictError(
-            f"release {event.release} does not hold the lease on {comp.function_name}:"
-            f"{comp.alias}; run `rollout status` to see who does",
-            component=name,
-        )
+    hold_lease(ports, context, name)  # renewed, or LeaseLostError naming the holder
     record = ledger.get_component(ports.records, event.release, name)
     # every shift starts from the version the ledger last promoted (or ``from``): never from a
     # version a promotion superseded (DESIGN §4)
