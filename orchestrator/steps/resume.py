@@ -46,9 +46,7 @@ def resume(event: ReleaseRef, ports: Ports) -> WaveItems:
         drain
         for drain in context.plan.drains
         if f"drained#{drain.queue}#{drain.schema_}" not in proven
-        and all(
-            records.get(p) is not None and records[p].status == "promoted" for p in drain.after
-        )
+        and all(records.get(p) is not None and records[p].status == "promoted" for p in drain.after)
     ]
     plan, dropped = keep_order(live, context.plan.constraints, carried)
     for constraint in dropped:
