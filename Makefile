@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SEED   ?= examples/seed.yaml
 SCENARIO ?= examples/scenarios/seed-enrich-breaks.yaml
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench fuzz clean
 
 $(BIN)/rollout: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ typecheck: $(BIN)/rollout
 ## bench: benchmarks that print figures (not part of `make test`)
 bench: $(BIN)/rollout
 	$(BIN)/python -m tests.bench
+
+## fuzz: the release property test (tests/workflow/test_release_properties.py) with thousands of
+## random releases through the real ASL, failures shrunk to a minimal example, then a summary
+## (Hypothesis statistics: statuses, hotfixes, violations). FUZZ_EXAMPLES=200 for a shorter run.
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(BIN)/rollout
+	ROLLOUT_PROPERTY_EXAMPLES=$(FUZZ_EXAMPLES) ROLLOUT_PROPERTY_SHRINK=1 \
+	$(BIN)/pytest tests/workflow/test_release_properties.py --runxfail --timeout 0 \
+		--hypothesis-show-statistics -p no:cacheprovider -q
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,253 @@
+"""Property test: random small releases and scenarios through the real ASL (issue 8's invariant).
+
+Hypothesis draws a release of 2-4 components laid out as a chain or a small DAG (one queue per
+producer, read by one or two later components), with ``from``/``to`` reads and writes, and keeps
+only releases the planner accepts (``plan_release``). The scenario breaks things at random: an
+``error_rate`` or ``errors_on`` one (queue, schema) on a new version, an old-schema backlog, and
+zero to two hotfixes, which may or may not be acceptable. Steps are ``[100]``, ``[10, 100]`` or
+``[10, 50, 100]`` with 60 s bakes. Each example runs the real state machine on the embedded engine
+(``dry``, after ``engine.reset()``) and must keep the invariant (``assert_sound``): no unreadable
+delivery, no message lost, no backwards move, and a terminal status in the release's own report.
+
+Size and mode come from the environment, so the suite stays fast and ``make fuzz`` goes deep:
+
+* ``ROLLOUT_PROPERTY_EXAMPLES``: examples per run (default 24; ``make fuzz``: 2000);
+* ``ROLLOUT_PROPERTY_SHRINK=1``: shrink a failure to a minimal example (``make fuzz`` sets it; the
+  suite does not, since every shrink step is a whole dry run).
+
+Generation is derandomized (a fixed seed per test) and uses no example database, so every run sees
+the same examples. The test is marked ``xfail(strict=False)`` while the roll-forward defects of
+issue 8 are being fixed: failures it finds are regression cases for them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, Phase, assume, event, given, note, settings
+from hypothesis import strategies as st
+
+from orchestrator.errors import InputError
+from orchestrator.local.engine import EmbeddedEngine
+from orchestrator.model.load import manifest_from_data
+from orchestrator.planning import plan_release
+from tests.factories import manifest_data
+from tests.workflow.conftest import (
+    TERMINAL_STATUSES,
+    MakeRun,
+    assert_sound,
+    backwards_moves,
+    lost_messages,
+    unreadable_deliveries,
+)
+
+pytestmark = pytest.mark.workflow
+
+EXAMPLES = int(os.environ.get("ROLLOUT_PROPERTY_EXAMPLES", "24"))
+SHRINK = os.environ.get("ROLLOUT_PROPERTY_SHRINK", "") not in ("", "0")
+RUN_TIMEOUT = 180.0
+STEPS = ([100], [10, 100], [10, 50, 100])
+BAKE_SECONDS = 60
+
+PROPERTY_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=(
+        (Phase.explicit, Phase.generate, Phase.shrink)
+        if SHRINK
+        else (Phase.explicit, Phase.generate)
+    ),
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,  # `dry`'s engine is reset inside the test body
+        HealthCheck.filter_too_much,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One drawn example: the manifest data and the scenario data of a dry run."""
+
+    manifest: dict[str, Any]
+    scenario: dict[str, Any]
+
+    def __repr__(self) -> str:  # the falsifying example, readable as the two files
+        return "\n" + yaml.safe_dump(
+            {"manifest": self.manifest, "scenario": self.scenario}, sort_keys=False
+        )
+
+
+def _sorted(schemas: set[int]) -> list[int]:
+    return sorted(schemas)
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> Case:
+    """A release the planner accepts, and a scenario that may break it."""
+    n = draw(st.integers(2, 4), label="components")
+    names = [f"c{i}" for i in range(n)]
+    chain = draw(st.booleans(), label="chain")
+    inputs: dict[int, list[int]] = {0: []}
+    for i in range(1, n):
+        if chain:
+            inputs[i] = [i - 1]
+        else:
+            inputs[i] = sorted(draw(st.sets(st.integers(0, i - 1), min_size=1, max_size=min(2, i))))
+    writers = sorted({j for ins in inputs.values() for j in ins})
+    changed = {i: draw(st.sampled_from([True, True, True, False])) for i in range(n)}
+    old_w = {j: 1 for j in writers}
+    new_w = {j: draw(st.sampled_from([2, 2, 1])) if changed[j] else 1 for j in writers}
+
+    components: dict[str, Any] = {}
+    new_reads: dict[int, dict[str, list[int]]] = {}
+    for i, name in enumerate(names):
+        old_reads: dict[str, list[int]] = {}
+        reads: dict[str, list[int]] = {}
+        for j in inputs[i]:
+            q, o, nw = f"q{j}", old_w[j], new_w[j]
+            before = {o} | ({nw} if not changed[i] or draw(st.booleans()) else set())
+            old_reads[q] = _sorted(before)
+            if not changed[i]:
+                reads[q] = old_reads[q]
+                continue
+            how = draw(st.sampled_from(["expand", "expand", "contract", "same", "any", "drop"]))
+            if how == "expand":
+                reads[q] = _sorted(before | {nw})
+            elif how == "contract":
+                reads[q] = [nw]
+            elif how == "same":
+                reads[q] = old_reads[q]
+            elif how == "any":
+                reads[q] = _sorted(draw(st.sets(st.sampled_from([1, 2, 3]), min_size=1)))
+            # "drop": the new version no longer lists the queue
+        writes_old = {f"q{i}": old_w[i]} if i in old_w else {}
+        writes_new = {f"q{i}": new_w[i]} if i in new_w else {}
+        spec: dict[str, Any] = {
+            "from": {"version": "1", "reads": old_reads, "writes": writes_old},
+        }
+        if changed[i]:
+            spec["to"] = {"version": "2", "reads": reads, "writes": writes_new}
+            new_reads[i] = reads
+        elif draw(st.booleans()):
+            spec["to"] = {"version": "1", "reads": old_reads, "writes": writes_old}
+        if draw(st.sampled_from([False, False, False, True])):
+            spec["delivery"] = "per-version"
+        if draw(st.sampled_from([False, False, True])):
+            spec["strategy"] = {"steps": draw(st.sampled_from(STEPS))}
+        components[name] = spec
+
+    data = manifest_data(
+        components,
+        release="prop",
+        defaults={
+            "strategy": {"steps": draw(st.sampled_from(STEPS)), "bake_seconds": BAKE_SECONDS}
+        },
+    )
+    for q in data["queues"]:
+        if draw(st.booleans()):
+            data["queues"][q]["dlq_url"] = data["queues"][q]["url"] + "-dlq"
+    try:
+        plan_release(manifest_from_data(data))
+    except InputError:
+        event("drawn release: infeasible (filtered)")
+        assume(False)
+
+    # -- the scenario ---------------------------------------------------------------------------
+    versions: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        if not changed[i]:
+            continue
+        kind = draw(st.sampled_from(["healthy", "healthy", "error_rate", "errors_on"]))
+        readable = [(q, s) for q, schemas in new_reads[i].items() for s in schemas]
+        if kind == "error_rate":
+            versions[f"{name}@2"] = {"error_rate": draw(st.sampled_from([0.05, 0.5]))}
+        elif kind == "errors_on" and readable:
+            q, s = draw(st.sampled_from(readable))
+            versions[f"{name}@2"] = {"errors_on": {q: {str(s): 0.5}}}
+    queues: dict[str, Any] = {}
+    for j in writers:
+        if draw(st.sampled_from([False, False, True])):
+            queues[f"q{j}"] = {"backlog": {str(old_w[j]): draw(st.integers(1, 30))}}
+    hotfixes: list[dict[str, Any]] = []
+    for number in range(draw(st.integers(0, 2), label="hotfixes")):
+        i = draw(st.integers(0, n - 1))
+        version = str(3 + sum(1 for h in hotfixes if h["component"] == names[i]))
+        hotfix_reads: dict[str, list[int]] = {}
+        for j in inputs[i]:
+            choice = draw(st.sampled_from(["both", "both", "new", "old"]))
+            o, nw = old_w[j], new_w[j]
+            hotfix_reads[f"q{j}"] = _sorted(
+                {o, nw} if choice == "both" else {nw if choice == "new" else o}
+            )
+        hotfix_writes = {f"q{i}": draw(st.sampled_from([old_w[i], new_w[i]]))} if i in old_w else {}
+        hotfixes.append(
+            {
+                "component": names[i],
+                "version": version,
+                "reads": hotfix_reads,
+                "writes": hotfix_writes,
+            }
+        )
+        if draw(st.sampled_from([False, False, False, True]), label=f"hotfix {number} fails"):
+            versions[f"{names[i]}@{version}"] = {"error_rate": 0.5}
+    scenario: dict[str, Any] = {"traffic_per_minute": 600}
+    if versions:
+        scenario["versions"] = versions
+    if queues:
+        scenario["queues"] = queues
+    if hotfixes:
+        scenario["hotfixes"] = hotfixes
+    return Case(manifest=data, scenario=scenario)
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 8: the roll-forward path still breaks the invariant on some releases "
+    "(regression cases for the fixes in progress)",
+)
+@PROPERTY_SETTINGS
+@given(case=cases())
+def test_random_releases_keep_the_invariant(
+    dry: MakeRun, engine: EmbeddedEngine, case: Case
+) -> None:
+    engine.reset()  # one fresh account per example (``dry`` resets only once per test)
+    run = dry(case.manifest, case.scenario)
+    try:
+        result = run.run(timeout=RUN_TIMEOUT)
+    except TimeoutError as exc:
+        raise AssertionError(f"no terminal status within {RUN_TIMEOUT:g} s: {exc}") from None
+    reported = (result.report or {}).get("status")
+    event(f"status: {reported or 'no report (' + str(result.execution.error) + ')'}")
+    event(f"hotfixes shipped: {len(result.report.get('hotfixes', []))}")
+    note(
+        "actions:\n  "
+        + "\n  ".join(
+            f"{m['component']} {m['action']} {m['previous']} -> {m['weights']}"
+            for m in result.report.get("actions", [])
+        )
+    )
+    note(f"failure: {result.report.get('failure')}")
+    note(f"messages: {result.messages}")
+    # one assertion per part of the invariant, so Hypothesis tells distinct breaches apart
+    unreadable = unreadable_deliveries(result)
+    if unreadable:
+        event("violation: unreadable")
+    backwards = backwards_moves(result)
+    if backwards:
+        event("violation: backwards move")
+    lost = lost_messages(result)
+    if lost:
+        event("violation: message lost")
+    assert reported in TERMINAL_STATUSES, (reported, result.execution.error, result.execution.cause)
+    assert not unreadable, unreadable
+    assert not backwards, backwards
+    assert not lost, lost
+    assert_sound(result)
