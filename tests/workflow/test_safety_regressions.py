@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from orchestrator.errors import EnvironmentProblemError
 from orchestrator.operations import resume_release, waiting_token
 from tests.factories import manifest_data
 from tests.workflow.conftest import MakeRun, assert_sound, moves_of, wait_until
@@ -132,4 +133,27 @@ def test_a_held_release_resumes_and_completes(dry: MakeRun) -> None:
     result = run.finish(arn, timeout=TIMEOUT)
     assert result.status == "SUCCEEDED", result.report.get("error")
     assert result.report["final"]["solo"]["weights"] == {"2": 100.0}
+    assert_sound(result)
+
+
+def test_a_lock_that_cannot_be_released_is_reported_not_a_failed_release(
+    dry: MakeRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 8: a persistent DynamoDB fault at ReleaseLocks after a complete release: on-call is
+    told the lock was left behind, and the release still ends SUCCEEDED with its report."""
+    run = dry(single([100]))
+    assert run.deployment is not None
+    leases = run.deployment.ports.leases
+
+    def refuse(key: str, owner: str) -> None:
+        raise EnvironmentProblemError(f"DynamoDB unavailable (releasing {key})")
+
+    monkeypatch.setattr(leases, "release", refuse)
+    result = run.run(timeout=TIMEOUT)
+    assert result.status == "SUCCEEDED", result.report
+    assert result.report["final"]["solo"]["weights"] == {"2": 100.0}
+    subjects = [n["subject"] for n in result.notifications]
+    assert "rollout solo: release completed, its locks were left behind" in subjects
+    [note] = [n for n in result.notifications if "left behind" in n["subject"]]
+    assert "runbooks/lock-left-behind.md" in note["message"]
     assert_sound(result)
