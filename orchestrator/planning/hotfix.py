@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.errors import InfeasibleReleaseError, Issue
-from orchestrator.model.manifest import Component, Manifest, VersionSpec, schema_sort_key
+from orchestrator.model.manifest import Manifest, VersionSpec, schema_sort_key
 from orchestrator.planning.compatibility import SchemaT, effective_reads, read_queues
 from orchestrator.planning.planner import plan_release
 from orchestrator.planning.safety import LiveState, VersionIO
@@ -87,8 +87,8 @@ def hotfix_base(weights: Mapping[str, float], broken: str, new: str) -> str:
     * otherwise: the heaviest version that is not the hotfix (the broken version itself when it is
       the only one live).
 
-    Ties go to the version listed first. Raises ValueError when no version but the hotfix has
-    traffic and the hotfix is not alone either (an empty ``weights``).
+    Ties go to the version listed first. Raises ValueError for an empty ``weights`` (where
+    ApplyHotfix's own ``max`` raised it too).
     """
     if new in weights and len(weights) == 1:
         return new
@@ -133,11 +133,11 @@ def _delivered(manifest: Manifest, state: LiveState, name: str) -> frozenset[str
     return read_queues(manifest.component(name)) | state.alias_queues.get(name, frozenset())
 
 
-def _planned(manifest: Manifest, state: LiveState, name: str) -> tuple[Component, VersionIO]:
-    """A pending component and its target version with the delivery rule applied."""
+def _planned(manifest: Manifest, state: LiveState, name: str) -> VersionIO:
+    """A pending component's target version with the delivery rule applied."""
     comp = manifest.component(name)
     reads = effective_reads(comp, comp.to, _delivered(manifest, state, name))
-    return comp, VersionIO(comp.to.version or "", reads, dict(comp.to.writes))
+    return VersionIO(comp.to.version or "", reads, dict(comp.to.writes))
 
 
 def _incoming(
@@ -165,7 +165,7 @@ def _incoming(
         if name != component:
             found.setdefault(version.writes[queue], f"{name}@{version.version} writes it")
     for name in pending:
-        _, planned = _planned(manifest, state, name)
+        planned = _planned(manifest, state, name)
         if queue in planned.writes:
             found.setdefault(
                 planned.writes[queue], f"{name}@{planned.version} will write it (rest of the plan)"
@@ -193,7 +193,7 @@ def _readers(
         if name != component
     ]
     for name in pending:
-        _, planned = _planned(manifest, state, name)
+        planned = _planned(manifest, state, name)
         if queue in planned.reads:
             out.append((f"{name}@{planned.version}", planned.reads[queue], " (rest of the plan)"))
     for version in beside:
