@@ -26,7 +26,6 @@ from orchestrator.planning.compatibility import (
     SchemaT,
     classify,
     effective_reads,
-    read_queues,
 )
 from orchestrator.planning.graph import find_cycle, longest_path_layers
 
@@ -51,15 +50,14 @@ def edges(components: Iterable[Component]) -> list[EdgeFacts]:
     comps = sorted(components, key=lambda c: c.name)
     producers: dict[str, list[Component]] = defaultdict(list)
     consumers: dict[str, list[Component]] = defaultdict(list)
-    for comp in comps:
-        for queue in sorted(set(comp.from_.writes) | set(comp.to.writes)):
-            producers[queue].append(comp)
-        for queue in sorted(set(comp.from_.reads) | set(comp.to.reads)):
-            consumers[queue].append(comp)
     reads: dict[str, tuple[dict[str, frozenset[SchemaT]], dict[str, frozenset[SchemaT]]]] = {}
     for comp in comps:
-        if comp.from_.reads or comp.to.reads:
-            queues = read_queues(comp)
+        for queue in sorted(comp.from_.writes.keys() | comp.to.writes.keys()):
+            producers[queue].append(comp)
+        queues = comp.from_.reads.keys() | comp.to.reads.keys()  # = read_queues(comp)
+        if queues:
+            for queue in sorted(queues):
+                consumers[queue].append(comp)
             reads[comp.name] = (
                 effective_reads(comp, comp.from_, queues),
                 effective_reads(comp, comp.to, queues),

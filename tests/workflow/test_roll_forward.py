@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from orchestrator.cli.app import app
 from orchestrator.operations import waiting_token
 from tests.factories import manifest_data
-from tests.workflow.conftest import MakeRun, moves, moves_of, wait_until
+from tests.workflow.conftest import MakeRun, assert_sound, moves, moves_of, wait_until
 
 pytestmark = pytest.mark.workflow
 
@@ -200,8 +200,11 @@ def test_failure_in_wave_two_then_hotfix_from_the_cli(dry: MakeRun, engine: Any)
     assert order.index(("mid", "pull-back")) < order.index(("sink", "hotfix-shift"))
 
 
-def test_nothing_moves_backwards_when_the_break_shows_only_at_full_traffic(dry: MakeRun) -> None:
-    """The consumer breaks only once ingest is at 100%: both are promoted, both are held."""
+def test_a_break_at_full_traffic_pulls_the_unpromoted_producer_back(dry: MakeRun) -> None:
+    """The consumer breaks only once ingest is at 100%. ingest's 100% step failed its gate, so
+    ingest was never promoted: going back to 42 is proven safe (enrich@18 reads schema 1) and
+    happens; enrich, promoted in wave 1, is held. Promotion is Promote's verdict, not the
+    weight (issue 8)."""
     data = seed()
     data["defaults"]["gates"].update(max_dlq_growth=1_000_000)
     scenario = copy.deepcopy(SEED_BREAKS)
@@ -210,12 +213,17 @@ def test_nothing_moves_backwards_when_the_break_shows_only_at_full_traffic(dry: 
     result = run.run(timeout=TIMEOUT)
     assert result.status == "ROLLED_FORWARD"
     assert result.report["failure"]["step"] == 100.0
-    assert not any(m["action"] == "pull-back" for m in moves(result))
     ingest = moves_of(result, "ingest")
+    pull_backs = [m for m in moves(result) if m["action"] == "pull-back"]
+    assert [(m["component"], m["previous"], m["weights"]) for m in pull_backs] == [
+        ("ingest", {"43": 100.0}, {"42": 100.0})
+    ]
     assert ingest[-1]["weights"] == {"43": 100.0}
-    assert all(m["weights"].get("42", 0) <= m["previous"].get("42", 0) for m in ingest)
+    enrich = moves_of(result, "enrich")
+    assert all(m["weights"].get("17", 0) <= m["previous"].get("17", 0) for m in enrich)
     held = [d for r in result.notifications for d in [r["message"]] if "held" in d]
     assert held, "the report says what was held and why"
+    assert_sound(result)
 
 
 def test_incompatible_hotfix_is_refused_and_the_release_keeps_waiting(
