@@ -31,12 +31,27 @@ def dry(engine: EmbeddedEngine) -> Iterator[MakeRun]:
     def make(
         manifest_data: dict[str, Any],
         scenario_data: dict[str, Any] | None = None,
+        *,
+        sound: bool = True,
         **options: Any,
     ) -> DryRun:
+        """A dry run on the session's engine. With ``sound`` (the default) every result it
+        finishes is checked by :func:`assert_sound` (issue 8: every workflow test keeps the
+        invariant); pass ``sound=False`` only for a scenario that breaks a declaration on
+        purpose, and assert what it breaks."""
         manifest = manifest_from_data(manifest_data)
         scenario = scenario_from_data(scenario_data, manifest) if scenario_data else Scenario()
         run = DryRun(manifest, manifest_data, scenario, engine=engine, **options)
         run.setup()
+        if sound:
+            finish = run.finish
+
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                result = finish(*args, **kwargs)
+                assert_sound(result)
+                return result
+
+            run.finish = checked  # type: ignore[method-assign]
         return run
 
     yield make
