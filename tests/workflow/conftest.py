@@ -48,7 +48,9 @@ def dry(engine: EmbeddedEngine) -> Iterator[MakeRun]:
 
             def checked(*args: Any, **kwargs: Any) -> Any:
                 result = finish(*args, **kwargs)
-                assert_sound(result)
+                # the terminal status is each test's own assertion (a release refused before
+                # its first move, at AcquireLocks, ends without a report)
+                assert_sound(result, terminal=False)
                 return result
 
             run.finish = checked  # type: ignore[method-assign]
