@@ -1,14 +1,30 @@
-"""On-call operations on a running release: status, hotfix, abort, redrive.
+"""On-call operations on a running release: status, hotfix, resume, abort, redrive.
 
 Used by the CLI against AWS or an engine, and by the dry run's rehearsal. Each works through the
 ports (the release's ledger and the live aliases) plus the Step Functions client.
+
+Two rules hold for every operation:
+
+* the Step Functions view decides whether a release is still running: a hotfix token or a hold
+  left in the table by an execution that has ended (a hotfix wait that timed out) is no wait, and
+  an operation on an ended release says that it ended, with its status (exit 1);
+* no input stored by a release makes ``status`` or ``abort`` unusable: the stored context is
+  loaded as far as it loads (``open_release``), what does not load is shown as a problem, and
+  a stored-data problem is never reported as bad input (exit 2).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from datetime import datetime
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from orchestrator.errors import (
     HotfixRejectedError,
@@ -16,140 +32,962 @@ from orchestrator.errors import (
     Issue,
     ReleaseNotFoundError,
     ReleaseStateError,
+    RolloutError,
 )
-from orchestrator.model.manifest import schema_sort_key
-from orchestrator.model.steps import HotfixSpec
+from orchestrator.model.load import manifest_from_data
+from orchestrator.model.manifest import (
+    FUNCTION_ARN,
+    RELEASE_ID,
+    Manifest,
+    VersionSpec,
+    schema_sort_key,
+)
+from orchestrator.model.plan import Plan
+from orchestrator.model.steps import HotfixSpec, RunOptions
 from orchestrator.steps import ledger
 from orchestrator.steps.apply_hotfix import hotfix_problems
-from orchestrator.steps.live import alias_weights, observe_live
-from orchestrator.steps.notify import queue_lines
+from orchestrator.steps.live import observe_live
 
 if TYPE_CHECKING:
     from orchestrator.ports import MessageMover
+    from orchestrator.steps.ledger import ReleaseContext
     from orchestrator.steps.runtime import Ports
+
+TERMINAL_OK = frozenset({"SUCCEEDED", "ROLLED_FORWARD"})
+WAIT_STATES = frozenset({"WaitForHotfix", "WaitForResume"})
+ENDED_TOKEN_ERRORS = frozenset({"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"})
+"""SendTask* refusals that mean the wait is over (timed out, answered, or the execution ended)."""
+
+TIMEOUTS: dict[tuple[str | None, str | None], str] = {
+    ("States.Timeout", "WaitForHotfix"): "no hotfix was handed over within hotfix_timeout_seconds",
+    ("States.Timeout", "WaitForResume"): "the held release was not resumed within "
+    "hotfix_timeout_seconds",
+}
+"""What a timeout that carries no cause of its own means, by state."""
+
+_LOAD_ERRORS = (RolloutError, ValidationError, ValueError, KeyError, TypeError, AssertionError)
+
+
+# -- release ids and timestamps -------------------------------------------------------------------
+
+
+def check_release_id(release: str) -> None:
+    """Release ids are execution names: 1-80 characters of ``[A-Za-z0-9._-]`` (DESIGN §3)."""
+    if not RELEASE_ID.match(release):
+        raise InputError(
+            [
+                Issue(
+                    "RELEASE",
+                    f"{release!r} is not a release id: ids are 1-80 characters of letters, "
+                    "digits, '.', '_' and '-' (the manifest's `release:`, e.g. 2026-11-28.1)",
+                )
+            ]
+        )
+
+
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def rfc3339(value: datetime | str | None) -> str | None:
+    """One timestamp format everywhere: RFC 3339 in UTC with ``Z`` (naive is taken as UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def normalise(document: Any) -> Any:
+    """``document`` with every timestamp in RFC 3339 (UTC, ``Z``) and empty strings as null."""
+    if isinstance(document, dict):
+        return {key: normalise(value) for key, value in document.items()}
+    if isinstance(document, list | tuple):
+        return [normalise(value) for value in document]
+    if isinstance(document, datetime):
+        return rfc3339(document)
+    if isinstance(document, str):
+        if document == "":
+            return None
+        if _STAMP.match(document):
+            with contextlib.suppress(ValueError):
+                return rfc3339(document)
+    return document
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` for people: ``1d 2h 3m``, ``4m 05s``, ``7s``."""
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h {minutes:02d}m"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def _parse_time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        with contextlib.suppress(ValueError):
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+# -- the Step Functions view ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How Step Functions sees a release's execution."""
+
+    arn: str
+    status: str
+    """``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``, ``ABORTED``, or ``NOT_STARTED``."""
+    error: str | None = None
+    cause: str | None = None
+    started: datetime | None = None
+    stopped: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "RUNNING"
+
+    @property
+    def ended(self) -> bool:
+        return self.status not in ("RUNNING", "NOT_STARTED")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "arn": self.arn,
+            "status": self.status,
+            "error": self.error or None,
+            "cause": self.cause or None,
+            "started": rfc3339(self.started),
+            "stopped": rfc3339(self.stopped),
+        }
+
+
+def describe(sfn: Any, arn: str) -> Execution:
+    """The execution named by ``arn`` (``NOT_STARTED`` when there is none)."""
+    try:
+        described = sfn.describe_execution(executionArn=arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return Execution(arn=arn, status="NOT_STARTED")
+    return Execution(
+        arn=arn,
+        status=str(described["status"]),
+        error=described.get("error") or None,
+        cause=described.get("cause") or None,
+        started=_parse_time(described.get("startDate")),
+        stopped=_parse_time(described.get("stopDate")),
+    )
+
+
+def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    """Every history event of the execution, oldest first."""
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page.get("events", []))
+        token = page.get("nextToken")
+        if not token:
+            return events
+        kwargs["nextToken"] = token
+
+
+def state_machine_of(execution_arn: str) -> str:
+    return execution_arn.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:", 1)
+
+
+def known_releases(sfn: Any, state_machine_arn: str, limit: int = 20) -> list[str] | None:
+    """The most recent release ids the state machine ran, or None when they cannot be listed."""
+    try:
+        page = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=limit)
+    except (ClientError, BotoCoreError):
+        return None
+    return [str(e["name"]) for e in page.get("executions", [])]
+
+
+_FAILURE_EVENTS = {
+    "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
+    "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
+    "LambdaFunctionScheduleFailed": "lambdaFunctionScheduleFailedEventDetails",
+    "LambdaFunctionStartFailed": "lambdaFunctionStartFailedEventDetails",
+    "TaskFailed": "taskFailedEventDetails",
+    "TaskTimedOut": "taskTimedOutEventDetails",
+    "TaskStartFailed": "taskStartFailedEventDetails",
+    "TaskSubmitFailed": "taskSubmitFailedEventDetails",
+    "ExecutionFailed": "executionFailedEventDetails",
+    "ExecutionTimedOut": "executionTimedOutEventDetails",
+    "ExecutionAborted": "executionAbortedEventDetails",
+}
+
+
+def cause_text(cause: object) -> str:
+    """The message of a failure's cause: a Lambda error's ``errorMessage``, else the text."""
+    if not isinstance(cause, str):
+        return "" if cause is None else str(cause)
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(parsed, dict):
+        return str(parsed.get("errorMessage") or parsed.get("message") or cause)
+    return cause
+
+
+def failures_in(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every failure in a history, in order: ``{"error", "message", "state"}``."""
+    found: list[dict[str, Any]] = []
+    state: str | None = None
+    for event in events:
+        kind = str(event.get("type", ""))
+        if kind.endswith("StateEntered"):
+            state = (event.get("stateEnteredEventDetails") or {}).get("name") or state
+        key = _FAILURE_EVENTS.get(kind)
+        if key is None:
+            continue
+        details = event.get(key) or {}
+        found.append(
+            {
+                "error": details.get("error") or None,
+                "message": cause_text(details.get("cause")) or None,
+                "state": state,
+            }
+        )
+    return found
+
+
+def failure_cause(
+    execution: Execution | None,
+    report: dict[str, Any] | None,
+    events: list[dict[str, Any]] | None,
+) -> dict[str, Any] | None:
+    """Why a release that ended without completing ended: ``{"error", "message", "state"}``.
+
+    The report's ``error`` (the failure that led the release to its halted or failed end) when a
+    report was stored; else the last failure in the history that carries a cause (a release that
+    failed before it stored anything, e.g. an ``AliasDriftError`` at ValidateAndPlan); else the
+    execution's own error and cause. None while running and after a completed release.
+    """
+    status = (report or {}).get("status")
+    if status in TERMINAL_OK:
+        return None
+    if status is None and (execution is None or not execution.ended):
+        return None
+    if execution is not None and execution.status == "SUCCEEDED" and status is None:
+        return None
+    failures = failures_in(events or [])
+    error = (report or {}).get("error")
+    if isinstance(error, dict) and (error.get("Error") or error.get("Cause")):
+        name = str(error.get("Error") or "") or None
+        at = [f for f in failures if f["error"] == name]
+        state = at[-1]["state"] if at else None
+        message = cause_text(error.get("Cause")) or (at[-1]["message"] if at else None)
+        return {
+            "error": name,
+            "message": message or TIMEOUTS.get((name, state)),
+            "state": state,
+        }
+    with_cause = [f for f in failures if f["message"]]
+    if with_cause:
+        return with_cause[-1]
+    if execution is not None and (execution.error or execution.cause):
+        return {
+            "error": execution.error,
+            "message": cause_text(execution.cause) or None,
+            "state": failures[-1]["state"] if failures else None,
+        }
+    if status is not None:
+        return {"error": None, "message": None, "state": None}
+    return None
+
+
+def describe_cause(cause: dict[str, Any] | None) -> str:
+    """One line for people: ``AliasDriftError at ValidateAndPlan: alias ...``."""
+    if not cause:
+        return ""
+    head = str(cause.get("error") or "error")
+    if cause.get("state"):
+        head += f" at {cause['state']}"
+    return head + (f": {cause['message']}" if cause.get("message") else "")
+
+
+def current_wait(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The wait the execution is in (WaitForHotfix or WaitForResume): when it started on the
+    engine's clock and its timeout (the state input's ``hotfix_timeout_seconds``)."""
+    entered: dict[str, Any] | None = None
+    for event in events:
+        kind = str(event.get("type", ""))
+        if kind == "TaskStateEntered":
+            details = event.get("stateEnteredEventDetails") or {}
+            name = details.get("name")
+            if name in WAIT_STATES:
+                timeout: int | None = None
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    timeout = int(
+                        json.loads(details.get("input") or "{}")["hotfix_timeout_seconds"]
+                    )
+                entered = {
+                    "state": name,
+                    "since": _parse_time(event.get("timestamp")),
+                    "timeout_seconds": timeout,
+                }
+            else:
+                entered = None
+        elif kind == "TaskStateExited" and entered is not None:
+            entered = None
+    return entered
+
+
+# -- loading a stored release, as far as it loads -------------------------------------------------
+
+
+@dataclass
+class StoredRelease:
+    """A release as stored: its context when it loads, and what does not load."""
+
+    release: str
+    item: dict[str, Any] | None
+    context: ReleaseContext | None
+    problems: list[str] = field(default_factory=list)
+    execution: Execution | None = None
+
+    @property
+    def manifest_data(self) -> dict[str, Any]:
+        data = (self.item or {}).get("manifest")
+        return data if isinstance(data, dict) else {}
+
+
+def _context_without_broken_hotfixes(
+    release: str, item: dict[str, Any], problems: list[str]
+) -> ReleaseContext | None:
+    """The context built from what loads: the manifest as started, each stored hotfix that still
+    makes a valid manifest (the others are listed in ``problems``)."""
+    manifest_data = item.get("manifest")
+    if not isinstance(manifest_data, dict):
+        problems.append("the stored context has no manifest")
+        return None
+    try:
+        original = manifest_from_data(manifest_data)
+        plan = Plan.model_validate(item.get("plan"))
+    except _LOAD_ERRORS as exc:
+        problems.append(f"the stored manifest or plan no longer validates: {_short(exc)}")
+        return None
+    try:
+        options = RunOptions.model_validate(item.get("options") or {})
+    except _LOAD_ERRORS as exc:
+        problems.append(f"the stored run options do not validate: {_short(exc)}")
+        options = RunOptions()
+    raw_hotfixes = item.get("hotfixes") or {}
+    hotfixes: dict[str, list[VersionSpec]] = {}
+    effective: Manifest = original
+    data = json.loads(json.dumps(manifest_data))
+    for name, specs in dict(raw_hotfixes if isinstance(raw_hotfixes, dict) else {}).items():
+        for raw in specs if isinstance(specs, list) else []:
+            try:
+                spec = VersionSpec.model_validate(raw)
+                trial = json.loads(json.dumps(data))
+                trial["components"][name]["to"] = spec.model_dump(mode="json", exclude_none=True)
+                effective = manifest_from_data(trial)
+            except _LOAD_ERRORS as exc:
+                problems.append(
+                    f"stored hotfix {name}@{(raw or {}).get('version', '?')} is ignored: "
+                    f"{_short(exc)}"
+                )
+                continue
+            data = trial
+            hotfixes.setdefault(name, []).append(spec)
+    resolved = item.get("resolved_from") or {}
+    return ledger.ReleaseContext(
+        manifest=effective,
+        plan=plan,
+        options=options,
+        resolved_from={str(k): str(v) for k, v in dict(resolved).items()},
+        original=original,
+        hotfixes=hotfixes,
+    )
+
+
+def _short(exc: BaseException, limit: int = 400) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def open_release(
+    ports: Ports,
+    release: str,
+    *,
+    sfn: Any = None,
+    execution_arn: str | None = None,
+) -> StoredRelease:
+    """The stored release, loaded as far as it loads; ReleaseNotFoundError when neither a stored
+    context nor an execution exists (listing the known releases when they can be listed)."""
+    execution = describe(sfn, execution_arn) if sfn is not None and execution_arn else None
+    item = ports.records.get(release, "context")
+    if item is None:
+        if execution is not None and execution.status != "NOT_STARTED":
+            return StoredRelease(
+                release,
+                None,
+                None,
+                ["no plan is stored: the execution ended before ValidateAndPlan stored one"],
+                execution,
+            )
+        known = (
+            known_releases(sfn, state_machine_of(execution_arn))
+            if sfn is not None and execution_arn
+            else None
+        )
+        where = f" (known releases: {', '.join(known)})" if known else ""
+        if known == []:
+            where = " (no release has run on this state machine yet)"
+        raise ReleaseNotFoundError(f"no release {release!r} is stored{where}")
+    problems: list[str] = []
+    context: ReleaseContext | None
+    try:
+        context = ledger.load_context(ports.records, release)
+    except _LOAD_ERRORS as exc:
+        problems.append(f"the stored context of release {release} does not load: {_short(exc)}")
+        context = _context_without_broken_hotfixes(release, item, problems)
+    return StoredRelease(release, item, context, problems, execution)
+
+
+def usable(stored: StoredRelease, what: str, hint: str) -> ReleaseContext:
+    """The context, for operations that need all of it; exit 1 (never 2) when it does not load."""
+    if stored.context is None or stored.problems:
+        release = stored.release
+        raise ReleaseStateError(
+            f"cannot {what} release {release}: its stored record has a problem: "
+            + "; ".join(stored.problems)
+            + f". `rollout status {release}{hint}` shows what is known and "
+            f"`rollout abort {release}{hint}` stops it"
+        )
+    return stored.context
+
+
+def refuse_ended(ports: Ports, stored: StoredRelease, what: str, hint: str) -> None:
+    """An ended release (by Step Functions, or by its stored report when Step Functions is not
+    asked) is refused with its status: exit 1."""
+    execution = stored.execution
+    try:
+        report = ports.records.get(stored.release, "report")
+    except RolloutError:
+        report = None
+    ended = execution.ended if execution is not None else report is not None
+    if ended:
+        status = (report or {}).get("status") or (execution.status if execution else None)
+        raise ReleaseStateError(
+            f"release {stored.release} has ended ({status}): {what}. "
+            f"See `rollout status {stored.release}{hint}`"
+        )
+
+
+# -- hotfix, resume, abort ------------------------------------------------------------------------
 
 
 def waiting_token(ports: Ports, release: str) -> dict[str, object] | None:
-    """The parked task token of a release waiting for a hotfix, or None."""
+    """The parked task token of a release waiting for a hotfix (or held), or None."""
     return ports.records.get(release, "hotfix-token")
 
 
+def _send(sfn: Any, ports: Ports, release: str, call: str, hint: str, **kwargs: Any) -> None:
+    """SendTaskSuccess/Failure; a token whose wait is over is "not waiting" (exit 1), not an
+    environment problem."""
+    try:
+        getattr(sfn, call)(**kwargs)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code not in ENDED_TOKEN_ERRORS:
+            raise
+        with contextlib.suppress(RolloutError):
+            ports.records.delete(release, "hotfix-token")
+        raise ReleaseStateError(
+            f"release {release} is not waiting for a hotfix any more (its wait ended: {code}); "
+            f"see `rollout status {release}{hint}`"
+        ) from None
+
+
 def hand_over_hotfix(
-    ports: Ports, sfn: Any, release: str, hotfix: HotfixSpec, *, check: bool = True
+    ports: Ports,
+    sfn: Any,
+    release: str,
+    hotfix: HotfixSpec,
+    *,
+    check: bool = True,
+    execution_arn: str | None = None,
+    hint: str = "",
 ) -> dict[str, Any]:
-    """Give a waiting release its hotfix (SendTaskSuccess). Refuses an incompatible one first."""
-    context = ledger.load_context(ports.records, release)
+    """Give a waiting release its hotfix (SendTaskSuccess). Refuses an incompatible one first.
+
+    ``hint``: the CLI flags that reach the same engine, repeated in every copy-paste hint.
+    """
+    stored = open_release(ports, release, sfn=sfn, execution_arn=execution_arn)
+    refuse_ended(ports, stored, "it is not waiting for a hotfix", hint)
+    context = usable(stored, "hand a hotfix to", hint)
     parked = waiting_token(ports, release)
     if parked is None:
         raise ReleaseStateError(
-            f"release {release} is not waiting for a hotfix (see `rollout status {release}`)"
+            f"release {release} is not waiting for a hotfix (see `rollout status {release}{hint}`)"
         )
     if parked.get("purpose") == "resume":
         raise ReleaseStateError(
             f"release {release} is held (its gate could not judge), not waiting for a hotfix: "
-            f"nothing is broken. Continue it with `rollout resume {release}`"
+            f"nothing is broken. Continue it with `rollout resume {release}{hint}`"
         )
     if check:
         _, issues = hotfix_problems(ports, context, hotfix)
         if issues:
             raise HotfixRejectedError(issues, component=hotfix.component, version=hotfix.version)
-    sfn.send_task_success(taskToken=str(parked["token"]), output=hotfix.model_dump_json())
+    _send(
+        sfn,
+        ports,
+        release,
+        "send_task_success",
+        hint,
+        taskToken=str(parked["token"]),
+        output=hotfix.model_dump_json(),
+    )
     ports.records.delete(release, "hotfix-token")
     return {"release": release, "handed_over": hotfix.model_dump(mode="json")}
 
 
-def resume_release(ports: Ports, sfn: Any, release: str) -> dict[str, Any]:
+def resume_release(
+    ports: Ports, sfn: Any, release: str, *, execution_arn: str | None = None, hint: str = ""
+) -> dict[str, Any]:
     """Continue a held release (SendTaskSuccess): the held step re-bakes and is judged afresh."""
-    ledger.load_context(ports.records, release)  # raises ReleaseNotFoundError
+    stored = open_release(ports, release, sfn=sfn, execution_arn=execution_arn)
+    refuse_ended(ports, stored, "nothing to resume", hint)
     parked = waiting_token(ports, release)
     if parked is None or parked.get("purpose") != "resume":
         what = "waits for a hotfix" if parked is not None else "is not held"
         raise ReleaseStateError(
-            f"release {release} {what}: nothing to resume (see `rollout status {release}`)"
+            f"release {release} {what}: nothing to resume (see `rollout status {release}{hint}`)"
         )
     hold = ports.records.get(release, "hold") or {}
-    sfn.send_task_success(taskToken=str(parked["token"]), output=json.dumps({"resume": True}))
+    _send(
+        sfn,
+        ports,
+        release,
+        "send_task_success",
+        hint,
+        taskToken=str(parked["token"]),
+        output=json.dumps({"resume": True}),
+    )
     ports.records.delete(release, "hotfix-token")
     return {"release": release, "resumed": True, "held": hold or None}
 
 
-def abort_release(ports: Ports, sfn: Any, release: str, reason: str) -> dict[str, Any]:
+def abort_release(
+    ports: Ports,
+    sfn: Any,
+    release: str,
+    reason: str,
+    *,
+    execution_arn: str | None = None,
+    force: bool = False,
+    hint: str = "",
+    stop_wait_seconds: float = 30.0,
+) -> dict[str, Any]:
     """Ask a release to stop: no further forward moves, locks released, state reported.
 
-    A release waiting for a hotfix ends at once (SendTaskFailure); a shifting one stops at its
-    next step (every alias move checks the abort flag).
+    A release waiting for a hotfix (or held) ends at once (SendTaskFailure); a shifting one stops
+    at its next step (every alias move checks the abort flag). Works whatever the stored context
+    holds. ``force`` (with ``execution_arn``) also stops the execution at once (StopExecution),
+    then gives back the leases this release holds and writes its report when the state machine
+    did not get to (the cleanup its stopped execution cannot do). An ended release is refused.
     """
-    ledger.load_context(ports.records, release)  # raises ReleaseNotFoundError
+    stored = open_release(ports, release, sfn=sfn, execution_arn=execution_arn)
+    refuse_ended(ports, stored, "nothing to abort", hint)
     ledger.set_flag(ports.records, release, "abort", reason, ports.clock.now())
     parked = waiting_token(ports, release)
     woke = False
     if parked is not None:
-        sfn.send_task_failure(
-            taskToken=str(parked["token"]), error="ReleaseAbortedError", cause=reason[:32_000]
+        with contextlib.suppress(ReleaseStateError):  # its wait is over: the flag still stops it
+            _send(
+                sfn,
+                ports,
+                release,
+                "send_task_failure",
+                hint,
+                taskToken=str(parked["token"]),
+                error="ReleaseAbortedError",
+                cause=reason[:32_000],
+            )
+            woke = True
+        with contextlib.suppress(RolloutError):
+            ports.records.delete(release, "hotfix-token")
+    document: dict[str, Any] = {
+        "release": release,
+        "abort_requested": True,
+        "was_waiting": woke,
+        "reason": reason,
+    }
+    if force and execution_arn is not None:
+        document.update(_force_stop(ports, sfn, stored, execution_arn, reason, stop_wait_seconds))
+    return document
+
+
+def _force_stop(
+    ports: Ports,
+    sfn: Any,
+    stored: StoredRelease,
+    execution_arn: str,
+    reason: str,
+    wait_seconds: float,
+) -> dict[str, Any]:
+    """StopExecution, then the cleanup the stopped execution will not do: its own leases back
+    (each only if this release still holds it) and a report, unless one was stored."""
+    release = stored.release
+    with contextlib.suppress(sfn.exceptions.ExecutionDoesNotExist):
+        sfn.stop_execution(executionArn=execution_arn, error="ReleaseAborted", cause=reason)
+    deadline = time.monotonic() + wait_seconds
+    execution = describe(sfn, execution_arn)
+    while execution.running and time.monotonic() < deadline:
+        time.sleep(0.5)
+        execution = describe(sfn, execution_arn)
+    out: dict[str, Any] = {"stopped": not execution.running, "execution_status": execution.status}
+    if execution.running:
+        out["cleanup"] = (
+            "the execution did not stop yet: leases and report left to it; run the abort again"
         )
-        ports.records.delete(release, "hotfix-token")
-        woke = True
-    return {"release": release, "abort_requested": True, "was_waiting": woke, "reason": reason}
+        return out
+    released: list[str] = []
+    for key in lease_keys_of(stored):
+        with contextlib.suppress(RolloutError):
+            if ports.leases.holder(key, ports.clock.now()) == release:
+                ports.leases.release(key, release)
+                released.append(key)
+    out["leases_released"] = released
+    out["report_written"] = False
+    if ports.records.get(release, "report") is None and stored.context is not None:
+        from orchestrator.steps.report import ReportInput, build_report
+
+        with contextlib.suppress(RolloutError):
+            build_report(
+                ReportInput(
+                    release=release,
+                    outcome="failed",
+                    error={"Error": "ReleaseAbortedError", "Cause": f"{reason} (--force)"},
+                ),
+                ports,
+            )
+            out["report_written"] = True
+    return out
 
 
-def release_status(ports: Ports, release: str) -> dict[str, Any]:
-    """Per component: wave, live weights, status, last verdict; queues; roll-forward state."""
-    context = ledger.load_context(ports.records, release)
-    records = ledger.all_components(ports.records, release)
-    weights = alias_weights(ports, context)
-    components: dict[str, Any] = {}
-    for name in context.manifest.resolved:
+def lease_keys_of(stored: StoredRelease) -> list[str]:
+    """Every lease a release may hold: ``<function>:<alias>`` of every component it names, read
+    from the stored manifest data (so it works when the manifest no longer validates)."""
+    if stored.context is not None:
+        return sorted(
+            {f"{c.function_name}:{c.alias}" for c in stored.context.manifest.resolved.values()}
+        )
+    data = stored.manifest_data
+    defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
+    keys = set()
+    components = data.get("components")
+    for spec in (components if isinstance(components, dict) else {}).values():
+        if not isinstance(spec, dict) or not isinstance(spec.get("function"), str):
+            continue
+        function = spec["function"]
+        match = FUNCTION_ARN.match(function)
+        alias = spec.get("alias") or (defaults or {}).get("alias") or "live"
+        keys.add(f"{match.group('name') if match else function}:{alias}")
+    return sorted(keys)
+
+
+# -- status ---------------------------------------------------------------------------------------
+
+
+def queue_states(ports: Ports, context: ReleaseContext) -> list[dict[str, Any]]:
+    """Per manifest queue: depth, oldest message, dead-letter queue; ``error`` when unreadable."""
+    now = ports.clock.now()
+    out: list[dict[str, Any]] = []
+    for name, queue in sorted(context.manifest.queues.items()):
+        row: dict[str, Any] = {
+            "queue": name,
+            "url": queue.url,
+            "visible": None,
+            "in_flight": None,
+            "delayed": None,
+            "oldest_age_seconds": None,
+            "dlq": None,
+            "error": None,
+        }
+        try:
+            depth = ports.queues.depth(queue.url)
+            row.update(visible=depth.visible, in_flight=depth.in_flight, delayed=depth.delayed)
+            age = ports.queues.oldest_age_seconds(queue.url, now - timedelta(minutes=15), now)
+            row["oldest_age_seconds"] = None if age is None else float(age)
+            if queue.dlq_url:
+                row["dlq"] = {
+                    "url": queue.dlq_url,
+                    "messages": ports.queues.depth(queue.dlq_url).total,
+                }
+        except RolloutError as exc:
+            row["error"] = str(exc)
+        out.append(row)
+    return out
+
+
+def _weights(raw: dict[str, Any]) -> dict[str, float]:
+    return {str(v): float(w) for v, w in raw.items()}
+
+
+def _components(
+    ports: Ports, stored: StoredRelease, problems: list[str]
+) -> dict[str, dict[str, Any]]:
+    release = stored.release
+    try:
+        records = ledger.all_components(ports.records, release)
+    except _LOAD_ERRORS as exc:
+        problems.append(f"the component records do not load: {_short(exc)}")
+        records = {}
+    context = stored.context
+    out: dict[str, dict[str, Any]] = {}
+    if context is None:
+        for name, kept in sorted(records.items()):
+            out[name] = {
+                "wave": None,
+                "weights": _weights(kept.expected) if kept.expected else None,
+                "weights_from": "ledger",
+                "status": kept.status,
+                "target": kept.version or None,
+                "last_verdict": kept.verdicts[-1].model_dump(mode="json")
+                if kept.verdicts
+                else None,
+            }
+        return out
+    for name, comp in context.manifest.resolved.items():
         record = records.get(name)
         wave = context.plan.wave_of(name)
         last = record.verdicts[-1] if record and record.verdicts else None
-        components[name] = {
+        weights: dict[str, float] | None
+        source = "live"
+        try:
+            weights = _weights(ports.alias_reads.read(comp.function, comp.alias).weights)
+        except RolloutError as exc:
+            problems.append(f"{name}: alias {comp.function_name}:{comp.alias} unreadable: {exc}")
+            weights = _weights(record.expected) if record and record.expected else None
+            source = "ledger"
+        try:
+            target: str | None = context.to_version(name)
+        except KeyError:
+            target = None
+        out[name] = {
             "wave": None if wave is None else wave + 1,
-            "weights": weights[name],
+            "weights": weights,
+            "weights_from": source,
             "status": record.status if record else ("unchanged" if wave is None else "pending"),
-            "target": context.to_version(name),
+            "target": target,
             "last_verdict": last.model_dump(mode="json") if last else None,
         }
-    rollforward = ledger.get_rollforward(ports.records, release)
-    parked = waiting_token(ports, release)
+    return out
+
+
+def _get(ports: Ports, release: str, kind: str, problems: list[str]) -> Any:
+    try:
+        return ports.records.get(release, kind)
+    except RolloutError as exc:
+        problems.append(f"the {kind} record could not be read: {exc}")
+        return None
+
+
+def release_status(
+    ports: Ports,
+    release: str,
+    *,
+    sfn: Any = None,
+    execution_arn: str | None = None,
+) -> dict[str, Any]:
+    """Per component: wave, live weights, status, last verdict; queues; the roll-forward state,
+    the hotfix wait or hold with the time left, the cause of a failed end. Every timestamp is RFC
+    3339 (UTC, ``Z``); absent values are null. Works on any stored release: what does not load
+    is listed under ``problems``."""
+    stored = open_release(ports, release, sfn=sfn, execution_arn=execution_arn)
+    problems = list(stored.problems)
+    execution = stored.execution
+    events: list[dict[str, Any]] | None = None
+    if sfn is not None and execution is not None and execution.status != "NOT_STARTED":
+        try:
+            events = history(sfn, execution.arn)
+        except (ClientError, BotoCoreError) as exc:
+            problems.append(f"the execution history could not be read: {exc}")
+    context = stored.context
+    components = _components(ports, stored, problems)
+    queues = queue_states(ports, context) if context is not None else []
+    try:
+        rollforward = ledger.get_rollforward(ports.records, release)
+    except _LOAD_ERRORS as exc:
+        problems.append(f"the roll-forward record does not load: {_short(exc)}")
+        rollforward = None
+    report = _get(ports, release, "report", problems)
+    parked = _get(ports, release, "hotfix-token", problems)
+    running = execution.running if execution is not None else report is None
     waiting: dict[str, Any] | None = None
-    if parked is not None and rollforward.round:
-        since = datetime.fromisoformat(str(parked["since"]))
-        elapsed = (ports.clock.now() - since).total_seconds()
-        waiting = {
-            "since": since.isoformat(),
-            "seconds_left": max(0.0, context.manifest.hotfix_timeout_seconds - elapsed),
-            "requirements": rollforward.requirements,
-            "broken": rollforward.broken,
-            "trigger": rollforward.trigger,
-            "reasons": rollforward.reasons,
+    held: dict[str, Any] | None = None
+    if parked is not None and running and report is None:
+        wait = current_wait(events or [])
+        timeout = (wait or {}).get("timeout_seconds")
+        if timeout is None and context is not None:
+            timeout = (
+                context.options.hotfix_timeout_seconds or context.manifest.hotfix_timeout_seconds
+            )
+        since = (wait or {}).get("since")
+        left: float | None = None
+        deadline: datetime | None = None
+        if since is not None and timeout is not None:
+            deadline = since + timedelta(seconds=timeout)
+            left = max(0.0, (deadline - datetime.now(UTC)).total_seconds())
+        timing = {
+            "since": rfc3339(since or _parse_time(parked.get("since"))),
+            "deadline": rfc3339(deadline),
+            "seconds_left": None if left is None else round(left, 1),
+            "left": None if left is None else duration(left),
+            "timeout_seconds": timeout,
         }
-    return {
+        if parked.get("purpose") == "resume":
+            hold = _get(ports, release, "hold", problems) or {}
+            held = {**timing, **{k: hold.get(k) for k in ("component", "version", "step", "why")}}
+            held["reasons"] = list(hold.get("reasons") or [])
+        elif rollforward is not None:
+            waiting = {
+                **timing,
+                "round": rollforward.round or None,
+                "requirements": rollforward.requirements,
+                "broken": rollforward.broken,
+                "trigger": rollforward.trigger,
+                "reasons": rollforward.reasons,
+            }
+    document = {
         "release": release,
+        "execution": execution.as_dict() if execution is not None else None,
+        "cause": failure_cause(execution, report, events),
         "components": components,
-        "queues": queue_lines(ports, context),
-        "rollforward": rollforward.model_dump(mode="json") if rollforward.round else None,
+        "queues": queues,
+        "rollforward": rollforward.model_dump(mode="json")
+        if rollforward is not None and rollforward.round
+        else None,
         "waiting_for_hotfix": waiting,
-        "report": ports.records.get(release, "report"),
-        "aborted": ledger.flag(ports.records, release, "abort"),
+        "held": held,
+        "report": report,
+        "aborted": _get(ports, release, "flag#abort", problems),
+        "problems": problems,
     }
+    return dict(normalise(document))
 
 
-def redrive(ports: Ports, mover: MessageMover, release: str, queue: str) -> dict[str, Any]:
-    """Move a queue's dead-lettered messages back once every live consumer reads their schemas."""
-    context = ledger.load_context(ports.records, release)
+# -- redrive --------------------------------------------------------------------------------------
+
+
+def _live_at(context: ReleaseContext, moves: list[Any], name: str, at: datetime | None) -> set[str]:
+    """The versions with weight on a component's alias at ``at``, from the release's moves."""
+    last = None
+    for move in moves:
+        if move.component != name:
+            continue
+        moved = move.at if move.at.tzinfo else move.at.replace(tzinfo=UTC)
+        if at is not None and moved > at:
+            break
+        last = move
+    if last is None:
+        return {context.from_version(name)}
+    return {v for v, w in last.weights.items() if w > 0}
+
+
+def dead_letterers(ports: Ports, context: ReleaseContext) -> dict[str, dict[str, str]]:
+    """component -> version -> why: the versions a failed gate of this release found failing
+    messages (so the messages in a dead-letter queue may be theirs to fail again)."""
+    release = context.manifest.release
+    rollforward = ledger.get_rollforward(ports.records, release)
+    failures = [r.get("failure") for r in rollforward.rounds] + [
+        rollforward.failure,
+        ports.records.get(release, "failure"),
+    ]
+    moves = ledger.actions(ports.records, release)
+    out: dict[str, dict[str, str]] = {}
+    for failure in failures:
+        if not isinstance(failure, dict):
+            continue
+        trigger = str(failure.get("component") or "")
+        broken = str(failure.get("broken") or trigger)
+        if not broken or broken not in context.manifest.components:
+            continue
+        why = (
+            f"its gate failed when {trigger}@{failure.get('version')} was at {failure.get('step')}%"
+        )
+        named = {
+            key.split("@", 1)[1].rsplit(".", 1)[0]
+            for key, value in dict(failure.get("values") or {}).items()
+            if key.startswith(f"downstream.{broken}@") and key.endswith(".errors") and value
+        }
+        if broken == trigger and failure.get("version"):
+            named.add(str(failure["version"]))
+        versions = named or _live_at(context, moves, broken, _parse_time(failure.get("at")))
+        for version in versions:
+            out.setdefault(broken, {}).setdefault(version, why)
+    return out
+
+
+def redrive(
+    ports: Ports,
+    mover: MessageMover,
+    release: str,
+    queue: str,
+    *,
+    force: bool = False,
+    sfn: Any = None,
+    execution_arn: str | None = None,
+    hint: str = "",
+) -> dict[str, Any]:
+    """Move a queue's dead-lettered messages back once every live consumer can read them.
+
+    Refused (exit 1) while the release waits for a hotfix, while a live consumer version does not
+    declare reading every schema the dead-letter queue may hold (what every producer version that
+    was live during the release writes), and while a live consumer version is one that a failed
+    gate of this release found failing messages (its declaration did not hold: the messages would
+    fail again). ``force`` moves them anyway and says what it overrode.
+    """
+    stored = open_release(ports, release, sfn=sfn, execution_arn=execution_arn)
+    context = usable(stored, "redrive a queue of", hint)
     spec = context.manifest.queues.get(queue)
     if spec is None:
         known = ", ".join(sorted(context.manifest.queues))
         raise InputError([Issue("--queue", f"{queue!r} is not in release {release} ({known})")])
     if spec.dlq_url is None:
         raise InputError([Issue("--queue", f"queue {queue!r} has no dlq_url in the manifest")])
-    if waiting_token(ports, release) is not None:
-        raise ReleaseStateError(
+    problems: list[str] = []
+    running = stored.execution.running if stored.execution is not None else True
+    report = ports.records.get(release, "report")
+    if waiting_token(ports, release) is not None and running and report is None:
+        problems.append(
             f"release {release} still waits for a hotfix: redrive once the hotfix is live"
         )
     _, state = observe_live(ports, context)
-    schemas = state.queue_schemas.get(queue, frozenset())
-    problems = []
+    records = ledger.all_components(ports.records, release)
+    schemas: set[int | str] = set(state.queue_schemas.get(queue, frozenset()))
+    for name, versions in state.known.items():  # what every version that was live wrote
+        seen = set(records[name].versions_seen) if name in records else set()
+        seen |= {context.from_version(name)} | set(state.weights.get(name, {}))
+        for seen_version in seen:
+            io = versions.get(seen_version)
+            if io is not None and queue in io.writes:
+                schemas.add(io.writes[queue])
+    failed = dead_letterers(ports, context)
     for name, version in state.consumers_of(queue):
         unread = schemas - version.reads[queue]
         if unread:
@@ -157,11 +995,17 @@ def redrive(ports: Ports, mover: MessageMover, release: str, queue: str) -> dict
                 f"{name}@{version.version} is live and cannot read schema(s) "
                 f"{sorted(unread, key=schema_sort_key)} that may be in the dead-letter queue"
             )
-    if problems:
+        why = failed.get(name, {}).get(version.version)
+        if why:
+            problems.append(
+                f"{name}@{version.version} is live and is the version that failed messages "
+                f"during this release ({why}): they would fail again"
+            )
+    if problems and not force:
         raise ReleaseStateError(
             f"not redriving {queue}: "
             + "; ".join(problems)
-            + ". Ship a hotfix that reads them first"
+            + ". Ship a hotfix that reads them first (or insist with --force)"
         )
     depth = ports.queues.depth(spec.dlq_url).total
     task = mover.move(spec.dlq_url, spec.url)
@@ -173,6 +1017,8 @@ def redrive(ports: Ports, mover: MessageMover, release: str, queue: str) -> dict
         "messages": depth,
         "schemas": sorted(schemas, key=schema_sort_key),
         "task": task,
+        "forced": bool(problems) and force,
+        "overridden": problems,
     }
 
 
@@ -181,11 +1027,19 @@ def dumps(document: Any) -> str:
 
 
 __all__ = [
+    "Execution",
     "ReleaseNotFoundError",
+    "StoredRelease",
     "abort_release",
+    "check_release_id",
+    "describe",
+    "failure_cause",
     "hand_over_hotfix",
+    "open_release",
     "redrive",
+    "refuse_ended",
     "release_status",
     "resume_release",
+    "usable",
     "waiting_token",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -14,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.cli.app import (
     ManifestArg,
@@ -26,6 +28,7 @@ from orchestrator.cli.app import (
 )
 from orchestrator.errors import InputError, Issue, RolloutError
 from orchestrator.model.load import load_manifest, parse_document
+from orchestrator.model.manifest import PUBLISHED_VERSION, SCHEMA_TOKEN
 from orchestrator.planning import plan_release
 
 EXIT_BY_STATUS = {"SUCCEEDED": 0, "ROLLED_FORWARD": 0, "HALTED": 1, "FAILED": 1}
@@ -237,6 +240,11 @@ def dry_run(
     raise typer.Exit(guarded(fmt, run))
 
 
+def engine_flags(engine: str | None) -> str:
+    """The flags a copy-paste hint repeats to reach the same engine (`` --engine URL``)."""
+    return f" --engine {engine}" if engine else ""
+
+
 @app.command()
 def start(
     manifest: ManifestArg,
@@ -250,7 +258,10 @@ def start(
     """Start the release (execution name = release id; a repeat start is the same execution).
 
     Validates and plans locally first (exit 2, nothing started, on a bad manifest). Prints the
-    execution ARN; with `--wait`, follows it and exits 0 SUCCEEDED/ROLLED_FORWARD, 1 otherwise.
+    execution ARN; with `--wait`, follows it and exits 0 SUCCEEDED/ROLLED_FORWARD, 1 otherwise,
+    with the cause of a failed end. A second start of a running release starts nothing: it says
+    "already started" (and follows it with `--wait`); a start of a release that has ended exits 1
+    with its status: a release id runs once.
 
     Examples:
 
@@ -260,56 +271,95 @@ def start(
 
     def run() -> int:
         from orchestrator.cli.connect import connect
+        from orchestrator.operations import describe, describe_cause
 
         loaded = load_manifest(manifest)
         plan_release(loaded)
         data = parse_document(manifest.read_text(encoding="utf-8"), str(manifest))
         conn = connect(engine)
-        payload = json.dumps({"manifest": data, "options": {}})
-        try:
-            arn = conn.sfn.start_execution(
-                stateMachineArn=conn.state_machine_arn, name=loaded.release, input=payload
-            )["executionArn"]
-            repeated = False
-        except conn.sfn.exceptions.ExecutionAlreadyExists:
-            arn, repeated = conn.execution_arn(loaded.release), True
-        if repeated:
-            state = execution_state(conn, loaded.release)
-            if state["status"] != "RUNNING":
-                stderr.print(
-                    f"release {loaded.release} already ran ({state['status']}): an execution name "
-                    "is used once, so this is its result. To release again, give the manifest a "
-                    "new `release:` id."
-                )
+        hint = engine_flags(engine)
+        release = loaded.release
+        arn = conn.execution_arn(release)
+        existing = describe(conn.sfn, arn)
+        started = False
+        if existing.status == "NOT_STARTED":
+            payload = json.dumps({"manifest": data, "options": {}})
+            try:
+                arn = conn.sfn.start_execution(
+                    stateMachineArn=conn.state_machine_arn, name=release, input=payload
+                )["executionArn"]
+                started = True
+            except conn.sfn.exceptions.ExecutionAlreadyExists:
+                existing = describe(conn.sfn, arn)
+        if not started and existing.ended:
+            return already_ran(conn, release, arn, existing, fmt, hint)
         if not wait:
             document = {
-                "release": loaded.release,
+                "release": release,
                 "execution_arn": arn,
-                "already_started": repeated,
+                "started": started,
+                "already_started": not started,
             }
             if fmt == "json":
                 emit_json(document)
             else:
                 stdout.print(
-                    f"{'already started' if repeated else 'started'}: {arn}\n"
-                    f"follow it with: rollout status {loaded.release}"
+                    f"{'started' if started else 'already started'}: {arn}\n"
+                    f"follow it with: rollout status {release}{hint}",
+                    highlight=False,
                 )
             return 0
-        report = follow(conn, loaded.release, arn, timeout, fmt)
-        document = {"release": loaded.release, "execution_arn": arn, **report}
+        if not started and fmt == "text":
+            stderr.print(f"already started: {arn}; following it", highlight=False)
+        report = follow(conn, release, arn, timeout, fmt)
+        document = {"release": release, "execution_arn": arn, **report}
         if fmt == "json":
             emit_json(document)
         else:
             render_report(stdout, document)
+            if report.get("cause"):
+                stdout.print(
+                    Text.assemble(("Cause", "bold red"), ": ", describe_cause(report["cause"]))
+                )
+            stdout.print(f"see: rollout status {release}{hint}", highlight=False)
         return EXIT_BY_STATUS.get(str(report.get("status")), 1)
 
     raise typer.Exit(guarded(fmt, run))
 
 
+def already_ran(conn: Any, release: str, arn: str, execution: Any, fmt: str, hint: str) -> int:
+    """`start` of a release whose execution has ended: nothing is started, exit 1."""
+    report: dict[str, Any] | None = None
+    with contextlib.suppress(RolloutError, BotoCoreError, ClientError):
+        report = conn.ports.records.get(release, "report")
+    status = (report or {}).get("status") or execution.status
+    message = (
+        f"release {release} already ran ({status}): nothing was started. An execution name is "
+        "used once; to release again, give the manifest a new `release:` id. Its result: "
+        f"rollout status {release}{hint}"
+    )
+    if fmt == "json":
+        emit_json(
+            {
+                "release": release,
+                "execution_arn": arn,
+                "started": False,
+                "already_started": True,
+                "status": status,
+                "errors": [{"path": "release", "message": message}],
+            }
+        )
+    else:
+        stderr.print(message, highlight=False)
+    return 1
+
+
 def follow(conn: Any, release: str, arn: str, timeout: float, fmt: str) -> dict[str, Any]:
-    """Poll the execution until it ends; live progress on stderr in text mode."""
+    """Poll the execution until it ends; live progress on stderr in text mode. The result is the
+    release's report (or, when it stored none, its status), with ``cause``: why a release that
+    did not complete ended, read from the report or the execution's history."""
     from orchestrator.local.runner import last_report
-    from orchestrator.operations import release_status
+    from orchestrator.operations import describe, failure_cause, history, release_status
 
     deadline = time.monotonic() + timeout
     live = Live(console=stderr, refresh_per_second=4, transient=True) if fmt == "text" else None
@@ -334,22 +384,21 @@ def follow(conn: Any, release: str, arn: str, timeout: float, fmt: str) -> dict[
     finally:
         if live is not None:
             live.stop()
+    execution = describe(conn.sfn, arn)
+    events = history(conn.sfn, arn)
+    report: dict[str, Any] | None = None
     if described.get("output"):
-        report: dict[str, Any] = json.loads(described["output"])
-        return report
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    while True:
-        page = conn.sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            break
-        kwargs["nextToken"] = page["nextToken"]
-    return last_report(events) or {
-        "status": "FAILED",
-        "error": described.get("error"),
-        "cause": described.get("cause"),
-    }
+        with contextlib.suppress(ValueError):
+            report = json.loads(described["output"])
+    report = report or last_report(events)
+    if report is None:
+        report = {
+            "status": "SUCCEEDED" if execution.status == "SUCCEEDED" else "FAILED",
+            "final": {},
+            "actions": [],
+            "error": execution.error,
+        }
+    return {**report, "cause": failure_cause(execution, report, events)}
 
 
 def status_snapshot(status: dict[str, Any]) -> dict[str, Any]:
@@ -357,54 +406,130 @@ def status_snapshot(status: dict[str, Any]) -> dict[str, Any]:
         name: {
             "wave": row["wave"],
             "status": row["status"],
-            "weights": row["weights"],
+            "weights": row["weights"] or {},
             "verdict": (row["last_verdict"] or {}).get("phase"),
         }
         for name, row in status["components"].items()
     }
 
 
+def queue_line(row: dict[str, Any]) -> str:
+    """One queue of `status` for people, from its structured row."""
+    if row.get("error"):
+        return f"  {row['queue']}: could not be read ({row['error']})"
+    text = f"  {row['queue']}: {row['visible']} visible, {row['in_flight']} in flight"
+    if row.get("delayed"):
+        text += f", {row['delayed']} delayed"
+    if row.get("oldest_age_seconds") is not None:
+        text += f", oldest {row['oldest_age_seconds']:g}s"
+    if row.get("dlq"):
+        text += f"; dead-letter queue {row['dlq']['messages']}"
+    return text
+
+
+def wait_line(timing: dict[str, Any]) -> str:
+    if timing.get("left") is None:
+        return f"since {timing.get('since')}, time left unknown"
+    return f"since {timing['since']}, {timing['left']} left (until {timing['deadline']})"
+
+
+def render_status(document: dict[str, Any], hint: str) -> None:
+    from orchestrator.operations import describe_cause
+
+    release = document["release"]
+    run_state = document.get("execution") or {}
+    stdout.print(
+        Text.assemble(
+            (release, "bold"),
+            f": execution {run_state.get('status', 'unknown')}",
+            f" ({run_state['error']})" if run_state.get("error") else "",
+            f"  {run_state.get('arn') or ''}",
+        )
+    )
+    cause = document.get("cause")
+    if cause:
+        stdout.print(Text.assemble(("Cause", "bold red"), ": ", describe_cause(cause)))
+    if document["components"]:
+        stdout.print(progress_table(status_snapshot(document)))
+    if document["queues"]:
+        stdout.print("[bold]Queues[/]")
+        for row in document["queues"]:
+            stdout.print(queue_line(row), markup=False, highlight=False)
+    waiting = document.get("waiting_for_hotfix")
+    if waiting:
+        needs = waiting.get("requirements") or {}
+        stdout.print(
+            Text.assemble(
+                (f"Waiting for a hotfix of {waiting.get('broken')}", "bold yellow"),
+                f" (broken by {waiting.get('trigger')}'s shift) {wait_line(waiting)}",
+            )
+        )
+        for reason in waiting.get("reasons") or []:
+            stdout.print(f"  - {reason}", markup=False, highlight=False)
+        stdout.print(
+            f"  must read: {needs.get('reads')}; may write: {needs.get('writes')}",
+            markup=False,
+            highlight=False,
+        )
+        reads = " ".join(
+            f"--reads {q}={','.join(str(s) for s in schemas)}"
+            for q, schemas in sorted((needs.get("reads") or {}).items())
+        )
+        stdout.print(
+            f"  hand it over: rollout hotfix {release} --component {waiting.get('broken')} "
+            f"--version <VERSION>{' ' + reads if reads else ''}{hint}",
+            markup=False,
+            highlight=False,
+        )
+    held = document.get("held")
+    if held:
+        stdout.print(
+            Text.assemble(
+                ("Held", "bold yellow"),
+                f": the gate of {held.get('component')}@{held.get('version')} at "
+                f"{held.get('step')}% could not judge ({held.get('why')}); nothing is broken. "
+                f"{wait_line(held)}",
+            )
+        )
+        for reason in held.get("reasons") or []:
+            stdout.print(f"  - {reason}", markup=False, highlight=False)
+        stdout.print(
+            f"  continue: rollout resume {release}{hint}; stop: rollout abort {release}{hint}",
+            markup=False,
+            highlight=False,
+        )
+    if document.get("report"):
+        stdout.print(f"final status: {document['report']['status']}")
+    for problem in document.get("problems") or []:
+        stdout.print(Text.assemble(("! ", "bold yellow"), problem))
+
+
 @app.command()
 def status(release: ReleaseArg, engine: EngineOpt = None, fmt: FormatOpt = TextOrJson.text) -> None:
-    """Show a release: per component wave, live weights, status and last verdict; queues; and,
-    when it waits for a hotfix, what failed, what a hotfix must satisfy and the time left.
+    """Show a release: the execution's state (and the cause of a failed end); per component wave,
+    live weights, status and last verdict; queues; and, when it waits for a hotfix or is held,
+    what failed, what a hotfix must satisfy and the time left.
+
+    Works on any stored release, whatever is wrong with what it stored: what cannot be loaded is
+    listed as a problem (exit 0). A release id that is not stored exits 2 and lists the known
+    ones.
 
     Example: `rollout status 2026-11-28.1`
     """
 
     def run() -> int:
         from orchestrator.cli.connect import connect
-        from orchestrator.operations import release_status
+        from orchestrator.operations import check_release_id, release_status
 
+        check_release_id(release)
         conn = connect(engine)
-        document = release_status(conn.ports, release)
-        document["execution"] = execution_state(conn, release)
+        document = release_status(
+            conn.ports, release, sfn=conn.sfn, execution_arn=conn.execution_arn(release)
+        )
         if fmt == "json":
             emit_json(document)
-            return 0
-        run_state = document["execution"]
-        stdout.print(
-            f"[bold]{release}[/]: execution {run_state['status']}"
-            + (f" ({run_state['error']})" if run_state.get("error") else "")
-            + f"  {run_state['arn']}"
-        )
-        stdout.print(progress_table(status_snapshot(document)))
-        stdout.print("[bold]Queues[/]")
-        for line in document["queues"]:
-            stdout.print(line, markup=False)
-        waiting = document.get("waiting_for_hotfix")
-        if waiting:
-            needs = waiting.get("requirements") or {}
-            stdout.print(
-                f"[bold yellow]Waiting for a hotfix of {waiting.get('broken')}[/] "
-                f"(broken by {waiting.get('trigger')}'s shift) since {waiting['since']}, "
-                f"{waiting['seconds_left']:.0f}s left"
-            )
-            for reason in waiting.get("reasons") or []:
-                stdout.print(f"  - {reason}", markup=False)
-            stdout.print(f"  must read: {needs.get('reads')}; may write: {needs.get('writes')}")
-        if document.get("report"):
-            stdout.print(f"final status: {document['report']['status']}")
+        else:
+            render_status(document, engine_flags(engine))
         return 0
 
     raise typer.Exit(guarded(fmt, run))
@@ -412,33 +537,52 @@ def status(release: ReleaseArg, engine: EngineOpt = None, fmt: FormatOpt = TextO
 
 def execution_state(conn: Any, release: str) -> dict[str, Any]:
     """The Step Functions view of a release: status, and error/cause when it ended badly."""
-    arn = conn.execution_arn(release)
-    try:
-        described = conn.sfn.describe_execution(executionArn=arn)
-    except conn.sfn.exceptions.ExecutionDoesNotExist:
-        return {"arn": arn, "status": "NOT_STARTED"}
-    return {
-        "arn": arn,
-        "status": described["status"],
-        "error": described.get("error"),
-        "cause": described.get("cause"),
-        "started": str(described.get("startDate", "")),
-        "stopped": str(described.get("stopDate", "") or ""),
-    }
+    from orchestrator.operations import describe
+
+    return describe(conn.sfn, conn.execution_arn(release)).as_dict()
+
+
+SCHEMA_HELP = "schemas are integers such as 2, or short tokens such as v2 ([A-Za-z0-9._-])"
+
+
+def parse_schema(text: str) -> int | str | None:
+    """A schema as the manifest takes it: ASCII digits are an integer, else a short token."""
+    text = text.strip()
+    if text.isascii() and text.isdigit():
+        return int(text)
+    if SCHEMA_TOKEN.match(text):
+        return text
+    return None
 
 
 def parse_pairs(values: list[str], option: str, *, many: bool) -> dict[str, Any]:
     """`orders=1,2` -> {"orders": [1, 2]} (or {"orders": 1} when ``many`` is False)."""
     out: dict[str, Any] = {}
     issues = []
+    shape = "QUEUE=SCHEMA[,SCHEMA...]" if many else "QUEUE=SCHEMA"
     for value in values:
         queue, sep, schemas = value.partition("=")
-        if not sep or not queue or not schemas:
-            issues.append(Issue(option, f"{value!r}: expected QUEUE=SCHEMA[,SCHEMA...]"))
+        queue = queue.strip()
+        if not sep or not queue or not schemas.strip():
+            issues.append(Issue(option, f"{value!r}: expected {shape}, e.g. {option} orders=2"))
             continue
-        parsed = [int(s) if s.strip().isdigit() else s.strip() for s in schemas.split(",")]
+        parts = [s.strip() for s in schemas.split(",")]
+        parsed = [parse_schema(s) for s in parts]
+        bad = [p for p, s in zip(parts, parsed, strict=True) if s is None]
+        if bad:
+            issues.append(
+                Issue(
+                    option, f"{value!r}: {', '.join(map(repr, bad))} is not a schema: {SCHEMA_HELP}"
+                )
+            )
+            continue
         if not many and len(parsed) != 1:
-            issues.append(Issue(option, f"{value!r}: a version writes one schema per queue"))
+            issues.append(
+                Issue(option, f"{value!r}: a version writes one schema per queue ({shape})")
+            )
+            continue
+        if queue in out:
+            issues.append(Issue(option, f"{queue!r} is given twice: one {option} per queue"))
             continue
         out[queue] = parsed if many else parsed[0]
     if issues:
@@ -446,20 +590,97 @@ def parse_pairs(values: list[str], option: str, *, many: bool) -> dict[str, Any]
     return out
 
 
+def check_version(version: str) -> str:
+    text = version.strip()
+    if not PUBLISHED_VERSION.match(text):
+        raise InputError(
+            [
+                Issue(
+                    "--version",
+                    f"--version must be a published version number, such as 19 (what "
+                    f"`aws lambda publish-version` printed), not {version!r}: $LATEST and "
+                    "aliases are not versions",
+                )
+            ]
+        )
+    return text
+
+
+def hotfix_request_problems(
+    context: Any, release: str, reads: dict[str, Any], writes: dict[str, Any]
+) -> list[Issue]:
+    """`--reads`/`--writes` against the stored release: declared queues, and schemas of the kind
+    the release uses on each queue (a token where every schema is an integer is a mistake)."""
+    manifest = context.manifest
+    declared = sorted(manifest.queues)
+    known: dict[str, set[int | str]] = {}
+    for name in manifest.components:
+        for spec in context.known_versions(name).values():
+            for queue, schemas in spec.reads.items():
+                known.setdefault(queue, set()).update(schemas)
+            for queue, schema in spec.writes.items():
+                known.setdefault(queue, set()).add(schema)
+    issues: list[Issue] = []
+    for option, pairs in (("--reads", reads), ("--writes", writes)):
+        for queue, value in pairs.items():
+            if queue not in manifest.queues:
+                issues.append(
+                    Issue(
+                        option,
+                        f"{queue!r} is not a queue of release {release} (its queues: "
+                        f"{', '.join(declared)}): write {option} QUEUE=SCHEMA with one of them",
+                    )
+                )
+                continue
+            given = value if isinstance(value, list) else [value]
+            used = known.get(queue, set())
+            tokens = [s for s in given if isinstance(s, str)]
+            if tokens and used and all(isinstance(s, int) for s in used):
+                issues.append(
+                    Issue(
+                        option,
+                        f"{queue}={','.join(map(str, given))}: the schemas of {queue} in release "
+                        f"{release} are integers ({', '.join(map(str, sorted(used, key=str)))}), "
+                        f"not {', '.join(map(repr, tokens))}: {SCHEMA_HELP}, as the manifest "
+                        "declares them",
+                    )
+                )
+    return issues
+
+
+def refuse_short_v(value: str | None) -> None:
+    if value is not None:
+        raise typer.BadParameter(
+            "-v is not short for --version here (elsewhere -v is --verbose): write "
+            f"--version {value}",
+            param_hint="-v",
+        )
+
+
 @app.command()
 def hotfix(
     release: ReleaseArg,
     component: Annotated[str, typer.Option("--component", "-c", help="The component to fix.")],
-    version: Annotated[str, typer.Option("--version", "-v", help="Its published hotfix version.")],
+    version: Annotated[
+        str, typer.Option("--version", help="Its published hotfix version number (e.g. 19).")
+    ],
     reads: Annotated[
         list[str] | None,
         typer.Option(
-            "--reads", help="QUEUE=SCHEMA,SCHEMA (repeat); default: as the broken version."
+            "--reads",
+            metavar="QUEUE=SCHEMA[,SCHEMA...]",
+            help="What it reads on one queue, e.g. orders=1,2 (repeat per queue); default: as "
+            "the broken version.",
         ),
     ] = None,
     writes: Annotated[
         list[str] | None,
-        typer.Option("--writes", help="QUEUE=SCHEMA (repeat); default: as the broken version."),
+        typer.Option(
+            "--writes",
+            metavar="QUEUE=SCHEMA",
+            help="The one schema it writes on one queue, e.g. enriched=1 (repeat per queue); "
+            "default: as the broken version.",
+        ),
     ] = None,
     force: Annotated[
         bool,
@@ -472,13 +693,18 @@ def hotfix(
     ] = False,
     engine: EngineOpt = None,
     fmt: FormatOpt = TextOrJson.text,
+    short_v: Annotated[
+        str | None,
+        typer.Option("-v", hidden=True, is_eager=True, callback=refuse_short_v),
+    ] = None,
 ) -> None:
     """Hand a hotfix version to a release waiting for one.
 
-    The hotfix is checked first against the live mixed state and the rest of the plan; an
-    incompatible one is refused here with the planner's reason (exit 2) and nothing is sent. Only
-    the component the failure names may be hotfixed, with a version newer than the one it
-    replaces, unless --force.
+    The hotfix is checked first against the stored release (its queues), the live mixed state and
+    the rest of the plan; an incompatible one is refused here with the reason (exit 2) and
+    nothing is sent. Only the component the failure names may be hotfixed, with a version newer
+    than the one it replaces, unless --force. Exit 1 when the release is not waiting for a hotfix
+    (it got one, ended, or is held: `rollout resume`).
 
     Example: `rollout hotfix 2026-11-28.1 --component enrich --version 19 --reads orders=1,2`
     """
@@ -486,28 +712,50 @@ def hotfix(
     def run() -> int:
         from orchestrator.cli.connect import connect
         from orchestrator.model.steps import HotfixSpec
-        from orchestrator.operations import hand_over_hotfix
-        from orchestrator.steps import ledger
+        from orchestrator.operations import (
+            check_release_id,
+            hand_over_hotfix,
+            open_release,
+            refuse_ended,
+            usable,
+        )
 
+        check_release_id(release)
+        number = check_version(version)
+        given_reads = parse_pairs(reads, "--reads", many=True) if reads else None
+        given_writes = parse_pairs(writes, "--writes", many=False) if writes else None
         conn = connect(engine)
-        context = ledger.load_context(conn.ports.records, release)
+        hint = engine_flags(engine)
+        arn = conn.execution_arn(release)
+        stored = open_release(conn.ports, release, sfn=conn.sfn, execution_arn=arn)
+        refuse_ended(conn.ports, stored, "it is not waiting for a hotfix", hint)
+        context = usable(stored, "hand a hotfix to", hint)
         if component not in context.manifest.components:
-            raise InputError([Issue("--component", f"{component!r} is not in release {release}")])
+            known = ", ".join(sorted(context.manifest.components))
+            raise InputError(
+                [Issue("--component", f"{component!r} is not in release {release} ({known})")]
+            )
+        issues = hotfix_request_problems(context, release, given_reads or {}, given_writes or {})
+        if issues:
+            raise InputError(issues)
         current = context.component(component).to
         spec = HotfixSpec(
             component=component,
-            version=version,
-            reads=parse_pairs(reads, "--reads", many=True) if reads else dict(current.reads),
-            writes=parse_pairs(writes, "--writes", many=False) if writes else dict(current.writes),
+            version=number,
+            reads=given_reads if given_reads is not None else dict(current.reads),
+            writes=given_writes if given_writes is not None else dict(current.writes),
             force=force,
         )
-        document = hand_over_hotfix(conn.ports, conn.sfn, release, spec)
+        document = hand_over_hotfix(
+            conn.ports, conn.sfn, release, spec, execution_arn=arn, hint=hint
+        )
         if fmt == "json":
             emit_json(document)
         else:
             stdout.print(
-                f"handed {component}@{version} to release {release}; follow it with "
-                f"`rollout status {release}`"
+                f"handed {component}@{number} to release {release}; follow it with "
+                f"`rollout status {release}{hint}`",
+                highlight=False,
             )
         return 0
 
@@ -520,21 +768,28 @@ def resume(release: ReleaseArg, engine: EngineOpt = None, fmt: FormatOpt = TextO
     unreadable), so it stopped moving without blaming any version.
 
     The held step bakes again and is judged afresh; everything else continues where it stood.
-    Exit 1 when the release is not held.
+    Exit 1 when the release is not held (or has ended).
 
     Example: `rollout resume 2026-11-28.1`
     """
 
     def run() -> int:
         from orchestrator.cli.connect import connect
-        from orchestrator.operations import resume_release
+        from orchestrator.operations import check_release_id, resume_release
 
+        check_release_id(release)
         conn = connect(engine)
-        document = resume_release(conn.ports, conn.sfn, release)
+        hint = engine_flags(engine)
+        document = resume_release(
+            conn.ports, conn.sfn, release, execution_arn=conn.execution_arn(release), hint=hint
+        )
         if fmt == "json":
             emit_json(document)
         else:
-            stdout.print(f"resumed {release}; follow it with `rollout status {release}`")
+            stdout.print(
+                f"resumed {release}; follow it with `rollout status {release}{hint}`",
+                highlight=False,
+            )
         return 0
 
     raise typer.Exit(guarded(fmt, run))
@@ -548,7 +803,11 @@ def abort(
     ] = "aborted by an operator",
     force: Annotated[
         bool,
-        typer.Option("--force", help="Also StopExecution at once (no cleanup: see the runbook)."),
+        typer.Option(
+            "--force",
+            help="Also stop the execution at once (StopExecution), then give back its leases "
+            "and write its report here (see runbooks/stuck-execution.md).",
+        ),
     ] = False,
     engine: EngineOpt = None,
     fmt: FormatOpt = TextOrJson.text,
@@ -556,27 +815,47 @@ def abort(
     """Stop a release, leaving a consistent, reported state.
 
     No further forward alias moves; nothing is moved backwards; locks are released and the report
-    says where every component stands. A release waiting for a hotfix ends at once; a shifting one
-    at its next step.
+    says where every component stands. A release waiting for a hotfix (or held) ends at once; a
+    shifting one at its next step. Works whatever the release stored. Exit 1 when the release has
+    already ended.
 
     Example: `rollout abort 2026-11-28.1 --reason "bad data in orders"`
     """
 
     def run() -> int:
         from orchestrator.cli.connect import connect
-        from orchestrator.operations import abort_release
+        from orchestrator.operations import abort_release, check_release_id
 
+        check_release_id(release)
         conn = connect(engine)
-        document = abort_release(conn.ports, conn.sfn, release, reason)
-        if force:
-            conn.sfn.stop_execution(
-                executionArn=conn.execution_arn(release), error="ReleaseAborted", cause=reason
-            )
-            document["stopped"] = True
+        hint = engine_flags(engine)
+        document = abort_release(
+            conn.ports,
+            conn.sfn,
+            release,
+            reason,
+            execution_arn=conn.execution_arn(release),
+            force=force,
+            hint=hint,
+        )
         if fmt == "json":
             emit_json(document)
-        else:
-            stdout.print(f"abort requested for {release}: {reason}")
+            return 0
+        lines = [f"abort requested for {release}: {reason}"]
+        if document["was_waiting"]:
+            lines.append("its wait ended at once")
+        if force:
+            if document.get("stopped"):
+                released = document.get("leases_released") or []
+                lines.append(
+                    f"execution stopped ({document.get('execution_status')}); leases given back: "
+                    f"{', '.join(released) or 'none held'}; report "
+                    f"{'written' if document.get('report_written') else 'already stored'}"
+                )
+            else:
+                lines.append(str(document.get("cleanup") or "the execution did not stop yet"))
+        lines.append(f"follow it with: rollout status {release}{hint}")
+        stdout.print("\n".join(lines), markup=False, highlight=False)
         return 0
 
     raise typer.Exit(guarded(fmt, run))
@@ -588,28 +867,57 @@ def redrive(
     queue: Annotated[
         str, typer.Option("--queue", "-q", help="The manifest queue whose DLQ to redrive.")
     ],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Move the messages even though a live consumer may fail them again (the output "
+            "says what was overridden).",
+        ),
+    ] = False,
     engine: EngineOpt = None,
     fmt: FormatOpt = TextOrJson.text,
 ) -> None:
     """After a hotfix, move a queue's dead-lettered messages back to it (SQS StartMessageMoveTask).
 
-    Refused while any live consumer of the queue cannot read a schema those messages may carry.
+    Refused (exit 1) while the release waits for a hotfix, while a live consumer of the queue does
+    not read every schema those messages may carry, and while a live consumer is the version that
+    failed them during the release, unless --force.
 
     Example: `rollout redrive 2026-11-28.1 --queue orders`
     """
 
     def run() -> int:
         from orchestrator.cli.connect import connect
+        from orchestrator.operations import check_release_id
         from orchestrator.operations import redrive as redrive_queue
 
+        check_release_id(release)
         conn = connect(engine)
-        document = redrive_queue(conn.ports, conn.mover, release, queue)
+        hint = engine_flags(engine)
+        document = redrive_queue(
+            conn.ports,
+            conn.mover,
+            release,
+            queue,
+            force=force,
+            sfn=conn.sfn,
+            execution_arn=conn.execution_arn(release),
+            hint=hint,
+        )
         if fmt == "json":
             emit_json(document)
         else:
+            if document["forced"]:
+                stderr.print(
+                    "[bold yellow]--force[/]: redriving although "
+                    + "; ".join(document["overridden"]),
+                    highlight=False,
+                )
             stdout.print(
                 f"moving {document['messages']} message(s) from {document['from']} back to "
-                f"{document['to']}"
+                f"{document['to']}" + (" (forced)" if document["forced"] else ""),
+                highlight=False,
             )
         return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -23,7 +24,7 @@ from orchestrator.aws.metrics import CloudWatchMetricSource
 from orchestrator.aws.notifier import SnsNotifier
 from orchestrator.aws.queue_inspector import SqsQueueInspector
 from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore
-from orchestrator.errors import EnvironmentProblemError
+from orchestrator.errors import EnvironmentProblemError, InputError, Issue
 from orchestrator.ports import MessageMover
 from orchestrator.steps.runtime import Ports
 
@@ -70,15 +71,31 @@ class Connection:
         return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{release}"
 
 
+def check_engine_url(engine: str) -> None:
+    """``--engine`` must be the http(s) URL of an engine: bad input (exit 2) otherwise."""
+    try:
+        parts = urlsplit(engine)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise InputError(
+            [
+                Issue(
+                    "--engine",
+                    f"{engine!r} is not the URL of an engine: give the http(s) URL of a running "
+                    "engine, e.g. --engine http://localhost:8083 (`rollout local serve`)",
+                )
+            ]
+        )
+
+
 def connect(engine: str | None, settings: CliSettings | None = None) -> Connection:
     s = settings or CliSettings()
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5)
-    if engine:
-        if not engine.startswith(("http://", "https://")):
-            raise EnvironmentProblemError(
-                f"--engine {engine!r}: give the URL of a running engine, e.g. "
-                "http://localhost:8083 (`rollout local serve`)"
-            )
+    if engine is not None:
+        check_engine_url(engine)
         session = boto3.session.Session(
             aws_access_key_id="testing",
             aws_secret_access_key="testing",

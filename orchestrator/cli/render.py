@@ -66,11 +66,18 @@ def render_plan(console: Console, manifest: Manifest, plan: Plan) -> None:
             )
 
 
-def render_issues(console: Console, title: str, issues: list[Issue]) -> None:
+def render_issues(
+    console: Console, title: str, issues: list[Issue], *, unplaced: str | None = "(document)"
+) -> None:
+    """Every issue with its path; one without a path is shown as ``unplaced`` (a document's
+    problem), or with no path at all when ``unplaced`` is None (an environment problem)."""
     console.print(f"[bold red]{title}[/] ({len(issues)} problem{'s' if len(issues) != 1 else ''})")
     for issue in issues:
-        where = issue.path or "(document)"
-        console.print(Text.assemble("  ✗ ", (where, "bold"), f": {issue.message}"))
+        where = issue.path or unplaced
+        if where is None:
+            console.print(Text.assemble("  ✗ ", issue.message))
+        else:
+            console.print(Text.assemble("  ✗ ", (where, "bold"), f": {issue.message}"))
 
 
 def _node_id(prefix: str, name: str) -> str:
