@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SEED   ?= examples/seed.yaml
 SCENARIO ?= examples/scenarios/seed-enrich-breaks.yaml
 
-.PHONY: run test lint typecheck unit bench fuzz clean
+.PHONY: run test lint typecheck unit bench fuzz faults clean
 
 $(BIN)/rollout: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ fuzz: $(BIN)/rollout
 	ROLLOUT_PROPERTY_EXAMPLES=$(FUZZ_EXAMPLES) ROLLOUT_PROPERTY_SHRINK=1 \
 	$(BIN)/pytest tests/workflow/test_release_properties.py --runxfail --timeout 0 \
 		--hypothesis-show-statistics -p no:cacheprovider -q
+
+## faults: the fault-injection matrix (tests/workflow/test_faults.py) on the embedded engine,
+## then the table fault | expected | observed
+faults: $(BIN)/rollout
+	rm -f .faults.jsonl
+	ROLLOUT_FAULTS_TABLE=$(CURDIR)/.faults.jsonl $(BIN)/pytest tests/workflow/test_faults.py -q \
+		-p no:cacheprovider; status=$$?; $(BIN)/python tests/workflow/faults_table.py .faults.jsonl; \
+		exit $$status
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -153,6 +153,8 @@ class ComponentRecord(_Model):
     verdicts: list[Verdict] = Field(default_factory=list)
     versions_seen: list[str] = Field(default_factory=list)
     """Every version that had weight on the alias while this release moved it (old ones too)."""
+    moves: int = 0
+    """How many alias moves of this component the ledger has recorded (the next action's key)."""
     promoted: list[str] = Field(default_factory=list)
     """The versions Promote confirmed on this alias, in order (the last one is the base every
     later shift starts from; the earlier ones, and ``from``, never get weight again)."""

@@ -4,7 +4,8 @@ Records per release (``kind`` keys):
 
 * ``context``: the manifest data, the plan and the run options (written once by ValidateAndPlan);
 * ``component#<name>``: the alias state this release last left, status, verdicts, cutover time;
-* ``action#<time>#<component>#<n>``: every alias move, in order (the report's ``actions``);
+* ``action#<component>#<n>``: the component's n-th alias move (the report's ``actions``, sorted by
+  time), written once even when a step is retried after its effect;
 * ``drain#<wave>``: when the drain check of a wave started;
 * ``flag#frozen`` / ``flag#abort``: roll-forward freeze and abort requests;
 * ``rollforward``: the failure being handled, what a hotfix must satisfy, the rounds so far;
@@ -20,6 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -182,21 +184,22 @@ def all_components(records: RecordStore, release: str) -> dict[str, ComponentRec
     }
 
 
-_sequence = 0
-_sequence_lock = threading.Lock()
+def append_action(records: RecordStore, release: str, move: AliasMove, index: int) -> None:
+    """Record ``move`` as the ``index``-th move of its component, once.
 
-
-def append_action(records: RecordStore, release: str, move: AliasMove) -> None:
-    global _sequence
-    with _sequence_lock:
-        _sequence += 1
-        seq = _sequence
-    stamp = move.at.strftime("%Y%m%dT%H%M%S.%f")
-    records.put(release, f"action#{stamp}#{seq:09d}#{move.component}", move.model_dump(mode="json"))
+    The key is deterministic (``action#<component>#<index>``) and written with ``put_new``, so a
+    step retried after its effect (a lost reply, a throttled write after the move) never records
+    a move twice, and a retry that finds the move done records it if it is missing.
+    """
+    item = {**move.model_dump(mode="json"), "seq": time.time_ns()}
+    records.put_new(release, f"action#{move.component}#{index:06d}", item)
 
 
 def actions(records: RecordStore, release: str) -> list[AliasMove]:
-    return [AliasMove.model_validate(item) for _, item in records.list(release, "action#")]
+    """Every alias move of the release, in the order they happened."""
+    items = [item for _, item in records.list(release, "action#")]
+    items.sort(key=lambda item: (str(item.get("at", "")), int(str(item.get("seq", 0)))))
+    return [AliasMove.model_validate(item) for item in items]
 
 
 def get_rollforward(records: RecordStore, release: str) -> RollForwardRecord:

@@ -161,10 +161,12 @@ def move_alias(
         if record.expected != target:
             # the move happened but its reply (or our ledger write) was lost: record it once
             previous = expected_state(context, record)
+            record_move(ports, context, name, action, target, previous, step, record.moves)
             seen = list(dict.fromkeys([*record.versions_seen, *previous, *target]))
-            record = record.model_copy(update={"expected": target, "versions_seen": seen})
+            record = record.model_copy(
+                update={"expected": target, "versions_seen": seen, "moves": record.moves + 1}
+            )
             ledger.put_component(ports.records, release, record)
-            record_move(ports, context, name, action, target, previous, step)
         return current
     expected = expected_state(context, record)
     if not same_weights(current.weights, expected):
@@ -182,13 +184,17 @@ def move_alias(
     updated = ports.aliases.set_weights(current, primary, extra or None)
     # what was live before the move may still be in the queues: remember it (a one-step shift
     # would otherwise forget the old version's writes)
+    # the action first (keyed by the move's index, written once), then the component's entry:
+    # a retry after either write finds the alias at its target and completes what is missing
+    record_move(ports, context, name, action, target, current.weights, step, record.moves)
     seen = list(dict.fromkeys([*record.versions_seen, *current.weights, *target]))
     ledger.put_component(
         ports.records,
         release,
-        record.model_copy(update={"expected": target, "versions_seen": seen}),
+        record.model_copy(
+            update={"expected": target, "versions_seen": seen, "moves": record.moves + 1}
+        ),
     )
-    record_move(ports, context, name, action, target, current.weights, step)
     return updated
 
 
@@ -206,6 +212,7 @@ def record_move(
     target: dict[str, float],
     previous: dict[str, float],
     step: float | None,
+    index: int,
 ) -> None:
     comp = context.component(name)
     ledger.append_action(
@@ -221,4 +228,5 @@ def record_move(
             previous=previous,
             step=step,
         ),
+        index,
     )
