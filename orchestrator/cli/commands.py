@@ -535,13 +535,6 @@ def status(release: ReleaseArg, engine: EngineOpt = None, fmt: FormatOpt = TextO
     raise typer.Exit(guarded(fmt, run))
 
 
-def execution_state(conn: Any, release: str) -> dict[str, Any]:
-    """The Step Functions view of a release: status, and error/cause when it ended badly."""
-    from orchestrator.operations import describe
-
-    return describe(conn.sfn, conn.execution_arn(release)).as_dict()
-
-
 SCHEMA_HELP = "schemas are integers such as 2, or short tokens such as v2 ([A-Za-z0-9._-])"
 
 

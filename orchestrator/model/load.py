@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,38 +29,264 @@ from orchestrator.model.manifest import (
     VersionSpec,
 )
 
+MAX_DOCUMENT_CHARS = 16 * 1024 * 1024
+"""Longest manifest or scenario read: 16 MiB (a 10,000-component release is 4 MB of YAML, 6 MB of
+indented JSON). Longer input is refused before it is parsed."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists (a manifest needs 6: components.c.to.reads.q[0])."""
+MAX_ALIAS_NODES = 1_000_000
+"""Most nodes YAML aliases (``*name``) may repeat in one document, counted as if written out:
+what bounds an alias bomb, where a kilobyte of nested aliases stands for billions of nodes."""
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as text: ``release: 2026-11-28`` is an id, not a date."""
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML was built with it (about 20 times faster), else pure Python."""
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type, misc]
+    """Safe loader that keeps dates as text: ``release: 2026-11-28`` is an id, not a date."""
 
 
 _Loader.yaml_implicit_resolvers = {
     key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+    for key, resolvers in _BaseLoader.yaml_implicit_resolvers.copy().items()
 }
 
 
 def parse_document(text: str, source: str = "manifest") -> Any:
-    """Parse YAML (or JSON, which is YAML) text; duplicate keys are errors, not silent overrides."""
+    """Parse YAML (or JSON, which is YAML) text into plain data, once, and bounded.
+
+    Duplicate keys are errors, not silent overrides; unquoted dates stay text. The document may
+    be at most ``MAX_DOCUMENT_CHARS`` long and nest ``MAX_DEPTH`` levels deep, and its aliases
+    may repeat at most ``MAX_ALIAS_NODES`` nodes: whatever the text, this returns or raises
+    ``ManifestError`` (with a path and a fix), it never hangs and never overflows the stack.
+    """
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise ManifestError([Issue("", _too_long(source, len(text)))])
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:
-            return json.loads(text, object_pairs_hook=_no_duplicate_pairs)
+            data = json.loads(text, object_pairs_hook=_no_duplicate_pairs)
         except _DuplicateKeyError as exc:
             raise ManifestError([Issue(exc.path, exc.message)]) from None
-        except json.JSONDecodeError:
-            pass  # YAML flow style is not always JSON: let the YAML parser have a go
+        except (ValueError, RecursionError):
+            pass  # not JSON (YAML flow style need not be), or too deep: YAML says where
+        else:
+            deep = _too_deep(data)
+            if deep is None:
+                return data
+            raise ManifestError([Issue(deep, _depth_message(source, ""))])
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        root = _compose(loader, source)
+        return None if root is None else loader.construct_document(root)
     except yaml.YAMLError as exc:
         raise ManifestError([Issue("", _yaml_message(exc, source))]) from None
-    duplicates = list(_duplicate_keys(node, ""))
+    except (ValueError, OverflowError) as exc:  # int("9" * 5000), !!timestamp 2026-13-01, ...
+        raise ManifestError(
+            [Issue("", f"{source} has a value that cannot be read: {exc}; fix that value")]
+        ) from None
+    finally:
+        loader.dispose()
+
+
+@dataclass
+class _Open:
+    """A mapping or list being composed: the node, its path, and what it holds so far."""
+
+    node: yaml.MappingNode | yaml.SequenceNode
+    path: str
+    anchor: str | None
+    size: int = 1  # nodes, aliases counted as what they repeat
+    height: int = 1  # levels of nesting, itself included
+    key: yaml.Node | None = None  # a mapping's key waiting for its value
+    seen: dict[str, int] = field(default_factory=dict)  # a mapping's keys -> line
+
+
+@dataclass(frozen=True)
+class _Anchored:
+    node: yaml.Node
+    size: int
+    height: int
+
+
+def _compose(loader: Any, source: str) -> yaml.Node | None:
+    """The document's node graph, from the parser's events, without recursion.
+
+    The same graph as ``yaml.compose``, checked on the way: nesting depth, the nodes aliases
+    repeat, aliases to a node that contains them (a cycle), and duplicate keys (all reported
+    together, each with its path and lines). Anchors are registered when their node ends.
+    """
+    loader.get_event()  # stream start
+    if loader.check_event(yaml.StreamEndEvent):
+        return None
+    loader.get_event()  # document start
+    anchors: dict[str, _Anchored] = {}
+    open_anchors: set[str] = set()
+    duplicates: list[Issue] = []
+    stack: list[_Open] = []
+    repeated = 0
+    root: yaml.Node | None = None
+    while root is None:
+        event = loader.get_event()
+        path = _child_path(stack[-1]) if stack else ""
+        if isinstance(event, yaml.AliasEvent):
+            name = str(event.anchor)
+            target = anchors.get(name)
+            if target is None:
+                problem = (
+                    f"alias *{name} is inside the node it refers to: recursive structures are "
+                    "not allowed"
+                    if name in open_anchors
+                    else f"alias *{name} refers to no anchor &{name} before it"
+                )
+                raise ManifestError([Issue(path, _at(source, event, problem))])
+            repeated += target.size
+            if repeated > MAX_ALIAS_NODES:
+                problem = (
+                    f"its aliases repeat more than {MAX_ALIAS_NODES:,} nodes (an alias bomb?); "
+                    "write the repeated parts out, or repeat fewer"
+                )
+                raise ManifestError([Issue(path, _at(source, event, problem))])
+            if len(stack) + target.height > MAX_DEPTH:
+                raise ManifestError([Issue(path, _depth_message(source, _where(event)))])
+            node, size, height = target.node, target.size, target.height
+        elif isinstance(event, yaml.ScalarEvent):
+            _check_anchor(event, anchors, open_anchors, source, path)
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+            start: Any = event.start_mark  # the C parser's marks duck-type yaml.Mark
+            end: Any = event.end_mark
+            node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
+            size, height = 1, 0
+            if event.anchor is not None:
+                anchors[event.anchor] = _Anchored(node, size, height)
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            _check_anchor(event, anchors, open_anchors, source, path)
+            if len(stack) >= MAX_DEPTH:
+                raise ManifestError([Issue(path, _depth_message(source, _where(event)))])
+            sequence = isinstance(event, yaml.SequenceStartEvent)
+            kind = yaml.SequenceNode if sequence else yaml.MappingNode
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(kind, None, event.implicit)
+            first: Any = event.start_mark
+            collection = kind(tag, [], first, None, flow_style=event.flow_style)
+            stack.append(_Open(collection, path, event.anchor))
+            if event.anchor is not None:
+                open_anchors.add(event.anchor)
+            continue
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            done = stack.pop()
+            done.node.end_mark = event.end_mark
+            node, size, height = done.node, done.size, done.height
+            if done.anchor is not None:
+                open_anchors.discard(done.anchor)
+                anchors[done.anchor] = _Anchored(node, size, height)
+        else:  # pragma: no cover - the parser only emits the events above inside a document
+            raise yaml.composer.ComposerError(None, None, f"unexpected {event}", event.start_mark)
+        if not stack:
+            root = node
+            break
+        parent = stack[-1]
+        parent.size += size
+        parent.height = max(parent.height, height + 1)
+        if isinstance(parent.node, yaml.SequenceNode):
+            parent.node.value.append(node)
+        elif parent.key is None:
+            parent.key = node
+            if isinstance(node, yaml.ScalarNode):
+                _note_key(parent, node, duplicates)
+        else:
+            parent.node.value.append((parent.key, node))
+            parent.key = None
+    loader.get_event()  # document end
+    if not loader.check_event(yaml.StreamEndEvent):
+        event = loader.get_event()
+        problem = "it holds more than one document (a second `---`); keep one"
+        raise ManifestError([Issue("", _at(source, event, problem))])
     if duplicates:
         raise ManifestError(duplicates)
-    try:
-        return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
-    except yaml.YAMLError as exc:  # pragma: no cover - compose already parsed it
-        raise ManifestError([Issue("", _yaml_message(exc, source))]) from None
+    return root
+
+
+def _child_path(parent: _Open) -> str:
+    if isinstance(parent.node, yaml.SequenceNode):
+        return f"{parent.path}[{len(parent.node.value)}]"
+    if parent.key is None:  # the node is a key: its path is the mapping's
+        return parent.path
+    key = str(parent.key.value) if isinstance(parent.key, yaml.ScalarNode) else "?"
+    return f"{parent.path}.{key}" if parent.path else key
+
+
+def _note_key(mapping: _Open, key_node: yaml.ScalarNode, duplicates: list[Issue]) -> None:
+    key = str(key_node.value)
+    line = key_node.start_mark.line
+    first = mapping.seen.get(key)
+    if first is None:
+        mapping.seen[key] = line
+        return
+    path = f"{mapping.path}.{key}" if mapping.path else key
+    duplicates.append(
+        Issue(
+            path,
+            f"duplicate key {key!r} (lines {first + 1} and {line + 1}): each key may appear "
+            "once; merge the two entries or remove one",
+        )
+    )
+
+
+def _check_anchor(
+    event: Any, anchors: Mapping[str, _Anchored], open_anchors: set[str], source: str, path: str
+) -> None:
+    name = event.anchor
+    if name is not None and (name in anchors or name in open_anchors):
+        problem = f"anchor &{name} is defined twice: give the second one another name"
+        raise ManifestError([Issue(path, _at(source, event, problem))])
+
+
+def _where(event: Any) -> str:
+    mark = event.start_mark
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _at(source: str, event: Any, problem: str) -> str:
+    return f"{source}{_where(event)}: {problem}"
+
+
+def _depth_message(source: str, where: str) -> str:
+    return (
+        f"{source} nests mappings and lists more than {MAX_DEPTH} levels deep{where} (a "
+        "manifest needs 6); remove the extra nesting"
+    )
+
+
+def _too_long(source: str, length: int) -> str:
+    return (
+        f"{source} is {length:,} characters long; the limit is {MAX_DOCUMENT_CHARS:,} (a "
+        "10,000-component manifest is about 4 MB): check that this is the right file"
+    )
+
+
+def _too_deep(data: Any) -> str | None:
+    """Path of the first collection nested deeper than ``MAX_DEPTH`` in parsed JSON, or None."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict):
+            items: Iterable[tuple[str, Any]] = (
+                ((f"{path}.{k}" if path else str(k)), v) for k, v in value.items()
+            )
+        elif isinstance(value, list):
+            items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return path
+        stack.extend(
+            (child, where, depth + 1) for where, child in items if isinstance(child, dict | list)
+        )
+    return None
 
 
 class _DuplicateKeyError(Exception):
@@ -76,26 +303,6 @@ def _no_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise _DuplicateKeyError(key)
         out[key] = value
     return out
-
-
-def _duplicate_keys(node: yaml.Node | None, path: str) -> Iterator[Issue]:
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = f"{path}.{key}" if path else key
-            if key in seen:
-                yield Issue(
-                    child,
-                    f"duplicate key {key!r} (lines {seen[key] + 1} and "
-                    f"{key_node.start_mark.line + 1}): each key may appear once",
-                )
-            else:
-                seen[key] = key_node.start_mark.line
-            yield from _duplicate_keys(value_node, child)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _duplicate_keys(item, f"{path}[{index}]")
 
 
 def _yaml_message(exc: yaml.YAMLError, source: str) -> str:

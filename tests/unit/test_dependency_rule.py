@@ -135,7 +135,7 @@ def cycles() -> list[list[str]]:
 
 KNOWN = pytest.mark.xfail(
     strict=True,
-    reason="issue 13's house redesign removes these (steps/runtime <-> aws/wiring, ...)",
+    reason="removed by the house redesign (steps/runtime <-> aws/wiring, ...)",
 )
 
 
