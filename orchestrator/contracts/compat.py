@@ -152,10 +152,11 @@ class Compatibility:
             ]
         return [
             f"neither direction is readable, so no order of one release is safe. Expand/contract "
-            f"in releases: (1) expand: release the consumers with a handler for {old} and one for "
-            f"{new} (or an upgrade {old} -> {new}), declaring reads [old, new]; (2) release the "
-            f"producers writing {new} (the plan puts the consumers first); (3) contract: once the "
-            f"queues are drained of {old}, a later release may drop the {old} handler",
+            f"in releases: (1) expand: release the consumers with a handler for {old} and one "
+            f"for {new} (or an upgrade {old} -> {new}), declaring both versions in reads; "
+            f"(2) release the producers writing {new} (the plan puts the consumers first); "
+            f"(3) contract: once the queues are drained of {old}, a later release may drop "
+            f"the {old} handler",
             *fixes,
         ]
 
