@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from orchestrator.errors import Issue, ManifestError
-from orchestrator.model.issues import pydantic_issues
+from orchestrator.errors import InputError, Issue, ManifestError
+from orchestrator.model.issues import describe, pydantic_issues
 from orchestrator.model.manifest import (
     ComponentSpec,
     DefaultsSpec,
@@ -52,6 +52,29 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+def _checked(kind: str, construct: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A scalar constructor whose every failure (``!!int abc``, ``!!bool maybe``, a number of
+    5,000 digits) is a ConstructorError at the value's line, not a ValueError or KeyError."""
+
+    def checked(loader: Any, node: Any) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError, OverflowError) as exc:
+            value = describe(node.value)
+            if "Exceeds the limit" in str(exc):  # int() refuses more than 4,300 digits
+                problem = f"{value} has more than 4,300 digits; quote it if it is text"
+            else:
+                problem = f"{value} is not a valid {kind}; fix it or drop the `!!{kind}` tag"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+    return checked
+
+
+for _tag in ("null", "bool", "int", "float", "binary", "timestamp"):
+    _full_tag = f"tag:yaml.org,2002:{_tag}"
+    _Loader.add_constructor(_full_tag, _checked(_tag, _BaseLoader.yaml_constructors[_full_tag]))
+
+
 def parse_document(text: str, source: str = "manifest") -> Any:
     """Parse YAML (or JSON, which is YAML) text into plain data, once, and bounded.
 
@@ -81,28 +104,25 @@ def parse_document(text: str, source: str = "manifest") -> Any:
         return None if root is None else loader.construct_document(root)
     except yaml.YAMLError as exc:
         raise ManifestError([Issue("", _yaml_message(exc, source))]) from None
-    except (ValueError, OverflowError) as exc:  # int("9" * 5000), !!timestamp 2026-13-01, ...
-        raise ManifestError(
-            [Issue("", f"{source} has a value that cannot be read: {exc}; fix that value")]
-        ) from None
     finally:
         loader.dispose()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Open:
     """A mapping or list being composed: the node, its path, and what it holds so far."""
 
     node: yaml.MappingNode | yaml.SequenceNode
     path: str
     anchor: str | None
+    sequence: bool
     size: int = 1  # nodes, aliases counted as what they repeat
     height: int = 1  # levels of nesting, itself included
     key: yaml.Node | None = None  # a mapping's key waiting for its value
     seen: dict[str, int] = field(default_factory=dict)  # a mapping's keys -> line
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Anchored:
     node: yaml.Node
     size: int
@@ -124,12 +144,53 @@ def _compose(loader: Any, source: str) -> yaml.Node | None:
     open_anchors: set[str] = set()
     duplicates: list[Issue] = []
     stack: list[_Open] = []
+    resolved: dict[tuple[str, Any], str] = {}  # plain scalars repeat (keys, "1"): resolve once
     repeated = 0
-    root: yaml.Node | None = None
-    while root is None:
-        event = loader.get_event()
-        path = _child_path(stack[-1]) if stack else ""
-        if isinstance(event, yaml.AliasEvent):
+    get_event = loader.get_event
+    while True:
+        event: Any = get_event()
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            if event.anchor is not None:
+                _check_anchor(event, anchors, open_anchors, source, stack)
+            tag = event.tag
+            if tag is None or tag == "!":
+                cache = (event.value, event.implicit)
+                tag = resolved.get(cache)
+                if tag is None:
+                    tag = resolved[cache] = loader.resolve(
+                        yaml.ScalarNode, event.value, event.implicit
+                    )
+            node: yaml.Node = yaml.ScalarNode(
+                tag, event.value, event.start_mark, event.end_mark, style=event.style
+            )
+            size, height = 1, 0
+            if event.anchor is not None:
+                anchors[event.anchor] = _Anchored(node, size, height)
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            if event.anchor is not None:
+                _check_anchor(event, anchors, open_anchors, source, stack)
+            path = _child_path(stack)
+            if len(stack) >= MAX_DEPTH:
+                raise ManifestError([Issue(path, _depth_message(source, _where(event)))])
+            sequence = kind is yaml.SequenceStartEvent
+            node_kind = yaml.SequenceNode if sequence else yaml.MappingNode
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = loader.resolve(node_kind, None, event.implicit)
+            collection = node_kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+            stack.append(_Open(collection, path, event.anchor, sequence))
+            if event.anchor is not None:
+                open_anchors.add(event.anchor)
+            continue
+        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            done = stack.pop()
+            done.node.end_mark = event.end_mark
+            node, size, height = done.node, done.size, done.height
+            if done.anchor is not None:
+                open_anchors.discard(done.anchor)
+                anchors[done.anchor] = _Anchored(node, size, height)
+        elif kind is yaml.AliasEvent:
             name = str(event.anchor)
             target = anchors.get(name)
             if target is None:
@@ -139,79 +200,50 @@ def _compose(loader: Any, source: str) -> yaml.Node | None:
                     if name in open_anchors
                     else f"alias *{name} refers to no anchor &{name} before it"
                 )
-                raise ManifestError([Issue(path, _at(source, event, problem))])
+                raise ManifestError([Issue(_child_path(stack), _at(source, event, problem))])
             repeated += target.size
             if repeated > MAX_ALIAS_NODES:
                 problem = (
                     f"its aliases repeat more than {MAX_ALIAS_NODES:,} nodes (an alias bomb?); "
                     "write the repeated parts out, or repeat fewer"
                 )
-                raise ManifestError([Issue(path, _at(source, event, problem))])
+                raise ManifestError([Issue(_child_path(stack), _at(source, event, problem))])
             if len(stack) + target.height > MAX_DEPTH:
+                path = _child_path(stack)
                 raise ManifestError([Issue(path, _depth_message(source, _where(event)))])
             node, size, height = target.node, target.size, target.height
-        elif isinstance(event, yaml.ScalarEvent):
-            _check_anchor(event, anchors, open_anchors, source, path)
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-            start: Any = event.start_mark  # the C parser's marks duck-type yaml.Mark
-            end: Any = event.end_mark
-            node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
-            size, height = 1, 0
-            if event.anchor is not None:
-                anchors[event.anchor] = _Anchored(node, size, height)
-        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-            _check_anchor(event, anchors, open_anchors, source, path)
-            if len(stack) >= MAX_DEPTH:
-                raise ManifestError([Issue(path, _depth_message(source, _where(event)))])
-            sequence = isinstance(event, yaml.SequenceStartEvent)
-            kind = yaml.SequenceNode if sequence else yaml.MappingNode
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = loader.resolve(kind, None, event.implicit)
-            first: Any = event.start_mark
-            collection = kind(tag, [], first, None, flow_style=event.flow_style)
-            stack.append(_Open(collection, path, event.anchor))
-            if event.anchor is not None:
-                open_anchors.add(event.anchor)
-            continue
-        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-            done = stack.pop()
-            done.node.end_mark = event.end_mark
-            node, size, height = done.node, done.size, done.height
-            if done.anchor is not None:
-                open_anchors.discard(done.anchor)
-                anchors[done.anchor] = _Anchored(node, size, height)
         else:  # pragma: no cover - the parser only emits the events above inside a document
             raise yaml.composer.ComposerError(None, None, f"unexpected {event}", event.start_mark)
         if not stack:
-            root = node
             break
         parent = stack[-1]
         parent.size += size
-        parent.height = max(parent.height, height + 1)
-        if isinstance(parent.node, yaml.SequenceNode):
+        if height >= parent.height:
+            parent.height = height + 1
+        if parent.sequence:
             parent.node.value.append(node)
         elif parent.key is None:
             parent.key = node
-            if isinstance(node, yaml.ScalarNode):
+            if kind is yaml.ScalarEvent:
                 _note_key(parent, node, duplicates)
         else:
             parent.node.value.append((parent.key, node))
             parent.key = None
-    loader.get_event()  # document end
+    get_event()  # document end
     if not loader.check_event(yaml.StreamEndEvent):
-        event = loader.get_event()
         problem = "it holds more than one document (a second `---`); keep one"
-        raise ManifestError([Issue("", _at(source, event, problem))])
+        raise ManifestError([Issue("", _at(source, get_event(), problem))])
     if duplicates:
         raise ManifestError(duplicates)
-    return root
+    return node
 
 
-def _child_path(parent: _Open) -> str:
-    if isinstance(parent.node, yaml.SequenceNode):
+def _child_path(stack: list[_Open]) -> str:
+    """Path of the node that comes next inside the innermost open collection."""
+    if not stack:
+        return ""
+    parent = stack[-1]
+    if parent.sequence:
         return f"{parent.path}[{len(parent.node.value)}]"
     if parent.key is None:  # the node is a key: its path is the mapping's
         return parent.path
@@ -219,7 +251,7 @@ def _child_path(parent: _Open) -> str:
     return f"{parent.path}.{key}" if parent.path else key
 
 
-def _note_key(mapping: _Open, key_node: yaml.ScalarNode, duplicates: list[Issue]) -> None:
+def _note_key(mapping: _Open, key_node: yaml.Node, duplicates: list[Issue]) -> None:
     key = str(key_node.value)
     line = key_node.start_mark.line
     first = mapping.seen.get(key)
@@ -237,12 +269,16 @@ def _note_key(mapping: _Open, key_node: yaml.ScalarNode, duplicates: list[Issue]
 
 
 def _check_anchor(
-    event: Any, anchors: Mapping[str, _Anchored], open_anchors: set[str], source: str, path: str
+    event: Any,
+    anchors: Mapping[str, _Anchored],
+    open_anchors: set[str],
+    source: str,
+    stack: list[_Open],
 ) -> None:
     name = event.anchor
-    if name is not None and (name in anchors or name in open_anchors):
+    if name in anchors or name in open_anchors:
         problem = f"anchor &{name} is defined twice: give the second one another name"
-        raise ManifestError([Issue(path, _at(source, event, problem))])
+        raise ManifestError([Issue(_child_path(stack), _at(source, event, problem))])
 
 
 def _where(event: Any) -> str:
@@ -261,9 +297,10 @@ def _depth_message(source: str, where: str) -> str:
     )
 
 
-def _too_long(source: str, length: int) -> str:
+def _too_long(source: str, length: int, *, more: bool = False) -> str:
+    size = f"more than {MAX_DOCUMENT_CHARS:,}" if more else f"{length:,}"
     return (
-        f"{source} is {length:,} characters long; the limit is {MAX_DOCUMENT_CHARS:,} (a "
+        f"{source} is {size} characters long; the limit is {MAX_DOCUMENT_CHARS:,} (a "
         "10,000-component manifest is about 4 MB): check that this is the right file"
     )
 
@@ -309,19 +346,35 @@ def _yaml_message(exc: yaml.YAMLError, source: str) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    if "maximum nesting depth" in problem:  # libyaml's own limit (1,000) on flow collections
+        return _depth_message(source, where)
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        fix = "" if ";" in problem else "; use plain text, numbers, lists and mappings there"
+        return f"{source} has a value that cannot be read{where}: {problem}{fix}"
     return f"{source} is not valid YAML or JSON{where}: {problem}; fix the syntax there"
 
 
 def load_manifest(path: str | Path) -> Manifest:
     """Read and validate a manifest file. Raises ManifestError with every issue found."""
     file = Path(path)
+    return manifest_from_text(read_document(file, "manifest"), source=str(file))
+
+
+def read_document(
+    file: Path, what: str, error: Callable[[list[Issue]], InputError] = ManifestError
+) -> str:
+    """The text of a manifest or scenario file (UTF-8), read at most ``MAX_DOCUMENT_CHARS`` far:
+    a huge file, or a device such as /dev/zero, is refused without being read whole."""
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open(encoding="utf-8") as handle:
+            text = handle.read(MAX_DOCUMENT_CHARS + 1)
     except FileNotFoundError:
-        raise ManifestError([Issue("", f"manifest file {str(file)!r} does not exist")]) from None
+        raise error([Issue("", f"{what} file {str(file)!r} does not exist")]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError([Issue("", f"cannot read manifest {str(file)!r}: {exc}")]) from None
-    return manifest_from_text(text, source=str(file))
+        raise error([Issue("", f"cannot read {what} {str(file)!r}: {exc}")]) from None
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise error([Issue("", _too_long(f"{what} {str(file)!r}", len(text), more=True))])
+    return text
 
 
 def manifest_from_text(text: str, source: str = "manifest") -> Manifest:
