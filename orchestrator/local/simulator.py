@@ -33,10 +33,13 @@ Modelling choices, so the numbers can be predicted:
   invocations, and totals over many ticks never drift by more than one.
 * Delivery follows the component's ``delivery`` (DESIGN §4). ``alias`` (the default): an SQS event
   source mapping targets the function or its alias, so every live version of a component
-  receives its share (its alias weight) of every queue the component reads in *any* of its known
-  versions (``from``, ``to``, the scenario's hotfixes), including a version that omits the queue:
-  that version reads no schema of it. ``per-version``: a version receives only the queues its own
-  spec reads, and the component's share of a queue is split between those live versions.
+  receives its share (its alias weight) of every queue the component reads in *any* of its
+  versions, including a version that omits the queue: that version reads no schema of it. The
+  versions counted are ``from``, ``to`` and every hotfix version once it has been live (had weight
+  in a simulated window): a hotfix's new mapping exists from when it ships, and stays. A hotfix
+  that never ships (refused, or its round never comes) changes no delivery. ``per-version``: a
+  version receives only the queues its own spec reads, and the component's share of a queue is
+  split between those live versions.
 * A version that receives several queues spends its invocations evenly on them. Its Errors are
   ``error_rate`` plus, of the rest, ``errors_on[queue][schema]`` weighted by the schema mix it
   receives on each queue. A version that receives no queue fails at ``error_rate``.
@@ -306,6 +309,7 @@ class Simulator:
         self._role_arn: str | None = None
         self._alias_queue_cache: dict[str, frozenset[str]] = {}
         self._learned: dict[tuple[str, str], VersionSpec] = {}
+        self._been_live: dict[str, set[str]] = {}  # component -> versions that had weight
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -552,9 +556,10 @@ class Simulator:
     def delivered(self, name: str, version: str) -> list[str]:
         """The manifest queues whose messages reach ``name@version``, in manifest order.
 
-        ``delivery: alias``: every queue the component reads in any known version (``from``,
-        ``to``, the scenario's hotfixes), because the event source mapping targets the alias;
-        ``per-version``: only the queues that version's own spec reads.
+        ``delivery: alias``: every queue the component reads in ``from``, ``to`` or a hotfix
+        version that has been live (had weight in a simulated window), because the event source
+        mapping targets the alias and stays once created; ``per-version``: only the queues that
+        version's own spec reads.
         """
         comp = self._components[name]
         wanted: frozenset[str]
@@ -570,8 +575,7 @@ class Simulator:
             if cached is None:
                 comp = self._components[name]
                 specs = [comp.from_, comp.to]
-                specs += [h.as_version_spec() for h in self.scenario.hotfixes_for(name)]
-                specs += [spec for (n, _), spec in self._learned.items() if n == name]
+                specs += [self.spec_of(name, v) for v in sorted(self._been_live.get(name, ()))]
                 cached = frozenset(q for spec in specs for q in spec.reads)
                 self._alias_queue_cache[name] = cached
             return cached
@@ -747,6 +751,11 @@ class Simulator:
     def _simulate(self, report: TickReport, minutes: float) -> None:
         weights = self.live_weights()
         report.weights = weights
+        for name, per in weights.items():
+            seen = self._been_live.setdefault(name, set())
+            if not seen.issuperset(per):
+                seen.update(per)
+                self._alias_queue_cache.pop(name, None)
         traffic = self.scenario.traffic_per_minute * minutes
         invocations = {
             name: {v: traffic * w for v, w in per.items()} for name, per in weights.items()

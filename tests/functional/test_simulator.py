@@ -874,3 +874,33 @@ def test_a_hotfix_handed_over_by_hand_is_simulated_as_it_declares(
     assert sim.spec_of("enrich", "18").reads == {"orders": [1, 2]}
     sim.learn_hotfix({"component": "nobody", "version": "1"})  # ignored
     sim.learn_hotfix({"component": "enrich", "version": "$LATEST"})  # refused by ApplyHotfix
+
+
+def test_a_hotfix_mapping_counts_once_the_hotfix_is_live(
+    account: EmbeddedEngine, seed: Manifest
+) -> None:
+    """A scenario hotfix that starts reading a new queue changes delivery only once it ships."""
+    sim = simulator(
+        account,
+        seed,
+        {
+            "hotfixes": [
+                {
+                    "component": "enrich",
+                    "version": "19",
+                    "reads": {"orders": [1, 2], "enriched": [1]},
+                    "writes": {"enriched": 1},
+                }
+            ]
+        },
+    )
+    set_weights(account, "enrich", "18", {})
+    assert sim.tick(60).unreadable == {}  # 19 never live yet: no mapping on `enriched`
+    assert sim.delivered("enrich", "18") == ["orders"]
+    set_weights(account, "enrich", "18", {"19": 0.1})
+    report = sim.tick(60)
+    # enrich@19's mapping on `enriched` reaches the alias: enrich@18 (90%) reads none of it
+    assert sim.delivered("enrich", "18") == ["orders", "enriched"]
+    assert report.unreadable == {"enriched": 540}
+    set_weights(account, "enrich", "18", {})  # pulled back: the mapping stays
+    assert sim.tick(60).unreadable == {"enriched": 600}
