@@ -80,8 +80,18 @@ def render_issues(
             console.print(Text.assemble("  ✗ ", (where, "bold"), f": {issue.message}"))
 
 
+_ESCAPES = {"_": "__", "-": "_h", ".": "_d"}
+
+
 def _node_id(prefix: str, name: str) -> str:
-    return prefix + re.sub(r"[^A-Za-z0-9_]", "_", name)
+    """A Mermaid node id for a component (``c_``) or queue (``q_``) name, one per name: ``_``,
+    ``-`` and ``.`` become ``__``, ``_h`` and ``_d`` (any other character ``_uHEX_``), so
+    ``a-b``, ``a_b`` and ``a.b`` stay three nodes (``c_a_hb``, ``c_a__b``, ``c_a_db``)."""
+    return prefix + re.sub(
+        r"[^A-Za-z0-9]",
+        lambda m: _ESCAPES.get(m.group(), f"_u{ord(m.group()):x}_"),
+        name,
+    )
 
 
 def render_mermaid(manifest: Manifest, plan: Plan) -> str:
