@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from orchestrator.cli.app import app
 from orchestrator.operations import waiting_token
+from tests.factories import manifest_data
 from tests.workflow.conftest import MakeRun, wait_until
 
 pytestmark = pytest.mark.workflow
@@ -409,3 +410,42 @@ def test_abort_force_gives_back_the_leases_and_writes_the_report(dry: MakeRun, e
     assert status.exit_code == 0, status.stderr
     assert "final status: FAILED" in status.stdout
     assert "ReleaseAbortedError" in status.stdout
+
+
+def test_a_held_release_is_shown_held_and_resumed_from_the_cli(dry: MakeRun, engine: Any) -> None:
+    """The hold path (failed-gate.md, "a held release"): status says Held with the time left and
+    the resume line, not "Waiting for a hotfix"; hotfix refuses it (exit 1); `rollout resume`
+    continues it and the release completes."""
+    data = manifest_data(
+        {"solo": {"from": {"version": "1"}, "to": {"version": "2"}}},
+        release="solo",
+        defaults={"strategy": {"steps": [10, 100], "bake_seconds": 60}},
+    )
+    run = dry(data, {"traffic_per_minute": 50}, auto_hotfix=False, hotfix_timeout_seconds=120)
+    arn = run.start()
+    assert run.deployment is not None and run.simulator is not None
+    ports = run.deployment.ports
+    parked = wait_until(lambda: waiting_token(ports, "solo"), TIMEOUT, "the hold")
+    assert parked["purpose"] == "resume"
+
+    text = rollout(engine, "status", "solo")
+    assert text.exit_code == 0, text.stderr
+    flat = " ".join(text.stdout.split())
+    assert "Waiting for a hotfix" not in flat
+    assert "Held: the gate of solo@2 at 10" in flat and "not-enough-traffic" in flat
+    assert f"rollout resume solo --engine {engine.endpoint_url}" in flat
+    document = json.loads(rollout(engine, "status", "solo", "-f", "json").stdout)
+    assert document["waiting_for_hotfix"] is None
+    assert 0 < document["held"]["seconds_left"] <= 120
+
+    refused = rollout(engine, "hotfix", "solo", "-c", "solo", "--version", "3")
+    assert refused.exit_code == 1, refused.stdout + refused.stderr
+    assert "is held" in " ".join(refused.stderr.split())
+
+    run.simulator.scenario = run.simulator.scenario.model_copy(update={"traffic_per_minute": 600})
+    resumed = rollout(engine, "resume", "solo")
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    assert f"rollout status solo --engine {engine.endpoint_url}" in resumed.stdout
+    result = run.finish(arn, timeout=TIMEOUT)
+    assert result.status == "SUCCEEDED", result.report.get("error")
+    assert rollout(engine, "resume", "solo").exit_code == 1  # ended: nothing to resume
