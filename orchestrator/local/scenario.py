@@ -15,8 +15,15 @@ queues when the release starts and how fast it is worked off, and which hotfix v
 :func:`load_scenario` checks it against the release manifest and raises
 :class:`~orchestrator.errors.ScenarioError` carrying every problem with its path
 (``versions.enrich@18.errors_on.orders``). No scenario (``Scenario()``) is a healthy system with
-empty queues. Schema keys may be written ``"2"`` or ``2``: digit strings become integers, as in the
-manifest.
+empty queues; an empty scenario *file* is an error (``{}`` says "healthy" on purpose). Schema keys
+may be written ``"2"`` or ``2``: digit strings become integers, as in the manifest; a backlog or an
+``errors_on`` schema must be one the release declares on that queue.
+
+Everything a dry run seeds is bounded, so that seeding ends in seconds (moto's SQS makes sending
+and receiving N messages O(N²); the simulator publishes every version from 1 up to the highest one
+needed): at most ``MAX_BACKLOG_PER_QUEUE`` backlog messages per queue and ``MAX_BACKLOG_MESSAGES``
+in all, versions up to ``MAX_DRY_RUN_VERSION`` and ``MAX_PUBLISHED_VERSIONS`` published in all
+(:func:`dry_run_issues`, which also checks the manifest's own versions).
 """
 
 from __future__ import annotations
@@ -31,14 +38,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import InputError, Issue, ScenarioError
 from orchestrator.model.issues import pydantic_issues
-from orchestrator.model.load import parse_document
-from orchestrator.model.manifest import Manifest, Schema, Version, VersionSpec
+from orchestrator.model.load import parse_document, read_document
+from orchestrator.model.manifest import Manifest, Schema, Version, VersionSpec, schema_sort_key
 
 __all__ = [
     "HotfixBehaviour",
     "QueueBehaviour",
     "Scenario",
     "VersionBehaviour",
+    "check_dry_run",
+    "declared_schemas",
+    "dry_run_issues",
     "load_scenario",
     "scenario_from_data",
     "scenario_from_text",
@@ -46,11 +56,23 @@ __all__ = [
 
 VERSION_KEY = re.compile(r"^(?P<component>[^@\s]+)@(?P<version>[^@\s]+)$")
 
+MAX_BACKLOG_PER_QUEUE = 1_000
+"""Backlog messages one queue may start with: seeding 1,000 takes about 10 s (500: 3 s)."""
+MAX_BACKLOG_MESSAGES = 2_000
+"""Backlog messages a scenario may seed in all queues together."""
+MAX_DRY_RUN_VERSION = 1_000
+"""Highest version number a dry run seeds: it publishes versions 1 to N (about 5 ms each)."""
+MAX_PUBLISHED_VERSIONS = 5_000
+"""Versions a dry run may publish over all functions (each up to its highest needed version)."""
+MAX_RATE = 1_000_000.0
+"""Upper bound of every per-minute rate (traffic, throttles, drain)."""
+
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Rate = Annotated[float, Field(ge=0.0, le=MAX_RATE)]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class VersionBehaviour(_Spec):
@@ -58,7 +80,7 @@ class VersionBehaviour(_Spec):
 
     error_rate: Fraction = 0.0
     """Fraction of its invocations that fail, whatever they read."""
-    throttles_per_minute: float = Field(default=0.0, ge=0.0)
+    throttles_per_minute: Rate = 0.0
     """Throttles per minute at 100% of the traffic (scaled by the version's share)."""
     errors_on: dict[str, dict[Schema, Fraction]] = Field(default_factory=dict)
     """queue -> schema -> fraction of the messages of that schema it fails on."""
@@ -70,9 +92,11 @@ class VersionBehaviour(_Spec):
 class QueueBehaviour(_Spec):
     """What waits in a queue when the release starts, and how fast its consumers work it off."""
 
-    backlog: dict[Schema, Annotated[int, Field(ge=0, le=1_000_000)]] = Field(default_factory=dict)
+    backlog: dict[Schema, Annotated[int, Field(ge=0, le=MAX_BACKLOG_PER_QUEUE)]] = Field(
+        default_factory=dict
+    )
     """schema -> number of messages waiting at the simulated start."""
-    drain_per_minute: float | None = Field(default=None, ge=0.0)
+    drain_per_minute: Rate | None = None
     """Backlog messages worked off per minute; None: the scenario's ``traffic_per_minute``."""
     backlog_age_seconds: float = Field(default=0.0, ge=0.0, le=1_209_600)
     """How long before the simulated start the backlog was enqueued (SQS keeps 14 days)."""
@@ -93,7 +117,7 @@ class HotfixBehaviour(_Spec):
 class Scenario(_Spec):
     """A dry-run scenario (DESIGN §7a)."""
 
-    traffic_per_minute: float = Field(default=600.0, ge=0.0, le=1_000_000)
+    traffic_per_minute: Rate = 600.0
     versions: dict[str, VersionBehaviour] = Field(default_factory=dict)
     queues: dict[str, QueueBehaviour] = Field(default_factory=dict)
     hotfixes: list[HotfixBehaviour] = Field(default_factory=list)
@@ -118,27 +142,42 @@ _EMPTY_QUEUE = QueueBehaviour()
 def load_scenario(path: str | Path, manifest: Manifest) -> Scenario:
     """Read and check a scenario file against ``manifest``; ScenarioError with every issue."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([Issue("", f"scenario file {str(file)!r} does not exist")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Issue("", f"cannot read scenario {str(file)!r}: {exc}")]) from None
+    text = read_document(file, "scenario", ScenarioError)
     return scenario_from_text(text, manifest, source=f"scenario {file}")
 
 
 def scenario_from_text(text: str, manifest: Manifest, source: str = "scenario") -> Scenario:
+    """A scenario file's text, checked against ``manifest``.
+
+    An empty document (nothing, or only comments) is an error, not a healthy system: a dry run
+    given ``--scenario`` was asked to play *something*, and an empty file is far more often the
+    wrong file or a truncated one than a wish for the defaults. ``{}`` says so on purpose, and no
+    ``--scenario`` at all is the healthy default."""
     try:
         data = parse_document(text, source)
     except InputError as exc:  # parse_document speaks of manifests: re-raise as a scenario error
         issues = [Issue(i.path, i.message.replace("manifest", "scenario")) for i in exc.issues]
         raise ScenarioError(issues) from None
+    if data is None:
+        raise ScenarioError(
+            [
+                Issue(
+                    "",
+                    f"{source} is empty: give at least one of traffic_per_minute, versions, "
+                    "queues, hotfixes; write `{}` for a healthy system on purpose, or leave out "
+                    "--scenario",
+                )
+            ]
+        )
     return scenario_from_data(data, manifest)
 
 
 def scenario_from_data(data: Any, manifest: Manifest) -> Scenario:
-    """Validate parsed data (None or an empty document is the healthy default scenario)."""
+    """Validate parsed data (None is the healthy default scenario: no scenario given)."""
     if data is None:
+        issues = dry_run_issues(manifest, Scenario())
+        if issues:
+            raise ScenarioError(issues)
         return Scenario()
     if not isinstance(data, Mapping):
         raise ScenarioError(
@@ -158,6 +197,14 @@ def scenario_from_data(data: Any, manifest: Manifest) -> Scenario:
     if issues:
         raise ScenarioError(issues)
     return scenario
+
+
+def check_dry_run(manifest: Manifest, scenario: Scenario) -> None:
+    """Raise ScenarioError unless a dry run of ``manifest`` under ``scenario`` seeds in bounded
+    time (:func:`dry_run_issues`); for callers that build a ``Scenario`` without loading one."""
+    issues = dry_run_issues(manifest, scenario)
+    if issues:
+        raise ScenarioError(issues)
 
 
 def _string_keys(value: Any) -> Any:
@@ -191,7 +238,18 @@ def _fractions(loc: tuple[int | str, ...], kind: str, message: str) -> str:
     bounds = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
     if kind in bounds and loc[:1] == ("versions",) and ("error_rate" in loc or "errors_on" in loc):
         return message + ": fractions are between 0 and 1"
+    if kind == "less_than_equal" and loc[:1] == ("queues",) and "backlog" in loc:
+        return message + ": " + _BACKLOG_WHY
+    if kind == "finite_number":
+        return message + ": give a finite number"
     return message
+
+
+_BACKLOG_WHY = (
+    f"a dry run seeds at most {MAX_BACKLOG_PER_QUEUE:,} backlog messages per queue and "
+    f"{MAX_BACKLOG_MESSAGES:,} in all (the emulated SQS takes seconds per thousand, and time grows "
+    "with the square of the count); a few hundred show a drain as well"
+)
 
 
 def _hint(name: str, known: list[str]) -> str:
@@ -201,8 +259,97 @@ def _hint(name: str, known: list[str]) -> str:
 
 
 def semantic_issues(scenario: Scenario, manifest: Manifest) -> list[Issue]:
-    """Rules that need the manifest: known components and queues (errors)."""
-    return _check(scenario, manifest)[0]
+    """Rules that need the manifest: known components, queues and schemas, and the dry-run
+    bounds (errors)."""
+    return _check(scenario, manifest)[0] + dry_run_issues(manifest, scenario)
+
+
+def declared_schemas(
+    manifest: Manifest, scenario: Scenario | None = None
+) -> dict[str, set[Schema]]:
+    """queue -> every schema a version of the release (or a scenario hotfix) reads or writes."""
+    declared: dict[str, set[Schema]] = {queue: set() for queue in manifest.queues}
+    specs = [v for c in manifest.resolved.values() for v in (c.from_, c.to)]
+    specs += [h.as_version_spec() for h in (scenario.hotfixes if scenario else [])]
+    for spec in specs:
+        for queue, schemas in spec.reads.items():
+            declared.setdefault(queue, set()).update(schemas)
+        for queue, schema in spec.writes.items():
+            declared.setdefault(queue, set()).add(schema)
+    return declared
+
+
+def _undeclared_schema(schema: Schema, queue: str, declared: set[Schema]) -> str:
+    listed = ", ".join(str(s) for s in sorted(declared, key=schema_sort_key)) or "none"
+    return (
+        f"schema {schema!r} is not declared on queue {queue!r}: give one that a version of the "
+        f"release reads or writes there ({listed}); schemas are integers such as 2, or the "
+        "short tokens the manifest declares"
+    )
+
+
+def dry_run_issues(manifest: Manifest, scenario: Scenario) -> list[Issue]:
+    """What would make seeding the emulated account explode, with the field and the limit.
+
+    The simulator publishes every version of a function from 1 up to the highest one the release
+    needs (``from``, ``to``, the scenario's hotfixes) and sends every backlog message through the
+    emulated SQS, whose cost grows with the square of a queue's length."""
+    issues: list[Issue] = []
+    highest: dict[str, tuple[int, str]] = {}  # function -> (highest version, its path)
+    named: list[tuple[str, str, str]] = []  # (function, version, path)
+    components = manifest.resolved
+    for name, comp in components.items():
+        for side, spec in (("from", comp.from_), ("to", comp.to)):
+            if spec.version is not None:
+                path = f"components.{name}.{side}.version"
+                named.append((comp.function_name, spec.version, path))
+    for index, hotfix in enumerate(scenario.hotfixes):
+        if hotfix.component in components:
+            function = components[hotfix.component].function_name
+            named.append((function, hotfix.version, f"hotfixes[{index}].version"))
+    reported: set[str] = set()
+    for function, version, path in named:
+        number = int(version)
+        if number > MAX_DRY_RUN_VERSION and path not in reported:
+            reported.add(path)
+            where = "" if path.startswith("hotfixes") else " (in the manifest)"
+            issues.append(
+                Issue(
+                    path,
+                    f"version {version}{where} is beyond what a dry run seeds: it publishes every "
+                    f"version of {function!r} from 1 up to the highest one named, so versions go "
+                    f"up to {MAX_DRY_RUN_VERSION:,}; renumber the versions for the dry run "
+                    "(their order is what matters, e.g. 4242 -> 42)",
+                )
+            )
+        if number > highest.get(function, (0, ""))[0]:
+            highest[function] = (number, path)
+    total = sum(min(number, MAX_DRY_RUN_VERSION) for number, _ in highest.values())
+    if total > MAX_PUBLISHED_VERSIONS and not issues:
+        _, path = max(highest.values())
+        issues.append(
+            Issue(
+                path,
+                f"a dry run of this release would publish {total:,} versions (every version from "
+                f"1 up to the highest one named, per function); the limit is "
+                f"{MAX_PUBLISHED_VERSIONS:,}: renumber the versions for the dry run (their order "
+                "is what matters, e.g. 342 -> 2)",
+            )
+        )
+    seeded = 0
+    for queue, behaviour in scenario.queues.items():
+        count = sum(behaviour.backlog.values())
+        seeded += count
+        if count > MAX_BACKLOG_PER_QUEUE:
+            issues.append(
+                Issue(
+                    f"queues.{queue}.backlog",
+                    f"{count:,} messages in all: {_BACKLOG_WHY}",
+                )
+            )
+    if seeded > MAX_BACKLOG_MESSAGES:
+        issues.append(Issue("queues", f"{seeded:,} backlog messages in all: {_BACKLOG_WHY}"))
+    return issues
 
 
 def scenario_warnings(scenario: Scenario, manifest: Manifest) -> list[Issue]:
@@ -219,6 +366,7 @@ def _check(scenario: Scenario, manifest: Manifest) -> tuple[list[Issue], list[Is
     queues = sorted(manifest.queues)
     hotfix_versions: dict[str, set[str]] = {}
     seen_hotfixes: set[tuple[str, str]] = set()
+    declared = declared_schemas(manifest, scenario)
 
     for index, hotfix in enumerate(scenario.hotfixes):
         base = f"hotfixes[{index}]"
@@ -302,8 +450,16 @@ def _check(scenario: Scenario, manifest: Manifest) -> tuple[list[Issue], list[Is
                 )
             )
             continue
-        for queue in behaviour.errors_on:
+        for queue, failures in behaviour.errors_on.items():
             path = f"{base}.errors_on.{queue}"
+            for schema in failures:
+                if queue in manifest.queues and schema not in declared.get(queue, set()):
+                    issues.append(
+                        Issue(
+                            f"{path}.{schema}",
+                            _undeclared_schema(schema, queue, declared.get(queue, set())),
+                        )
+                    )
             if queue not in manifest.queues:
                 issues.append(
                     Issue(
@@ -321,7 +477,7 @@ def _check(scenario: Scenario, manifest: Manifest) -> tuple[list[Issue], list[Is
                     )
                 )
 
-    for queue in scenario.queues:
+    for queue, queue_behaviour in scenario.queues.items():
         if queue not in manifest.queues:
             issues.append(
                 Issue(
@@ -329,4 +485,13 @@ def _check(scenario: Scenario, manifest: Manifest) -> tuple[list[Issue], list[Is
                     f"queue {queue!r} is not declared in the manifest: " + _hint(queue, queues),
                 )
             )
+            continue
+        for schema in queue_behaviour.backlog:
+            if schema not in declared[queue]:
+                issues.append(
+                    Issue(
+                        f"queues.{queue}.backlog.{schema}",
+                        _undeclared_schema(schema, queue, declared[queue]),
+                    )
+                )
     return issues, warnings
