@@ -302,6 +302,13 @@ def failure_cause(
             "message": message or TIMEOUTS.get((name, state)),
             "state": state,
         }
+    if report is not None:
+        findings = [str(f) for f in report.get("findings") or []]
+        return {
+            "error": None,
+            "message": "; ".join(findings) or f"the release ended {status}",
+            "state": None,
+        }
     with_cause = [f for f in failures if f["message"]]
     if with_cause:
         return with_cause[-1]
@@ -311,8 +318,6 @@ def failure_cause(
             "message": cause_text(execution.cause) or None,
             "state": failures[-1]["state"] if failures else None,
         }
-    if status is not None:
-        return {"error": None, "message": None, "state": None}
     return None
 
 
@@ -320,7 +325,7 @@ def describe_cause(cause: dict[str, Any] | None) -> str:
     """One line for people: ``AliasDriftError at ValidateAndPlan: alias ...``."""
     if not cause:
         return ""
-    head = str(cause.get("error") or "error")
+    head = str(cause.get("error") or "ended")
     if cause.get("state"):
         head += f" at {cause['state']}"
     return head + (f": {cause['message']}" if cause.get("message") else "")
@@ -337,7 +342,7 @@ def current_wait(events: list[dict[str, Any]]) -> dict[str, Any] | None:
             name = details.get("name")
             if name in WAIT_STATES:
                 timeout: int | None = None
-                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
                     timeout = int(
                         json.loads(details.get("input") or "{}")["hotfix_timeout_seconds"]
                     )
@@ -373,7 +378,7 @@ class StoredRelease:
 
 
 def _context_without_broken_hotfixes(
-    release: str, item: dict[str, Any], problems: list[str]
+    item: dict[str, Any], problems: list[str]
 ) -> ReleaseContext | None:
     """The context built from what loads: the manifest as started, each stored hotfix that still
     makes a valid manifest (the others are listed in ``problems``)."""
@@ -404,10 +409,8 @@ def _context_without_broken_hotfixes(
                 trial["components"][name]["to"] = spec.model_dump(mode="json", exclude_none=True)
                 effective = manifest_from_data(trial)
             except _LOAD_ERRORS as exc:
-                problems.append(
-                    f"stored hotfix {name}@{(raw or {}).get('version', '?')} is ignored: "
-                    f"{_short(exc)}"
-                )
+                version = raw.get("version", "?") if isinstance(raw, dict) else "?"
+                problems.append(f"stored hotfix {name}@{version} is ignored: {_short(exc)}")
                 continue
             data = trial
             hotfixes.setdefault(name, []).append(spec)
@@ -440,13 +443,12 @@ def open_release(
     item = ports.records.get(release, "context")
     if item is None:
         if execution is not None and execution.status != "NOT_STARTED":
-            return StoredRelease(
-                release,
-                None,
-                None,
-                ["no plan is stored: the execution ended before ValidateAndPlan stored one"],
-                execution,
+            why = (
+                "no plan is stored: the execution ended before ValidateAndPlan stored one"
+                if execution.ended
+                else "no plan is stored yet: ValidateAndPlan has not stored one"
             )
+            return StoredRelease(release, None, None, [why], execution)
         known = (
             known_releases(sfn, state_machine_of(execution_arn))
             if sfn is not None and execution_arn
@@ -462,7 +464,7 @@ def open_release(
         context = ledger.load_context(ports.records, release)
     except _LOAD_ERRORS as exc:
         problems.append(f"the stored context of release {release} does not load: {_short(exc)}")
-        context = _context_without_broken_hotfixes(release, item, problems)
+        context = _context_without_broken_hotfixes(item, problems)
     return StoredRelease(release, item, context, problems, execution)
 
 
