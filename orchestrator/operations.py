@@ -49,6 +49,8 @@ from orchestrator.steps.apply_hotfix import hotfix_problems
 from orchestrator.steps.live import observe_live
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from orchestrator.ports import MessageMover
     from orchestrator.steps.ledger import ReleaseContext
     from orchestrator.steps.runtime import Ports
@@ -523,6 +525,52 @@ def _send(sfn: Any, ports: Ports, release: str, call: str, hint: str, **kwargs: 
         ) from None
 
 
+SCHEMA_HELP = "schemas are integers such as 2, or short tokens such as v2 ([A-Za-z0-9._-])"
+
+
+def request_problems(
+    context: ReleaseContext, reads: Mapping[str, Any], writes: Mapping[str, Any]
+) -> list[Issue]:
+    """`--reads`/`--writes` against the stored release: declared queues, and schemas of the kind
+    the release uses on each queue (a token where every schema is an integer is a mistake)."""
+    manifest = context.manifest
+    release = manifest.release
+    declared = sorted(manifest.queues)
+    known: dict[str, set[int | str]] = {}
+    for name in manifest.components:
+        for spec in context.known_versions(name).values():
+            for queue, schemas in spec.reads.items():
+                known.setdefault(queue, set()).update(schemas)
+            for queue, schema in spec.writes.items():
+                known.setdefault(queue, set()).add(schema)
+    issues: list[Issue] = []
+    for option, pairs in (("--reads", reads), ("--writes", writes)):
+        for queue, value in pairs.items():
+            if queue not in manifest.queues:
+                issues.append(
+                    Issue(
+                        option,
+                        f"{queue!r} is not a queue of release {release} (its queues: "
+                        f"{', '.join(declared)}): write {option} QUEUE=SCHEMA with one of them",
+                    )
+                )
+                continue
+            given = value if isinstance(value, list) else [value]
+            used = known.get(queue, set())
+            tokens = [s for s in given if isinstance(s, str)]
+            if tokens and used and all(isinstance(s, int) for s in used):
+                issues.append(
+                    Issue(
+                        option,
+                        f"{queue}={','.join(map(str, given))}: the schemas of {queue} in release "
+                        f"{release} are integers ({', '.join(map(str, sorted(used, key=str)))}), "
+                        f"not {', '.join(map(repr, tokens))}: {SCHEMA_HELP}, as the manifest "
+                        "declares them",
+                    )
+                )
+    return issues
+
+
 def hand_over_hotfix(
     ports: Ports,
     sfn: Any,
@@ -551,7 +599,9 @@ def hand_over_hotfix(
             f"nothing is broken. Continue it with `rollout resume {release}{hint}`"
         )
     if check:
-        _, issues = hotfix_problems(ports, context, hotfix)
+        issues = request_problems(context, hotfix.reads, hotfix.writes)
+        if not issues:
+            _, issues = hotfix_problems(ports, context, hotfix)
         if issues:
             raise HotfixRejectedError(issues, component=hotfix.component, version=hotfix.version)
     _send(
