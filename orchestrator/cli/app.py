@@ -299,4 +299,5 @@ def _stdout_pipe_closed() -> bool:
 
 # the commands that run and operate releases register themselves on `app`
 from orchestrator.cli import commands as _commands  # noqa: E402, F401
+from orchestrator.cli import contract_commands as _contract_commands  # noqa: E402, F401
 from orchestrator.cli import local_commands as _local_commands  # noqa: E402, F401
