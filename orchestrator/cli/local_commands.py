@@ -1,7 +1,8 @@
 """Local serving commands: `rollout local-lambda` and `rollout local serve` (DESIGN §6-§7).
 
 Both serve until SIGINT (Ctrl-C) or SIGTERM, then stop cleanly and exit 0. A port that is taken is
-an environment problem: exit 3.
+an environment problem: exit 3, as is a plain ``pip install rollout-orchestrator`` without the
+``local`` extra (werkzeug, and for ``local serve`` moto): the message says what to install.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typer
 
 from orchestrator.cli.app import TextOrJson, app, guarded, stderr
 from orchestrator.errors import EnvironmentProblemError, InputError, Issue
+from orchestrator.local.engine import ENDPOINT_MODULES, local_extra_guard, require_local_extra
 
 if TYPE_CHECKING:
     from orchestrator.local.lambda_endpoint import Handler, LambdaEndpoint
@@ -90,8 +92,10 @@ def local_lambda(
     """
 
     def run() -> int:
-        from orchestrator.local.lambda_endpoint import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
-        from orchestrator.local.serve import wait_for_signal
+        require_local_extra("rollout local-lambda", ENDPOINT_MODULES)
+        with local_extra_guard("rollout local-lambda"):
+            from orchestrator.local.lambda_endpoint import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+            from orchestrator.local.serve import wait_for_signal
 
         handlers, where, used_region = _step_handlers(aws_endpoint, region)
         endpoint = _endpoint(handlers, host, port, verbose)
@@ -231,6 +235,7 @@ def deploy(
     """
 
     def run() -> int:
+        require_local_extra("rollout local deploy", ENDPOINT_MODULES)
         arn = _deploy(url, region)
         _ready_line(fmt, {"state_machine_arn": arn, "endpoint_url": url}, arn)
         return 0
@@ -311,7 +316,6 @@ def serve(
     """
 
     def run() -> int:
-        from orchestrator.local.serve import LocalServer, wait_for_signal
         from orchestrator.model.load import load_manifest
 
         if scenario is not None and manifest is None:
@@ -339,6 +343,9 @@ def serve(
             from orchestrator.local.scenario import Scenario, load_scenario
 
             behaviour = load_scenario(scenario, loaded) if scenario else Scenario()
+        require_local_extra("rollout local serve")
+        with local_extra_guard("rollout local serve"):
+            from orchestrator.local.serve import LocalServer, wait_for_signal
         server = LocalServer(
             host=host,
             port=port,

@@ -45,11 +45,22 @@ Things to know (measured on moto 5.2.5; the full list is in :mod:`orchestrator.l
   must be thread-safe; :attr:`EmbeddedEngine.invocations` counts calls per function.
 * ``quiet=True`` (the default) silences werkzeug's access log and the interpreter's ERROR log line
   for every caught ASL error, unless those loggers were configured already.
+* The interpreter can fail in itself, outside the ASL's error handling: a ``Map`` worker whose
+  evaluation raised (moto logs "Unhandled termination error in item processor worker"), a program
+  that ended on a Python exception ("Stepfunctions computation ended with exception ..."), or an
+  interpreter thread that died. Such an execution may stay ``RUNNING`` for ever (a ``Map`` waits
+  for a worker that is gone). :attr:`EmbeddedEngine.faults` collects these, in order, from moto's
+  log records and from ``threading.excepthook``, so a caller following an execution can stop at
+  once instead of waiting out its timeout (``DryRun`` does).
+* moto, its server extra (werkzeug, flask) and jsonpath-ng come with the ``local`` extra
+  (``pip install 'rollout-orchestrator[local]'``); :func:`require_local_extra` turns their absence
+  into an :class:`~orchestrator.errors.EnvironmentProblemError` (exit 3) naming that command.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import logging
@@ -58,11 +69,14 @@ import re
 import socket
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 import zipfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib import metadata
 from types import TracebackType
 from typing import Any
 
@@ -74,7 +88,16 @@ from orchestrator.errors import EnvironmentProblemError, InputError, Issue, Roll
 from orchestrator.local import invoke_hook, moto_compat
 from orchestrator.local.invoke_hook import Handler, InvocationRouter
 
-__all__ = ["ACCOUNT_ID", "EmbeddedEngine", "Handler", "wait_for_execution"]
+__all__ = [
+    "ACCOUNT_ID",
+    "LOCAL_EXTRA",
+    "EmbeddedEngine",
+    "EngineFault",
+    "Handler",
+    "local_extra_guard",
+    "require_local_extra",
+    "wait_for_execution",
+]
 
 ACCOUNT_ID = "123456789012"
 """moto's default account: every ARN the engine hands out is in it."""
@@ -92,6 +115,22 @@ RUNTIME = "python3.12"
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 _START_TIMEOUT = 30.0
+
+LOCAL_EXTRA = "pip install 'rollout-orchestrator[local]'"
+"""What installs the embedded engine (moto with its server) and the local Lambda endpoint."""
+ENGINE_MODULES = ("moto", "werkzeug", "flask", "jsonpath_ng")
+"""What the embedded engine imports: moto, its server extra, its ASL interpreter's JSONPath."""
+ENDPOINT_MODULES = ("werkzeug",)
+"""What the local Lambda endpoint (`rollout local-lambda`) imports."""
+
+_FAULT_LOGGERS = {
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker": (
+        "Unhandled termination error"
+    ),
+    "moto.stepfunctions.parser.asl.component.program.program": "computation ended with exception",
+}
+"""moto's loggers whose records mean the interpreter itself failed, and the message they carry
+(measured on moto 5.2.5; an ASL error caught by Retry/Catch logs neither)."""
 
 
 def wait_for_execution(
@@ -137,6 +176,52 @@ def fill_placeholders(definition: str, substitutions: Mapping[str, str]) -> str:
     return filled
 
 
+def missing_local_packages(modules: Iterable[str] = ENGINE_MODULES) -> list[str]:
+    """The modules of ``modules`` that cannot be imported here (moto also needs its package
+    metadata: :mod:`~orchestrator.local.moto_compat` reads its version)."""
+    missing: list[str] = []
+    for name in modules:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+            continue
+        if name == "moto":
+            try:
+                metadata.version("moto")
+            except metadata.PackageNotFoundError:
+                missing.append("moto (package metadata)")
+    return missing
+
+
+def require_local_extra(command: str, modules: Iterable[str] = ENGINE_MODULES) -> None:
+    """Raise :class:`EnvironmentProblemError` (exit 3) naming ``command`` and the ``local`` extra
+    when a module it needs is not installed (a plain ``pip install rollout-orchestrator``)."""
+    missing = missing_local_packages(modules)
+    if missing:
+        raise EnvironmentProblemError(_extra_message(command, missing))
+
+
+def _extra_message(command: str, missing: Iterable[str]) -> str:
+    return f"{command} needs the local extra: {LOCAL_EXTRA} (not installed: {', '.join(missing)})"
+
+
+@contextlib.contextmanager
+def local_extra_guard(command: str) -> Iterator[None]:
+    """Turn a ``ModuleNotFoundError`` of a module the ``local`` extra installs into the same
+    :class:`EnvironmentProblemError` as :func:`require_local_extra` (an import deep inside moto
+    that the up-front check cannot see)."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        root = (exc.name or "").split(".")[0]
+        if root not in ENGINE_MODULES:
+            raise
+        raise EnvironmentProblemError(_extra_message(command, [exc.name or root])) from None
+
+
 def _definition_error(name: str, exc: ClientError) -> RolloutError:
     """moto rejects a definition it cannot parse with an error whose message names it."""
     error = exc.response.get("Error", {})
@@ -168,10 +253,75 @@ def _quiet_loggers() -> None:
     for name, level in (
         ("werkzeug", logging.WARNING),
         ("moto.stepfunctions.parser.asl.component.eval_component", logging.CRITICAL),
+        # "State Task encountered an unhandled exception ...": also when a Wait or a task is
+        # interrupted by StopExecution; a real interpreter failure is in ``faults``
+        ("moto.stepfunctions.parser.asl.component.state.exec.execute_state", logging.ERROR),
     ):
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:
             logger.setLevel(level)
+
+
+@dataclass(frozen=True)
+class EngineFault:
+    """The interpreter failed in itself (not an ASL error): what it said, and when."""
+
+    source: str
+    """``log`` (one of moto's records) or ``thread`` (an interpreter thread died)."""
+    message: str
+    at: float
+    """``time.monotonic()`` when it was seen."""
+
+
+class _FaultMonitor(logging.Handler):
+    """Collects :class:`EngineFault` s from moto's log records and dying interpreter threads."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.faults: list[EngineFault] = []
+        self._faults_lock = threading.Lock()
+        self._previous_hook: Any = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        marker = _FAULT_LOGGERS.get(record.name)
+        if marker is None:
+            return
+        with contextlib.suppress(Exception):
+            message = record.getMessage()
+            if marker in message:
+                self._add("log", message)
+
+    def _add(self, source: str, message: str) -> None:
+        with self._faults_lock:
+            self.faults.append(EngineFault(source, message, time.monotonic()))
+
+    def _thread_died(self, args: threading.ExceptHookArgs) -> None:
+        frames = traceback.extract_tb(args.exc_traceback) if args.exc_traceback else []
+        if any("moto/stepfunctions" in frame.filename.replace("\\", "/") for frame in frames):
+            name = args.thread.name if args.thread is not None else "?"
+            self._add(
+                "thread",
+                f"interpreter thread {name} died: {args.exc_type.__name__}({args.exc_value})",
+            )
+        if self._previous_hook is not None:
+            self._previous_hook(args)
+
+    def install(self) -> None:
+        for name in _FAULT_LOGGERS:
+            logging.getLogger(name).addHandler(self)
+        self._previous_hook = threading.excepthook
+        threading.excepthook = self._thread_died
+
+    def uninstall(self) -> None:
+        for name in _FAULT_LOGGERS:
+            logging.getLogger(name).removeHandler(self)
+        if threading.excepthook == self._thread_died:
+            threading.excepthook = self._previous_hook
+        self._previous_hook = None
+
+    def snapshot(self) -> list[EngineFault]:
+        with self._faults_lock:
+            return list(self.faults)
 
 
 class EmbeddedEngine:
@@ -208,6 +358,7 @@ class EmbeddedEngine:
         self._role_arn: str | None = None
         self._session: boto3.session.Session | None = None
         self._lock = threading.RLock()
+        self._monitor = _FaultMonitor()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -242,13 +393,10 @@ class EmbeddedEngine:
             self._our_patches = [p for p in moto_compat.active_patches() if p not in already]
         if self._requested_port:
             self._check_port_free(self._requested_port)
-        try:
+        require_local_extra("the embedded engine")
+        with local_extra_guard("the embedded engine"):
             from moto.server import ThreadedMotoServer
-        except ImportError as exc:  # pragma: no cover - moto is a dev/local extra
-            raise EnvironmentProblemError(
-                "the embedded engine needs moto's server extra: "
-                "pip install 'rollout-orchestrator[local]'"
-            ) from exc
+        self._monitor.install()
         server = ThreadedMotoServer(ip_address=self._host, port=self._requested_port, verbose=False)
         starter = threading.Thread(target=server.start, name="embedded-engine-start", daemon=True)
         starter.start()
@@ -279,6 +427,7 @@ class EmbeddedEngine:
         self._teardown()
 
     def _teardown(self) -> None:
+        self._monitor.uninstall()
         if self._port is not None:
             invoke_hook.unregister_router(self._port)
             if self._saved_moto_port is None:
@@ -345,6 +494,12 @@ class EmbeddedEngine:
     def invocations(self) -> Counter[str]:
         """Invocations per function name since start (or the last :meth:`reset`). Live object."""
         return self._router.invocations
+
+    @property
+    def faults(self) -> list[EngineFault]:
+        """Every failure of the interpreter itself seen since :meth:`start`, oldest first (see
+        the module's docstring). A copy: compare lengths to see new ones."""
+        return self._monitor.snapshot()
 
     @property
     def role_arn(self) -> str:
