@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 import orchestrator.cli.contract_commands  # noqa: F401  (registers the commands on `app`)
@@ -283,3 +285,18 @@ def test_rollout_declare_is_a_registered_command() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["check"]["matches"] is True
+
+
+def test_the_pipeline_example_uses_only_options_the_commands_have() -> None:
+    text = (ROOT / "examples" / "pipelines" / "declarations.yml").read_text(encoding="utf-8")
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    calls = re.findall(r"rollout (declare|schema-check)((?:\\\n|[^\n])*)", text)
+    assert {name for name, _ in calls} == {"declare", "schema-check"}
+    checked: set[str] = set()
+    for name, arguments in calls:
+        known = {opt for param in commands[name].params for opt in param.opts}
+        flags = re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", arguments)
+        checked.update(flags)
+        for flag in flags:
+            assert flag in known, f"rollout {name} has no {flag}"
+    assert {"--check", "--component", "--module", "--format"} <= checked
