@@ -136,7 +136,8 @@ class Component:
     ``eventSourceARN``; a component that reads one queue takes every record as that queue's).
     ``envelope`` is one :class:`~.envelopes.Envelope` for every queue, or a mapping per queue.
     ``raise_on_entire_batch_failure`` is Powertools': when every record failed the invocation
-    raises, so it also counts as a Lambda error.
+    raises, so it also counts as a Lambda error. ``logger`` gets Powertools' warning (with the
+    exception) for every failed record.
     """
 
     def __init__(
@@ -162,11 +163,8 @@ class Component:
         self.readers: dict[tuple[str, Schema], Reader] = {}
         self.upgrades: dict[tuple[str, Schema], Upgrade] = {}
         self.writers: dict[str, Writer[Any]] = {}
-        self._processor = BatchProcessor(
-            event_type=EventType.SQS,
-            raise_on_entire_batch_failure=raise_on_entire_batch_failure,
-            logger=logger,
-        )
+        self.raise_on_entire_batch_failure = raise_on_entire_batch_failure
+        self.logger = logger
 
     def __repr__(self) -> str:
         return f"Component({self.name!r})"
@@ -332,7 +330,15 @@ class Component:
         version = getattr(context, "function_version", None)
         try:
             return process_partial_response(
-                event=event, record_handler=record_handler, processor=self._processor
+                event=event,
+                record_handler=record_handler,
+                # one processor per batch: it holds the batch's state, and local servers call
+                # handlers on several threads at once
+                processor=BatchProcessor(
+                    event_type=EventType.SQS,
+                    raise_on_entire_batch_failure=self.raise_on_entire_batch_failure,
+                    logger=self.logger,
+                ),
             )
         finally:
             if tally:
