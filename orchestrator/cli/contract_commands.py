@@ -39,6 +39,7 @@ ComponentOpt = Annotated[
     typer.Option(
         "--component",
         "-c",
+        metavar="NAME",
         help="The component's name, when the module defines several Components.",
         show_default=False,
     ),
@@ -372,7 +373,15 @@ def schema_check(
             show_default=False,
         ),
     ] = None,
-    version: VersionOpt = None,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            metavar="V",
+            help="With --check: the manifest's block of this version (from or to; default: to).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: FormatOpt = TextOrJson.text,
 ) -> None:
     """Schema Registry compatibility of two message schemas (BACKWARD / FORWARD / FULL / NONE).
