@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchestrator.errors import InputError, Issue, ScenarioError
 from orchestrator.model.issues import pydantic_issues
@@ -109,6 +109,18 @@ class HotfixBehaviour(_Spec):
     version: Version
     reads: dict[str, list[Schema]] = Field(default_factory=dict)
     writes: dict[str, Schema] = Field(default_factory=dict)
+
+    @field_validator("reads")
+    @classmethod
+    def _reads(cls, reads: dict[str, list[Schema]]) -> dict[str, list[Schema]]:
+        """As in the manifest (so that ``as_version_spec`` never fails on a loaded scenario)."""
+        for queue, schemas in reads.items():
+            if not schemas:
+                raise ValueError(
+                    f"reads.{queue} is empty: list the schema versions the hotfix reads there, "
+                    "or drop the queue if it does not read it"
+                )
+        return reads
 
     def as_version_spec(self) -> VersionSpec:
         return VersionSpec(version=self.version, reads=self.reads, writes=self.writes)
@@ -269,8 +281,10 @@ def declared_schemas(
 ) -> dict[str, set[Schema]]:
     """queue -> every schema a version of the release (or a scenario hotfix) reads or writes."""
     declared: dict[str, set[Schema]] = {queue: set() for queue in manifest.queues}
-    specs = [v for c in manifest.resolved.values() for v in (c.from_, c.to)]
-    specs += [h.as_version_spec() for h in (scenario.hotfixes if scenario else [])]
+    specs: list[VersionSpec | HotfixBehaviour] = [
+        v for c in manifest.resolved.values() for v in (c.from_, c.to)
+    ]
+    specs += scenario.hotfixes if scenario else []
     for spec in specs:
         for queue, schemas in spec.reads.items():
             declared.setdefault(queue, set()).update(schemas)
@@ -407,9 +421,6 @@ def _check(scenario: Scenario, manifest: Manifest) -> tuple[list[Issue], list[Is
                             + _hint(queue, queues),
                         )
                     )
-        for queue, schemas in hotfix.reads.items():
-            if not schemas:
-                issues.append(Issue(f"{base}.reads.{queue}", "list the schema versions it reads"))
 
     for key, behaviour in scenario.versions.items():
         base = f"versions.{key}"

@@ -392,3 +392,12 @@ def test_dry_run_refuses_a_huge_backlog_before_seeding(tmp_path: Path) -> None:
     (error,) = json.loads(result.stdout)["errors"]
     assert error["path"] == "queues.orders.backlog.1"
     assert "1,000" in error["message"]
+
+
+def test_a_hotfix_that_reads_nothing_of_a_queue_is_an_input_error(seed: Manifest) -> None:
+    """Found by the fuzz test: a behaviour for that hotfix version raised pydantic's own
+    ValidationError (a traceback) from ``as_version_spec``."""
+    hotfix = {"component": "enrich", "version": "19", "reads": {"orders": []}}
+    for data in ({"hotfixes": [hotfix]}, {"hotfixes": [hotfix], "versions": {"enrich@19": {}}}):
+        found = scenario_issues(data, seed)
+        assert "reads.orders is empty" in found["hotfixes[0].reads"]
