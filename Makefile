@@ -43,10 +43,19 @@ bench: $(BIN)/rollout
 ## random releases through the real ASL, failures shrunk to a minimal example, then a summary
 ## (Hypothesis statistics: statuses, hotfixes, violations). FUZZ_EXAMPLES=200 for a shorter run.
 FUZZ_EXAMPLES ?= 2000
-fuzz: $(BIN)/rollout
+fuzz: $(BIN)/rollout fuzz-inputs
 	ROLLOUT_PROPERTY_EXAMPLES=$(FUZZ_EXAMPLES) ROLLOUT_PROPERTY_SHRINK=1 \
 	$(BIN)/pytest tests/workflow/test_release_properties.py --runxfail --timeout 0 \
 		--hypothesis-show-statistics -p no:cacheprovider -q
+
+## fuzz-inputs: every user input (manifest YAML/JSON text, scenario text, --reads/--writes pairs)
+## fuzzed with FUZZ_INPUT_EXAMPLES random cases per test (tests/unit/test_input_fuzz.py): 0
+## tracebacks, every refusal an InputError (exit 2) with a path and a message; then the statistics
+.PHONY: fuzz-inputs
+FUZZ_INPUT_EXAMPLES ?= 3000
+fuzz-inputs: $(BIN)/rollout
+	ROLLOUT_INPUT_EXAMPLES=$(FUZZ_INPUT_EXAMPLES) $(BIN)/pytest tests/unit/test_input_fuzz.py \
+		--timeout 0 --hypothesis-show-statistics -p no:cacheprovider -q
 
 ## faults: the fault-injection matrix (tests/workflow/test_faults.py) on the embedded engine,
 ## then the table fault | expected | observed
