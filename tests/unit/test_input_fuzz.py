@@ -19,6 +19,7 @@ test) and prints Hypothesis' statistics.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -125,17 +126,29 @@ scalars = st.one_of(
 
 keys = st.one_of(st.sampled_from(WORDS), st.text(max_size=8), st.integers(-3, 3))
 
-values = st.recursive(
+hostile = st.recursive(
     scalars,
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
     max_leaves=12,
 )
 
 
+PLAUSIBLE = [
+    1, 2, 3, "2", "v2", [1], [2], [1, 2], [2, 3], {"orders": 1}, {"orders": 2}, {"orders": [1, 2]},
+    {"orders": [2]}, {"enriched": 1}, {"enriched": [1]}, {}, "42", "43", "17", "18", "19", "5",
+    "live", "canary", "alias", "per-version", "halt", 0.5, 10, 100, [10, 100], [50, 100], 0,
+    {"version": "44", "writes": {"orders": 2}}, {"version": "6", "reads": {"enriched": [1, 2]}},
+]  # fmt: skip
+"""Values that keep a manifest or scenario valid more often, so planning and rendering run."""
+
+
 @st.composite
 def mutated(draw: st.DrawFn, base: Any) -> Any:
     """``base`` (a manifest or scenario as data) with a few values replaced, keys dropped or
-    added, at random depths."""
+    added, at random depths: hostile values, or plausible ones that keep it valid more often."""
+    values = draw(
+        st.sampled_from([hostile, hostile, st.sampled_from(PLAUSIBLE).map(copy.deepcopy)])
+    )
     data = json.loads(json.dumps(base))
     for _ in range(draw(st.integers(0, 4))):
         node: Any = data
