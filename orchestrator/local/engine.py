@@ -1,6 +1,6 @@
 """The embedded engine: Step Functions (and the emulated AWS account) in-process, on moto.
 
-:class:`EmbeddedEngine` serves moto on a local port (``ThreadedMotoServer``) with moto's ASL
+:class:`EmbeddedEngine` serves moto on a local port (as ``ThreadedMotoServer`` does) with moto's ASL
 interpreter switched on, so the project's real JSONPath state machine runs locally with no Docker
 and no Java. Lambda tasks call Python handlers in-process through the botocore hook in
 :mod:`orchestrator.local.invoke_hook`; the handlers' functions also exist in moto's Lambda
@@ -87,6 +87,7 @@ from botocore.exceptions import ClientError
 from orchestrator.errors import EnvironmentProblemError, InputError, Issue, RolloutError
 from orchestrator.local import invoke_hook, moto_compat
 from orchestrator.local.invoke_hook import Handler, InvocationRouter
+from orchestrator.local.message_mover import MoveTasks, move_task_app
 
 __all__ = [
     "ACCOUNT_ID",
@@ -324,6 +325,86 @@ class _FaultMonitor(logging.Handler):
             return list(self.faults)
 
 
+class _EngineServer:
+    """moto's server app on a threaded werkzeug server, with SQS's message move tasks answered
+    in front of it (:func:`~orchestrator.local.message_mover.move_task_app`: moto has none).
+
+    The app is built as moto's own ``moto_server`` command and ``ThreadedMotoServer`` build it
+    (``DomainDispatcherApplication(create_backend_app)`` with ``MotoRequestHandler``, from
+    ``moto.moto_server.werkzeug_app``, which ``moto.server`` imports for them). Should a moto
+    upgrade move those names, the engine falls back to ``ThreadedMotoServer`` itself and only the
+    move tasks are lost (``tests/functional/test_dryrun_move_tasks.py`` then fails loudly)."""
+
+    def __init__(self, host: str, port: int, tasks: MoveTasks) -> None:
+        self._host = host
+        self._port = port
+        self._tasks = tasks
+        self._server: Any = None
+        self._threaded: Any = None
+        self._thread: threading.Thread | None = None
+
+    move_tasks = True
+    """False when moto's server app could not be built here (see above)."""
+
+    def start(self) -> None:
+        from werkzeug.serving import make_server
+
+        try:
+            from moto.moto_server.werkzeug_app import (
+                DomainDispatcherApplication,
+                MotoRequestHandler,
+                create_backend_app,
+            )
+        except ImportError:
+            self.move_tasks = False
+            self._start_threaded_moto_server()
+            return
+        app = move_task_app(DomainDispatcherApplication(create_backend_app), self._tasks)
+        try:
+            self._server = make_server(
+                self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+            )
+        except (OSError, SystemExit) as exc:  # werkzeug exits on a port it cannot bind
+            raise EnvironmentProblemError(
+                f"moto's server cannot listen on {self._host}:{self._port}: {exc}"
+            ) from None
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="embedded-engine", daemon=True
+        )
+        self._thread.start()
+
+    def _start_threaded_moto_server(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
+        starter = threading.Thread(target=server.start, name="embedded-engine-start", daemon=True)
+        starter.start()
+        starter.join(_START_TIMEOUT)
+        if starter.is_alive():
+            raise EnvironmentProblemError(
+                f"moto's server did not start on {self._host}:{self._port} "
+                f"within {_START_TIMEOUT:g} s"
+            )
+        self._threaded = server
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        if self._threaded is not None:
+            host, port = self._threaded.get_host_and_port()
+            return str(host), int(port)
+        assert self._server is not None, "call start() first"
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        if self._threaded is not None:
+            self._threaded.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(_START_TIMEOUT)
+
+
 class EmbeddedEngine:
     """moto's server and ASL interpreter in this process, with Lambda tasks run in-process."""
 
@@ -394,18 +475,10 @@ class EmbeddedEngine:
         if self._requested_port:
             self._check_port_free(self._requested_port)
         require_local_extra("the embedded engine")
-        with local_extra_guard("the embedded engine"):
-            from moto.server import ThreadedMotoServer
         self._monitor.install()
-        server = ThreadedMotoServer(ip_address=self._host, port=self._requested_port, verbose=False)
-        starter = threading.Thread(target=server.start, name="embedded-engine-start", daemon=True)
-        starter.start()
-        starter.join(_START_TIMEOUT)
-        if starter.is_alive():
-            raise EnvironmentProblemError(
-                f"moto's server did not start on {self._host}:{self._requested_port} "
-                f"within {_START_TIMEOUT:g} s"
-            )
+        with local_extra_guard("the embedded engine"):
+            server = _EngineServer(self._host, self._requested_port, MoveTasks(self._engine_sqs))
+            server.start()
         self._server = server
         self._port = int(server.get_host_and_port()[1])
         self._saved_moto_port = os.environ.get("MOTO_PORT")
@@ -504,6 +577,10 @@ class EmbeddedEngine:
     @property
     def role_arn(self) -> str:
         return f"arn:aws:iam::{self.account_id}:role/{ROLE_NAME}"
+
+    def _engine_sqs(self) -> Any:
+        """The SQS client the emulated move tasks use (created on the first task)."""
+        return self.client("sqs")
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` on this engine (dummy credentials, few retries)."""
