@@ -396,7 +396,7 @@ def manifest_from_data(data: Any) -> Manifest:
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        issues = pydantic_issues(exc, model_at=_model_for, fixes=_FIX_FOR_MISSING)
+        issues = pydantic_issues(exc, model_at=_model_for, fixes=_FIX_FOR_MISSING, data=data)
         seen = {issue.path for issue in issues}
         issues += [i for i in _raw_queue_issues(data) if i.path not in seen]
         raise ManifestError(issues) from None

@@ -401,3 +401,15 @@ def test_a_hotfix_that_reads_nothing_of_a_queue_is_an_input_error(seed: Manifest
     for data in ({"hotfixes": [hotfix]}, {"hotfixes": [hotfix], "versions": {"enrich@19": {}}}):
         found = scenario_issues(data, seed)
         assert "reads.orders is empty" in found["hotfixes[0].reads"]
+
+
+def test_numeric_mapping_keys_are_named_as_keys_not_list_indexes() -> None:
+    """`queues: {2: ...}` was reported at `queues[2]`, as if queues were a list."""
+    text = (
+        "release: r\nqueues: {2: {url: x}}\n"
+        'components:\n  1: {function: f, from: {version: "1", writes: {3: 1}}}\n'
+    )
+    found = {i.path: i.message for i in issues(lambda: manifest_from_text(text))}
+    assert {"queues.2", "queues.2.url", "components.1"} <= set(found)
+    assert not any("[" in path for path in found)
+    assert 'quote it, as in "2"' in found["queues.2"]
