@@ -3,10 +3,18 @@
 Release, failing component and gate (values and limits), every component's live version and
 weights, queue depths and oldest ages, what was pulled back and why, and what a hotfix must read
 and write to be accepted, with the exact commands to hand one over or abort.
+
+:func:`publish_final_notice` is the notice of a release that has ended, whatever its status
+(SUCCEEDED, ROLLED_FORWARD, HALTED, FAILED), built from the Report step's document
+(:func:`final_notice`): sent once per release (a retried Report does not send it again), and
+never failing the step that sends it. The Report step is where it belongs (the one task every
+terminal path runs); until that step calls it, a release that ends without a failure sends no
+SNS at all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -175,6 +183,83 @@ def notify(event: NotifyInput, ports: Ports) -> Notice:
         # never lose the situation: it is in the log, the ledger, and `rollout status`
         logger.exception("could not publish the situation report")
     ports.records.put(event.release, "notice", notice.model_dump(mode="json"))
+    return notice
+
+
+FINAL_NOTICE = "final-notice"
+"""The record that makes :func:`publish_final_notice` send once per release."""
+
+_ENDED = {
+    "SUCCEEDED": "every shifted component is live on its verified new version",
+    "ROLLED_FORWARD": "every shifted component is live on a verified version, through a hotfix",
+    "HALTED": "it stopped on a failure; nothing more will move",
+    "FAILED": "it did not complete",
+}
+
+
+def final_notice(report: Mapping[str, Any]) -> Notice:
+    """The notice of a release that has ended, from the Report step's document."""
+    release = str(report.get("release", "?"))
+    status = str(report.get("status", "FAILED"))
+    hotfixes = [h for h in report.get("hotfixes") or [] if isinstance(h, Mapping)]
+    failure = report.get("failure") if isinstance(report.get("failure"), Mapping) else None
+    error = report.get("error") if isinstance(report.get("error"), Mapping) else None
+    lines = [f"Release {release} ended {status}: {_ENDED.get(status, 'it ended')}."]
+    lines.append("")
+    lines.append("Live aliases:")
+    for name, row in sorted((report.get("final") or {}).items()):
+        weights = {str(v): float(w) for v, w in (row.get("weights") or {}).items()}
+        lines.append(f"  {name}: [{fmt_weights(weights)}] ({row.get('status', '?')})")
+    if hotfixes:
+        lines.append(
+            "Hotfixes shipped: "
+            + ", ".join(f"{h.get('component')}@{h.get('version')}" for h in hotfixes)
+        )
+    if failure:
+        lines.append(
+            f"Failure: {failure.get('component')}@{failure.get('version')} at "
+            f"{failure.get('step')}% broke {failure.get('broken') or failure.get('component')}"
+        )
+        lines.extend(f"  - {reason}" for reason in failure.get("reasons") or [])
+    if error and status in ("HALTED", "FAILED"):
+        lines.append(f"Error: {error.get('Error')}: {error.get('Cause') or '(no cause given)'}")
+    findings = list(report.get("findings") or [])
+    if findings:
+        lines.append("Findings:")
+        lines.extend(f"  - {finding}" for finding in findings)
+    lines.append("")
+    lines.append(f"  rollout status {release}")
+    if status == "ROLLED_FORWARD":
+        lines.append(
+            "Messages the broken version dead-lettered can be moved back: rollout redrive "
+            f"{release} --queue <queue> (see runbooks/hotfix.md)."
+        )
+    elif status == "HALTED":
+        lines.append("See runbooks/failed-gate.md.")
+    elif status == "FAILED":
+        lines.append("See runbooks/abort.md and runbooks/stuck-execution.md.")
+    subject = f"rollout {release}: {status}"
+    if hotfixes and status == "ROLLED_FORWARD":
+        subject += " with " + ", ".join(
+            f"{h.get('component')}@{h.get('version')}" for h in hotfixes
+        )
+    elif error and status in ("HALTED", "FAILED") and error.get("Error"):
+        subject += f" ({error.get('Error')})"
+    return Notice(wait=False, subject=subject[:100], message="\n".join(lines))
+
+
+def publish_final_notice(ports: Ports, report: Mapping[str, Any]) -> Notice | None:
+    """Publish :func:`final_notice` once per release; None when it was sent already. A notifier
+    that fails is logged, never raised (the report is stored either way, as Notify does)."""
+    release = str(report.get("release", ""))
+    notice = final_notice(report)
+    record = {"status": str(report.get("status")), "subject": notice.subject}
+    if not ports.records.put_new(release, FINAL_NOTICE, record):
+        return None
+    try:
+        ports.notifier.publish(notice.subject, notice.message)
+    except RolloutError:
+        logger.exception("could not publish the final notice")
     return notice
 
 
