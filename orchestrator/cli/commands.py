@@ -391,14 +391,15 @@ def follow(conn: Any, release: str, arn: str, timeout: float, fmt: str) -> dict[
         with contextlib.suppress(ValueError):
             report = json.loads(described["output"])
     report = report or last_report(events)
-    if report is None:
+    cause = failure_cause(execution, report, events)
+    if report is None:  # it ended before it could report (e.g. at ValidateAndPlan)
         report = {
             "status": "SUCCEEDED" if execution.status == "SUCCEEDED" else "FAILED",
             "final": {},
             "actions": [],
             "error": execution.error,
         }
-    return {**report, "cause": failure_cause(execution, report, events)}
+    return {**report, "cause": cause}
 
 
 def status_snapshot(status: dict[str, Any]) -> dict[str, Any]:
@@ -535,9 +536,6 @@ def status(release: ReleaseArg, engine: EngineOpt = None, fmt: FormatOpt = TextO
     raise typer.Exit(guarded(fmt, run))
 
 
-SCHEMA_HELP = "schemas are integers such as 2, or short tokens such as v2 ([A-Za-z0-9._-])"
-
-
 def parse_schema(text: str) -> int | str | None:
     """A schema as the manifest takes it: ASCII digits are an integer, else a short token."""
     text = text.strip()
@@ -550,6 +548,8 @@ def parse_schema(text: str) -> int | str | None:
 
 def parse_pairs(values: list[str], option: str, *, many: bool) -> dict[str, Any]:
     """`orders=1,2` -> {"orders": [1, 2]} (or {"orders": 1} when ``many`` is False)."""
+    from orchestrator.operations import SCHEMA_HELP
+
     out: dict[str, Any] = {}
     issues = []
     shape = "QUEUE=SCHEMA[,SCHEMA...]" if many else "QUEUE=SCHEMA"
@@ -597,48 +597,6 @@ def check_version(version: str) -> str:
             ]
         )
     return text
-
-
-def hotfix_request_problems(
-    context: Any, release: str, reads: dict[str, Any], writes: dict[str, Any]
-) -> list[Issue]:
-    """`--reads`/`--writes` against the stored release: declared queues, and schemas of the kind
-    the release uses on each queue (a token where every schema is an integer is a mistake)."""
-    manifest = context.manifest
-    declared = sorted(manifest.queues)
-    known: dict[str, set[int | str]] = {}
-    for name in manifest.components:
-        for spec in context.known_versions(name).values():
-            for queue, schemas in spec.reads.items():
-                known.setdefault(queue, set()).update(schemas)
-            for queue, schema in spec.writes.items():
-                known.setdefault(queue, set()).add(schema)
-    issues: list[Issue] = []
-    for option, pairs in (("--reads", reads), ("--writes", writes)):
-        for queue, value in pairs.items():
-            if queue not in manifest.queues:
-                issues.append(
-                    Issue(
-                        option,
-                        f"{queue!r} is not a queue of release {release} (its queues: "
-                        f"{', '.join(declared)}): write {option} QUEUE=SCHEMA with one of them",
-                    )
-                )
-                continue
-            given = value if isinstance(value, list) else [value]
-            used = known.get(queue, set())
-            tokens = [s for s in given if isinstance(s, str)]
-            if tokens and used and all(isinstance(s, int) for s in used):
-                issues.append(
-                    Issue(
-                        option,
-                        f"{queue}={','.join(map(str, given))}: the schemas of {queue} in release "
-                        f"{release} are integers ({', '.join(map(str, sorted(used, key=str)))}), "
-                        f"not {', '.join(map(repr, tokens))}: {SCHEMA_HELP}, as the manifest "
-                        "declares them",
-                    )
-                )
-    return issues
 
 
 def refuse_short_v(value: str | None) -> None:
@@ -728,9 +686,6 @@ def hotfix(
             raise InputError(
                 [Issue("--component", f"{component!r} is not in release {release} ({known})")]
             )
-        issues = hotfix_request_problems(context, release, given_reads or {}, given_writes or {})
-        if issues:
-            raise InputError(issues)
         current = context.component(component).to
         spec = HotfixSpec(
             component=component,
