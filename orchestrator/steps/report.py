@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from orchestrator.model.steps import AliasMove, ComponentRecord
 from orchestrator.steps import ledger
+from orchestrator.steps.notify import publish_final_notice
 from orchestrator.steps.runtime import entrypoint
 from orchestrator.steps.shifting import fmt_weights, same_weights
 
@@ -103,11 +104,13 @@ def build_report(event: ReportInput, ports: Ports, *, store: bool = True) -> Rel
         findings=findings,
     )
     if store:
-        ports.records.put(event.release, "report", report.model_dump(mode="json"))
+        document = report.model_dump(mode="json")
+        ports.records.put(event.release, "report", document)
+        publish_final_notice(ports, document)  # once per release, on every terminal status
     return report
 
 
-PORTS = ("alias_reads", "records")
+PORTS = ("alias_reads", "records", "notifier")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("Report", ReportInput, build_report, PORTS)

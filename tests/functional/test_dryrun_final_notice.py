@@ -95,11 +95,6 @@ def test_a_notifier_that_fails_does_not_fail_the_step() -> None:
     assert notice is not None and fakes.notifier.published == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs orchestrator/steps/report.py to call notify.publish_final_notice (and the "
-    "notifier port): proposed in issue 9's report",
-)
 def test_the_report_step_sends_the_final_notice() -> None:
     fakes = Fakes()
     context = fakes.plan_release(SEED)

@@ -105,7 +105,12 @@ ACTION_SCOPES: dict[str, frozenset[str]] = {
     "cloudwatch:DescribeAlarms": frozenset({"alarms"}),
     **dict.fromkeys(("logs:CreateLogStream", "logs:PutLogEvents"), frozenset({"own-log-group"})),
     **dict.fromkeys(
-        ("states:StartExecution", "states:DescribeStateMachine", "states:ListTagsForResource"),
+        (
+            "states:StartExecution",
+            "states:DescribeStateMachine",
+            "states:ListTagsForResource",
+            "states:ListExecutions",
+        ),
         frozenset({"state-machine"}),
     ),
     **dict.fromkeys(
@@ -127,6 +132,7 @@ PIPELINE_ACTIONS = frozenset(
         "states:StartExecution",
         "states:DescribeStateMachine",  # the CLI checks the state machine is reachable
         "states:ListTagsForResource",  # and reads the table name from its tags
+        "states:ListExecutions",  # an unknown release id lists the known ones
         "states:DescribeExecution",
         "states:GetExecutionHistory",
         "dynamodb:GetItem",

@@ -178,7 +178,7 @@ def test_a_whole_release_runs_through_rollout_start_engine(
     assert report["final"]["ingest"]["weights"] == {"43": 100.0}
     assert report["final"]["enrich"]["weights"] == {"18": 100.0}
     again = rollout("start", SEED, "--engine", url, "--format", "json")
-    assert again.returncode == 0, again.stderr
+    assert again.returncode == 1, again.stderr  # it already ran: nothing was started
     assert json.loads(again.stdout)["already_started"] is True
 
 
