@@ -111,10 +111,24 @@ def render_report(console: Console, document: dict[str, Any]) -> None:
     for hotfix in document.get("hotfixes", []):
         console.print(f"[bold]Hotfix[/]: {hotfix['component']}@{hotfix['version']} shipped")
     render_messages(console, document.get("messages") or {})
+    interrupted = document.get("interrupted")
+    if interrupted:
+        console.print(
+            f"[bold red]Stopped[/] ({interrupted['reason']}, {interrupted['after_seconds']:g}s "
+            f"after the release started): {interrupted['message']}",
+            highlight=False,
+        )
     if "events" in document:
+        times = []
+        if "wall_seconds" in document:
+            times.append(f"release {document['wall_seconds']:g}s")
+        if document.get("setup_seconds"):
+            times.append(f"engine start and seeding {document['setup_seconds']:g}s")
+        if "command_wall_seconds" in document:
+            times.append(f"command {document['command_wall_seconds']:g}s")
         console.print(
             f"history events: {document['events']}, state transitions: {document['transitions']}"
-            + (f", wall time: {document['wall_seconds']}s" if "wall_seconds" in document else "")
+            + (f", wall time: {', '.join(times)}" if times else "")
         )
 
 
@@ -160,7 +174,13 @@ def dry_run(
         float,
         typer.Option("--time-scale", help="Multiply every Wait (bake, drain poll); 0 = none."),
     ] = 0.0,
-    timeout: Annotated[float, typer.Option(help="Give up after this many real seconds.")] = 600.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            help="Stop the release after this many real seconds (engine start and seeding not "
+            "counted) and report where it stood: exit 1.",
+        ),
+    ] = 600.0,
     notifications: Annotated[
         bool, typer.Option("--notifications/--no-notifications", help="Print SNS reports.")
     ] = True,
@@ -187,27 +207,65 @@ def dry_run(
     """
 
     def run() -> int:
-        from orchestrator.local.dry_run import DryRun, remote_engine
+        from rich.console import Group
+        from rich.spinner import Spinner
+
+        from orchestrator.local.dry_run import (
+            DryRun,
+            capacity_warnings,
+            command_seconds,
+            remote_engine,
+        )
+        from orchestrator.local.engine import local_extra_guard, require_local_extra
         from orchestrator.local.scenario import Scenario, load_scenario, scenario_warnings
 
+        began = time.monotonic()
         remote = remote_engine(engine, lambda_port, lambda_host)
         loaded = load_manifest(manifest)
-        plan_release(loaded)  # infeasible: exit 2 before anything starts
+        planned = plan_release(loaded)  # infeasible: exit 2 before anything starts
         data = parse_document(manifest.read_text(encoding="utf-8"), str(manifest))
         behaviour = load_scenario(scenario, loaded) if scenario else Scenario()
         for warning in scenario_warnings(behaviour, loaded):
             stderr.print(f"[yellow]![/] scenario {warning.path}: {warning.message}")
+        require_local_extra("rollout dry-run")  # exit 3 without the `local` extra
+        for issue in capacity_warnings(loaded, planned):
+            stderr.print(f"[yellow]![/] {issue.path}: {issue.message}", highlight=False)
         live: Live | None = None
         if fmt == "text":
-            live = Live(console=stderr, refresh_per_second=8, transient=True)
+            live = Live(
+                Spinner("dots", text="loading the embedded engine"),
+                console=stderr,
+                refresh_per_second=8,
+                transient=True,
+            )
             live.start()
 
+        def stage(what: str) -> None:
+            if live is not None:
+                live.update(Spinner("dots", text=f"{what} ({time.monotonic() - began:.0f}s)"))
+
         def show(snapshot: dict[str, Any]) -> None:
-            if live is not None and snapshot:
-                live.update(progress_table(snapshot))
+            if live is None:
+                return
+            line = Spinner(
+                "dots",
+                text=f"release {loaded.release} running ({time.monotonic() - began:.0f}s)"
+                + ("" if snapshot else ": planning"),
+            )
+            live.update(Group(line, progress_table(snapshot)) if snapshot else line)
 
         try:
-            with DryRun(loaded, data, behaviour, time_scale=time_scale, remote=remote) as run_:
+            with (
+                local_extra_guard("rollout dry-run"),
+                DryRun(
+                    loaded,
+                    data,
+                    behaviour,
+                    time_scale=time_scale,
+                    remote=remote,
+                    on_stage=stage,
+                ) as run_,
+            ):
                 if remote is not None and fmt == "text":
                     assert run_.deployment is not None
                     stderr.print(
@@ -215,7 +273,8 @@ def dry_run(
                         f"step handlers on http://{remote.lambda_host}:{remote.lambda_port}",
                         highlight=False,
                     )
-                result = run_.run(timeout=timeout, on_progress=show)
+                stage(f"starting release {loaded.release}")
+                result = run_.run(timeout=timeout, on_progress=show, report_interruptions=True)
         finally:
             if live is not None:
                 live.stop()
@@ -227,6 +286,7 @@ def dry_run(
                 highlight=False,
             )
         document = result.contract()
+        document["command_wall_seconds"] = round(command_seconds(began), 3)
         if fmt == "json":
             emit_json(document)
         else:

@@ -17,12 +17,24 @@ simulated time and metrics behave exactly as in the embedded dry run. ``WaitForH
 task token in the local table; the hotfix goes back with ``SendTaskSuccess`` at ``url``. The
 execution is named ``<release>-dry-run-<random>`` there, so a long-lived Step Functions Local can
 run the same release again; it is stopped when the dry run is closed before it ends.
+
+A dry run never hangs and never ends without a report. ``finish(..., report_interruptions=True)``
+(what ``rollout dry-run`` uses) turns the three ways a run can be cut short into a result with
+status ``FAILED``, the report so far (live aliases, the moves recorded, verdicts) and
+``interrupted`` saying why: ``timeout`` (still running after ``timeout`` real seconds),
+``engine-error`` (the embedded engine failed in itself, see
+:attr:`~orchestrator.local.engine.EmbeddedEngine.faults`: e.g. a ``Map`` worker died, after which
+the execution would wait for ever) and ``engine-stalled`` (the history has ended on a failure
+event and not moved for :data:`STALL_SECONDS`, the trace of a worker that died silently). The
+execution is stopped first. Without the flag a timeout raises ``TimeoutError`` and an engine
+failure :class:`EngineFaultError`, at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -30,8 +42,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from orchestrator.errors import InputError, Issue, ReleaseNotFoundError
-from orchestrator.local.engine import EmbeddedEngine
+from orchestrator.errors import EnvironmentProblemError, InputError, Issue, ReleaseNotFoundError
+from orchestrator.local.engine import EmbeddedEngine, EngineFault
 from orchestrator.local.runner import (
     DEFAULT_LAMBDA_PORT,
     ExecutionResult,
@@ -41,6 +53,7 @@ from orchestrator.local.runner import (
 from orchestrator.local.scenario import Scenario
 from orchestrator.local.simulator import SimClock, Simulator
 from orchestrator.model.manifest import Manifest
+from orchestrator.model.plan import Plan
 from orchestrator.model.steps import HotfixSpec
 from orchestrator.operations import hand_over_hotfix, waiting_token
 from orchestrator.steps import ledger
@@ -52,11 +65,61 @@ EXECUTION_NAME_LIMIT = 80
 """Step Functions' limit on an execution name."""
 
 Progress = Callable[[dict[str, Any]], None]
+Stage = Callable[[str], None]
+"""Told what the dry run is doing before the release starts (engine start, seeding, deploy)."""
+
+HISTORY_EVENT_LIMIT = 25_000
+"""Step Functions' cap on the history events of one execution (the embedded engine has none)."""
+FIXED_EVENTS = 80
+EVENTS_PER_STEP = 13
+"""History events of a release: about ``FIXED_EVENTS`` plus ``EVENTS_PER_STEP`` per traffic step
+of every shifted component (measured by ``tests/bench/bench_dry_run.py``: 80 and 13.0; a drain
+poll adds 9, a hotfix round its own steps)."""
+PAYLOAD_LIMIT = 256 * 1024
+"""Step Functions' cap on the data a state passes on (UTF-8 JSON); moto's interpreter enforces it
+too, as ``States.DataLimitExceeded``. The Report task's result (the release report) is the
+largest: it names every component, with a verdict and an alias move per traffic step."""
+REPORT_BYTES_PER_STEP = 520
+REPORT_BYTES_PER_COMPONENT = 150
+"""The report's size: about ``REPORT_BYTES_PER_STEP`` per traffic step of a shifted component
+(its verdict and its move) and ``REPORT_BYTES_PER_COMPONENT`` per component, measured on the
+synthetic releases of ``tests/bench/bench_dry_run.py`` (40 x 3 steps: 63,546 bytes; 40 x 6:
+125,809; 80 x 3: 131,886; the formula errs high by about 4% at 150 x 3)."""
+DRY_RUN_CEILING = 150
+"""The largest release measured to finish one execution (dry run, 4 waves of consumer-first
+chains, 3 steps, healthy): 150 components SUCCEEDED in 134 s (plus 10 s of seeding) at a load
+average of 4.0-4.7 on 2 cores; 200 shifted every alias, then ended FAILED after 365 s:
+Report's result exceeded the 256 KB payload limit (States.DataLimitExceeded), and so did
+CleanupFailed's after it. Step Functions has the same limit, so this is the ceiling on AWS too,
+well below the 638 components that fit in 25,000 history events."""
+
+STALL_SECONDS = 60.0
+"""A running execution whose history ends on a failure event that has not moved for this long
+is stuck (the engine retries after at most 8 s, and a Catch moves on at once)."""
+STALL_POLL_SECONDS = 5.0
+"""How often the last history event is read to look for a stall."""
 
 NO_HOTFIX_ERROR = "NoHotfixInScenario"
 NO_RESUME_ERROR = "NoResumeInDryRun"
 """How a dry run ends a hold (the gate could not judge): as the real one would at its timeout."""
 """How a dry run ends a hotfix wait that its scenario cannot answer (instead of waiting it out)."""
+
+
+class EngineFaultError(EnvironmentProblemError):
+    """The embedded engine failed in itself (not the release): its execution cannot be trusted
+    and may never end. ``interrupted`` is the dry run's account of it."""
+
+    def __init__(self, message: str, interrupted: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.interrupted = interrupted
+
+
+class _Interrupt(Exception):
+    """Raised from the poll loop to stop following an execution."""
+
+    def __init__(self, interrupted: dict[str, Any]) -> None:
+        super().__init__(interrupted["message"])
+        self.interrupted = interrupted
 
 
 @dataclass
@@ -79,6 +142,14 @@ class DryRunResult:
     message_mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Queues whose real SQS depth differs from ``messages[q]["queued"]`` at the end: name ->
     (ledger, real). Empty unless a message was lost (or added behind the simulator's back)."""
+    setup_seconds: float = 0.0
+    """Real seconds of :meth:`DryRun.setup`: engine start (when the dry run owns it), seeding
+    the account, deploying the orchestrator."""
+    interrupted: dict[str, Any] | None = None
+    """Why the dry run stopped following the execution before it ended (``reason``:
+    ``timeout``, ``engine-error``, ``engine-stalled``; ``message``; ``after_seconds``), or None."""
+    engine_faults: list[str] = field(default_factory=list)
+    """What the embedded engine said when it failed in itself during this run (empty normally)."""
 
     def contract(self) -> dict[str, Any]:
         """The JSON document of DESIGN §7 (`dry-run --format json`), plus figures."""
@@ -108,8 +179,12 @@ class DryRunResult:
                 "status": self.execution.status,
                 "error": self.execution.error,
             },
+            "error": report.get("error"),
+            "interrupted": self.interrupted,
+            "engine_faults": self.engine_faults,
             "engine": self.engine,
             "wall_seconds": round(self.wall_seconds, 3),
+            "setup_seconds": round(self.setup_seconds, 3),
             "lambda_invocations": self.lambda_invocations,
             "get_metric_data_calls": self.metric_queries,
             "messages": self.messages,
@@ -131,9 +206,12 @@ class DryRun:
         auto_hotfix: bool = True,
         hotfix_timeout_seconds: int | None = None,
         remote: RemoteStepFunctions | None = None,
+        on_stage: Stage | None = None,
     ) -> None:
         """``remote``: run the state machine on that Step Functions endpoint, serving the step
-        handlers to it from here (see the module's docstring); default: on ``engine``."""
+        handlers to it from here (see the module's docstring); default: on ``engine``.
+        ``on_stage``: told each stage of :meth:`setup` as it begins (progress before the first
+        step runs)."""
         self.manifest = manifest
         self.manifest_data = manifest_data
         self.scenario = scenario or Scenario()
@@ -151,6 +229,8 @@ class DryRun:
         self._calls_before: dict[str, int] = {}
         self.remote = remote
         self._execution_arn: str | None = None
+        self.on_stage = on_stage
+        self.setup_seconds = 0.0
 
     def __enter__(self) -> DryRun:
         self.setup()
@@ -159,14 +239,27 @@ class DryRun:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _stage(self, what: str) -> None:
+        if self.on_stage is not None:
+            self.on_stage(what)
+
     def setup(self) -> None:
+        began = time.monotonic()
         if self.remote is not None:
+            self._stage(f"checking the Step Functions endpoint at {self.remote.url}")
             self.remote.check()  # before anything starts here: exit 3 at once
         try:
             if not self.engine.running:
+                self._stage("starting the embedded engine (moto's ASL interpreter)")
                 self.engine.start()
+            manifest = self.manifest
+            self._stage(
+                f"seeding the emulated account: {len(manifest.components)} function(s) and "
+                f"{len(manifest.queues)} queue(s) of release {manifest.release}"
+            )
             self.simulator = Simulator(self.manifest, self.scenario, self.engine.client, self.clock)
             self.simulator.seed_account()
+            self._stage("deploying the orchestrator (state machine, step functions, table, topic)")
             self.deployment = LocalDeployment(
                 self.engine,
                 clock=self.clock,
@@ -177,6 +270,7 @@ class DryRun:
         except BaseException:
             self.close()
             raise
+        self.setup_seconds = time.monotonic() - began
 
     def close(self) -> None:
         deployment = self.deployment
@@ -301,42 +395,224 @@ class DryRun:
         return self._execution_arn
 
     def finish(
-        self, execution_arn: str, timeout: float = 300.0, on_progress: Progress | None = None
+        self,
+        execution_arn: str,
+        timeout: float = 300.0,
+        on_progress: Progress | None = None,
+        *,
+        report_interruptions: bool = False,
     ) -> DryRunResult:
-        """Follow a started release to its end, handing scenario hotfixes over when it waits."""
+        """Follow a started release to its end, handing scenario hotfixes over when it waits.
+
+        An engine failure or a stall ends the wait at once. With ``report_interruptions`` these,
+        and a timeout, give a ``FAILED`` result with the report so far and ``interrupted``;
+        without it a timeout raises ``TimeoutError`` and the others :class:`EngineFaultError`
+        (see the module's docstring). The execution is stopped first either way."""
         assert self.deployment is not None and self.simulator is not None
+        deployment = self.deployment
+        faults_before = len(self.engine.faults)
+        stall = _StallWatch(deployment.sfn, execution_arn)
+
+        def interrupted(reason: str, message: str) -> dict[str, Any]:
+            return {
+                "reason": reason,
+                "message": message,
+                "after_seconds": round(time.monotonic() - self._started, 3),
+            }
 
         def poll() -> None:
+            faults = self.engine.faults[faults_before:]
+            if faults:
+                raise _Interrupt(interrupted("engine-error", self._fault_message(faults)))
+            stuck = stall.check()
+            if stuck:
+                raise _Interrupt(interrupted("engine-stalled", self._stall_message(stuck)))
             if self.auto_hotfix:
                 self.hand_over_pending_hotfix()
             if on_progress is not None:
                 on_progress(self.snapshot())
 
-        execution = self.deployment.wait(execution_arn, timeout=timeout, on_poll=poll)
+        stopped: dict[str, Any] | None = None
+        faults_after = len(self.engine.faults)
+        try:
+            execution = deployment.wait(execution_arn, timeout=timeout, on_poll=poll)
+            faults_after = len(self.engine.faults)
+        except TimeoutError as exc:
+            stopped = interrupted(
+                "timeout",
+                f"the release was still running after {timeout:g} s (the timeout) and was "
+                "stopped there: the report shows where it stood",
+            )
+            # stopping a Map makes moto log an error of its own: not a fault of this run
+            faults_after = len(self.engine.faults)
+            self._stop_execution(execution_arn, "DryRunTimeout", stopped["message"])
+            if not report_interruptions:
+                raise TimeoutError(str(exc)) from None
+        except _Interrupt as cut:
+            stopped = cut.interrupted
+            faults_after = len(self.engine.faults)
+            self._stop_execution(execution_arn, "EngineError", stopped["message"])
+            if not report_interruptions:
+                raise EngineFaultError(stopped["message"], stopped) from None
+        faults = [f.message for f in self.engine.faults[faults_before:faults_after]]
+        if stopped is not None:
+            execution = deployment.result(
+                execution_arn, deployment.sfn.describe_execution(executionArn=execution_arn)
+            )
+            if execution.status == "RUNNING" or execution.report is None:
+                execution.report = self.report_so_far(stopped)
         report = execution.report or {}
+        status = str(report.get("status") or "FAILED")
+        if stopped is not None:  # whatever the execution says, the run did not complete
+            status = "FAILED"
+            report = {**report, "status": status, "error": _interruption_error(stopped)}
         invocations = {
             name: count - self._calls_before.get(name, 0)
-            for name, count in sorted(self.deployment.invocations.items())
+            for name, count in sorted(deployment.invocations.items())
             if count - self._calls_before.get(name, 0) > 0
         }
         return DryRunResult(
             release=self.manifest.release,
-            status=str(report.get("status") or "FAILED"),
+            status=status,
             report=report,
             execution=execution,
             wall_seconds=time.monotonic() - self._started,
             lambda_invocations=invocations,
-            metric_queries=self.deployment.metric_calls - self._metric_calls_before,
+            metric_queries=deployment.metric_calls - self._metric_calls_before,
             messages=self.simulator.message_ledger(),
             message_mismatches=self.simulator.ledger_mismatches(),
-            notifications=self.deployment.notifications(),
+            notifications=deployment.notifications(),
             hotfixes_handed_over=list(self._handed),
             engine="embedded" if self.remote is None else self.remote.url,
+            setup_seconds=self.setup_seconds,
+            interrupted=stopped,
+            engine_faults=faults,
         )
 
-    def run(self, timeout: float = 300.0, on_progress: Progress | None = None) -> DryRunResult:
-        """Start the release and follow it to its end."""
-        return self.finish(self.start(), timeout=timeout, on_progress=on_progress)
+    def _fault_message(self, faults: list[EngineFault]) -> str:
+        said = "; ".join(dict.fromkeys(f.message for f in faults))
+        message = (
+            "the embedded engine failed in itself, not the release (moto's ASL interpreter: "
+            f"{said}); its execution would never end, so it was stopped"
+        )
+        return message + self._size_hint()
+
+    def _stall_message(self, last: dict[str, Any]) -> str:
+        return (
+            f"the execution stopped moving: its history has ended on {last.get('type')} (event "
+            f"{last.get('id')}) for {STALL_SECONDS:g} s, the trace of an engine worker that died; "
+            "it was stopped" + self._size_hint()
+        )
+
+    def _size_hint(self) -> str:
+        assert self.deployment is not None
+        try:
+            warnings = capacity_warnings(
+                self.manifest,
+                ledger.load_context(self.deployment.ports.records, self.manifest.release).plan,
+            )
+        except Exception:  # not planned yet: no estimate
+            return ""
+        return "".join(f". {issue.message}" for issue in warnings)
+
+    def _stop_execution(self, execution_arn: str, error: str, cause: str) -> None:
+        assert self.deployment is not None
+        with contextlib.suppress(Exception):
+            self.deployment.sfn.stop_execution(
+                executionArn=execution_arn, error=error, cause=cause[:32768]
+            )
+
+    def report_so_far(self, interrupted: dict[str, Any]) -> dict[str, Any]:
+        """The Report step's document built from the live aliases and the ledger as they stand
+        (nothing stored), for a run cut short; a bare one before the release was planned."""
+        from orchestrator.steps.report import ReportInput, build_report
+
+        assert self.deployment is not None
+        error = _interruption_error(interrupted)
+        release = self.manifest.release
+        try:
+            event = ReportInput(release=release, outcome="failed", error=error)
+            document = build_report(event, self.deployment.ports, store=False)
+            return document.model_dump(mode="json")
+        except Exception:  # not planned yet, or the account unreadable: what is known
+            return {
+                "release": release,
+                "status": "FAILED",
+                "final": {},
+                "actions": [],
+                "error": error,
+            }
+
+    def run(
+        self,
+        timeout: float = 300.0,
+        on_progress: Progress | None = None,
+        *,
+        report_interruptions: bool = False,
+    ) -> DryRunResult:
+        """Start the release and follow it to its end (see :meth:`finish`)."""
+        return self.finish(
+            self.start(),
+            timeout=timeout,
+            on_progress=on_progress,
+            report_interruptions=report_interruptions,
+        )
+
+
+def _interruption_error(interrupted: dict[str, Any]) -> dict[str, str]:
+    """The report's ``error`` for a run cut short (the shape of an ASL Catch result)."""
+    timeout = interrupted["reason"] == "timeout"
+    return {
+        "Error": "DryRunTimeout" if timeout else "EngineError",
+        "Cause": str(interrupted["message"]),
+    }
+
+
+class _StallWatch:
+    """Reads the last history event now and then; reports it when the execution has sat on a
+    failure event for :data:`STALL_SECONDS` (see the module's docstring)."""
+
+    def __init__(
+        self,
+        sfn: Any,
+        execution_arn: str,
+        *,
+        stall_seconds: float = STALL_SECONDS,
+        every: float = STALL_POLL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sfn = sfn
+        self._arn = execution_arn
+        self._stall = stall_seconds
+        self._every = every
+        self._clock = clock
+        self._next = clock() + every
+        self._last_id: str | None = None
+        self._since = clock()
+
+    def check(self) -> dict[str, Any] | None:
+        now = self._clock()
+        if now < self._next:
+            return None
+        self._next = now + self._every
+        try:
+            page = self._sfn.get_execution_history(
+                executionArn=self._arn, maxResults=1, reverseOrder=True
+            )
+        except Exception:  # a failed read is no evidence of a stall
+            return None
+        events = page.get("events") or []
+        if not events:
+            return None
+        last = events[0]
+        event_id = str(last.get("id"))
+        if event_id != self._last_id:
+            self._last_id, self._since = event_id, now
+            return None
+        kind = str(last.get("type", ""))
+        if not (kind.endswith("Failed") or kind == "MapIterationAborted"):
+            return None
+        return last if now - self._since >= self._stall else None
 
 
 def remote_engine(
@@ -381,6 +657,73 @@ def remote_engine(
             ]
         )
     return RemoteStepFunctions(url=engine.rstrip("/"), lambda_port=port, lambda_host=lambda_host)
+
+
+def estimated_events(manifest: Manifest, plan: Plan) -> int:
+    """History events the release needs at least: the fixed part and every traffic step of every
+    shifted component (no drain poll, no retry, no hotfix round)."""
+    return FIXED_EVENTS + EVENTS_PER_STEP * _traffic_steps(manifest, plan)
+
+
+def estimated_report_bytes(manifest: Manifest, plan: Plan) -> int:
+    """The size of the release report (the Report task's result) when every step passes."""
+    steps = _traffic_steps(manifest, plan)
+    return REPORT_BYTES_PER_STEP * steps + REPORT_BYTES_PER_COMPONENT * len(manifest.components)
+
+
+def _traffic_steps(manifest: Manifest, plan: Plan) -> int:
+    resolved = manifest.resolved
+    return sum(len(resolved[name].strategy.steps) for wave in plan.waves for name in wave)
+
+
+def capacity_warnings(manifest: Manifest, plan: Plan) -> list[Issue]:
+    """What makes a release too big for one execution, on AWS and on the embedded engine alike:
+    the report over Step Functions' 256 KB payload limit (what binds first), and the history
+    over its 25,000 events. Each names the figure and the measured ceiling."""
+    out: list[Issue] = []
+    shifted = sum(len(wave) for wave in plan.waves)
+    steps = _traffic_steps(manifest, plan)
+    size = estimated_report_bytes(manifest, plan)
+    if size > PAYLOAD_LIMIT:
+        largest = PAYLOAD_LIMIT // (3 * REPORT_BYTES_PER_STEP + REPORT_BYTES_PER_COMPONENT)
+        out.append(
+            Issue(
+                "components",
+                f"{len(manifest.components)} components ({shifted} to shift in {steps} traffic "
+                f"steps) make a release report of about {size // 1024} KB, more than the "
+                f"{PAYLOAD_LIMIT // 1024} KB a Step Functions state can pass on: every alias "
+                "would move, then the execution would fail at Report (States.DataLimitExceeded). "
+                f"One execution holds about {largest} components of 3 steps (measured: "
+                f"{DRY_RUN_CEILING} finished, 200 failed): split it into several releases",
+            )
+        )
+    events = estimated_events(manifest, plan)
+    if events > HISTORY_EVENT_LIMIT:
+        largest = (HISTORY_EVENT_LIMIT - FIXED_EVENTS) // (EVENTS_PER_STEP * 3)
+        out.append(
+            Issue(
+                "components",
+                f"{shifted} components to shift need about {events:,} history events "
+                f"({FIXED_EVENTS} + {EVENTS_PER_STEP} per traffic step of each), more than the "
+                f"{HISTORY_EVENT_LIMIT:,} one Step Functions execution holds (about {largest} "
+                "components of 3 steps): split it into several releases",
+            )
+        )
+    return out
+
+
+def command_seconds(began: float) -> float:
+    """Real seconds since this process started (what `time rollout ...` shows), or since
+    ``began`` (a ``time.monotonic()``) where the process's start time cannot be read."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as uptime:
+            now = float(uptime.read().split()[0])
+        age = now - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - began
+    return max(age, time.monotonic() - began)
 
 
 def dump(result: DryRunResult) -> str:
