@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from orchestrator.discovery.iam import Capability, Grant, principal_grants, role_grants
-from orchestrator.discovery.model import CONFIDENCE_RANK, Confidence, Edge, EdgeKind, Graph
+from orchestrator.discovery.grants import Capability, Grant, principal_grants, role_grants
+from orchestrator.discovery.model import CONFIDENCE_RANK, Confidence, Edge, Graph, LinkKind
 from orchestrator.discovery.template import (
     DEFAULT_BUS,
     FUNCTION_TYPES,
@@ -98,8 +98,8 @@ class _Discovery:
     def __init__(self, template: Mapping[str, Any]) -> None:
         self.tpl = Template(template)
         self.notes: list[str] = []
-        self.edges: dict[tuple[EdgeKind, str, str], Edge] = {}
-        self.hints: dict[tuple[EdgeKind, str, str], Edge] = {}
+        self.edges: dict[tuple[LinkKind, str, str], Edge] = {}
+        self.hints: dict[tuple[LinkKind, str, str], Edge] = {}
         self.alias_of: dict[str, str] = {}
 
     # -- helpers --------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ class _Discovery:
 
     def emit(
         self,
-        kind: EdgeKind,
+        kind: LinkKind,
         source: str,
         target: str,
         evidence: Iterable[str],
@@ -399,7 +399,7 @@ class _Discovery:
         by_queue: dict[str, list[_Path]] = {}
         for path in paths:
             by_queue.setdefault(path.nodes[-1], []).append(path)
-        kind: EdgeKind = "produces" if p.kind == "function" else "non_lambda_producers"
+        kind: LinkKind = "produces" if p.kind == "function" else "non_lambda_producers"
         for queue, group in by_queue.items():
             best = max(CONFIDENCE_RANK[x.confidence] for x in group)
             floor = min(best, CONFIDENCE_RANK["medium"])
@@ -805,7 +805,7 @@ class _Discovery:
                 e.target,
             )
 
-        def of(kind: EdgeKind, store: Mapping[tuple[EdgeKind, str, str], Edge]) -> tuple[Edge, ...]:
+        def of(kind: LinkKind, store: Mapping[tuple[LinkKind, str, str], Edge]) -> tuple[Edge, ...]:
             return tuple(sorted((e for k, e in store.items() if k[0] == kind), key=key))
 
         # an edge proven by one construct is not also a hint
@@ -846,7 +846,7 @@ class _Discovery:
             for f in tpl.functions
             if isinstance(alias := tpl.function_prop(f, "AutoPublishAlias"), str)
         }
-        hint_order: list[EdgeKind] = [
+        hint_order: list[LinkKind] = [
             "produces",
             "consumes",
             "consumes_polling",

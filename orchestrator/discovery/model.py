@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Confidence = Literal["high", "medium", "low"]
-EdgeKind = Literal[
+LinkKind = Literal[
     "produces",
     "consumes",
     "consumes_polling",
@@ -36,7 +36,7 @@ class Edge:
     confidence is below ``high``.
     """
 
-    kind: EdgeKind
+    kind: LinkKind
     source: str
     target: str
     confidence: Confidence = "high"
@@ -113,7 +113,7 @@ class Graph:
         }
         return tuple(f for f in self.functions if f not in linked)
 
-    def edge_names(self, kind: EdgeKind) -> list[str]:
+    def edge_names(self, kind: LinkKind) -> list[str]:
         return [e.name for e in self.edges if e.kind == kind]
 
 

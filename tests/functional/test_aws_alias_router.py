@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from orchestrator.aws.actions import ActionRecorder
 from orchestrator.aws.alias_router import LambdaAliasRouter
-from orchestrator.aws.iam import ActionRecorder
 from orchestrator.errors import AliasDriftError, ResourceMissingError, TransientError
 from orchestrator.model.live import AliasState
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from orchestrator.aws.iam import ActionRecorder
+from orchestrator.aws.actions import ActionRecorder
 from orchestrator.aws.metrics import CloudWatchMetricSource, to_data_query
 from orchestrator.errors import EnvironmentProblemError, TransientError
 from orchestrator.model.live import MetricQuery

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from orchestrator.aws.iam import ActionRecorder
+from orchestrator.aws.actions import ActionRecorder
 from orchestrator.aws.notifier import (
     DEFAULT_SUBJECT,
     MESSAGE_MAX_BYTES,

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from orchestrator.aws.iam import ActionRecorder
+from orchestrator.aws.actions import ActionRecorder
 from orchestrator.aws.queue_inspector import SqsQueueInspector, queue_name
 from orchestrator.errors import EnvironmentProblemError, ResourceMissingError, TransientError
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from orchestrator.aws.iam import ActionRecorder
+from orchestrator.aws.actions import ActionRecorder
 from orchestrator.aws.store import (
     TABLE_ATTRIBUTE_DEFINITIONS,
     TABLE_KEY_SCHEMA,

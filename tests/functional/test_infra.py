@@ -7,9 +7,9 @@
 - ASL placeholders, ``DefinitionSubstitutions``, template functions and ``STEP_MODULES`` name the
   same steps; every handler imports (with the runtime dependencies only); every ``ErrorEquals``
   name is a ``States.*``/``Lambda.*`` name or a ``RolloutError`` class;
-- each step function's role grants exactly ``orchestrator.iam.step_actions(step)`` (plus the fixed
-  runtime actions), every action on the resource it belongs to, no ``*`` action anywhere, and
-  ``Resource: "*"`` only for the actions AWS offers no resource scoping for.
+- each step function's role grants exactly ``orchestrator.permissions.step_actions(step)`` (plus
+  the fixed runtime actions), every action on the resource it belongs to, no ``*`` action
+  anywhere, and ``Resource: "*"`` only for the actions AWS offers no resource scoping for.
 
 Steps missing from ``STEP_MODULES`` (a template or ASL that runs ahead of the code) are
 ``xfail(strict=False)``, computed per step name; everything else fails hard.
@@ -37,7 +37,7 @@ from orchestrator.aws.message_mover import SqsMessageMover
 from orchestrator.aws.store import TABLE_ATTRIBUTE_DEFINITIONS, TABLE_KEY_SCHEMA
 from orchestrator.aws.wiring import Settings
 from orchestrator.errors import RolloutError
-from orchestrator.iam import PORT_ADAPTERS, RUNTIME_ACTIONS, step_actions
+from orchestrator.permissions import PORT_ADAPTERS, RUNTIME_ACTIONS, step_actions
 from orchestrator.steps import STEP_MODULES
 from orchestrator.steps.runtime import PORT_NAMES, StepHandler
 
