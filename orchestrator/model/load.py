@@ -95,10 +95,9 @@ def _parse(text: str, source: str) -> Any:
     if text.lstrip().startswith(("{", "[")):
         try:
             data = json.loads(text, object_pairs_hook=_no_duplicate_pairs)
-        except _DuplicateKeyError as exc:
-            raise ManifestError([Issue(exc.path, exc.message)]) from None
-        except (ValueError, RecursionError):
-            pass  # not JSON (YAML flow style need not be), or too deep: YAML says where
+        except (_DuplicateKeyError, ValueError, RecursionError):
+            pass  # a duplicate key, not JSON (YAML flow style need not be), or too deep: the
+            # YAML parser (JSON is YAML) says where, with the key's full path and its lines
         else:
             deep = _too_deep(data)
             if deep is None:
@@ -347,10 +346,7 @@ def _too_deep(data: Any) -> str | None:
 
 
 class _DuplicateKeyError(Exception):
-    def __init__(self, key: str) -> None:
-        self.path = key
-        self.message = f"duplicate key {key!r}: each key may appear once; merge the two entries"
-        super().__init__(self.message)
+    """A JSON object repeats a key: left to the YAML parser, which reports its path."""
 
 
 def _no_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -126,6 +126,10 @@ def test_duplicate_keys_are_still_found_with_their_paths_and_lines() -> None:
     # inside an anchored node, and in JSON
     assert issues(lambda: load.parse_document("x: &x {k: 1, k: 2}\ny: *x\n"))[0].path == "x.k"
     assert issues(lambda: load.parse_document('{"a": 1, "a": 2}'))[0].path == "a"
+    nested = '{"components": {"x": {"function": "f",\n "function": "g"}}}'
+    (found,) = issues(lambda: load.parse_document(nested))
+    assert found.path == "components.x.function"  # was "function": JSON's hook knows no path
+    assert "lines 1 and 2" in found.message
 
 
 def test_unquoted_dates_stay_text_and_merge_keys_work() -> None:
