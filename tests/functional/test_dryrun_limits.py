@@ -10,8 +10,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+from typer.testing import CliRunner
+
+from orchestrator.cli.app import app
 from orchestrator.local.dry_run import (
     DRY_RUN_CEILING,
     HISTORY_EVENT_LIMIT,
@@ -147,3 +153,17 @@ def test_an_unreadable_history_is_no_evidence() -> None:
     history.last = {"id": 5, "type": "MapIterationFailed"}
     history.fail = True
     assert run_for(w, clock, 3 * STALL_SECONDS) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs orchestrator/cli/app.py's validate and plan to print capacity_warnings "
+    "(another owner's file): proposed in issue 9's report",
+)
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_validate_and_plan_warn_with_the_figure(command: str, tmp_path: Path) -> None:
+    manifest = tmp_path / "big.json"
+    manifest.write_text(json.dumps(synthetic_release(200, 4, 3, "big")), encoding="utf-8")
+    out = CliRunner().invoke(app, [command, str(manifest)])
+    assert out.exit_code == 0, out.output
+    assert "256 KB" in out.output and "about 153 components of 3 steps" in out.output
