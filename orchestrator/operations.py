@@ -51,9 +51,8 @@ from orchestrator.steps.live import observe_live
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from orchestrator.ports import MessageMover
+    from orchestrator.ports import MessageMover, Ports
     from orchestrator.steps.ledger import ReleaseContext
-    from orchestrator.steps.runtime import Ports
 
 TERMINAL_OK = frozenset({"SUCCEEDED", "ROLLED_FORWARD"})
 WAIT_STATES = frozenset({"WaitForHotfix", "WaitForResume"})

@@ -42,7 +42,7 @@ PORT_ADAPTERS: dict[str, type[Adapter]] = {
     "notifier": SnsNotifier,
     "clock": SystemClock,
 }
-"""Port name (a field of ``orchestrator.steps.runtime.Ports``) -> the adapter wired to it in AWS."""
+"""Port name (a field of ``orchestrator.ports.Ports``) -> the adapter wired to it in AWS."""
 
 STEP_NAMES: tuple[str, ...] = tuple(STEP_MODULES)
 """ASL task names that have a step module, in ``STEP_MODULES`` order (a snapshot at import)."""

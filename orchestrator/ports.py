@@ -7,6 +7,7 @@ that are passed in (never created at import time), and tests may pass fakes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Protocol
 
@@ -113,3 +114,23 @@ class Notifier(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Every outside-world dependency a step may use: the one bundle the Lambda entry, the CLI
+    and the local engine all build (``orchestrator.aws.wiring.build_ports``) and tests fake
+    (``orchestrator.testing``)."""
+
+    aliases: AliasRouter
+    alias_reads: AliasReader
+    queues: QueueInspector
+    metrics: MetricSource
+    leases: LeaseStore
+    records: RecordStore
+    notifier: Notifier
+    clock: Clock
+
+
+PORT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Ports))
+"""The port names a step may declare in its ``PORTS``."""

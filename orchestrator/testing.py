@@ -51,8 +51,8 @@ from orchestrator.errors import AliasDriftError, LockConflictError, ResourceMiss
 from orchestrator.model.live import AliasState, MetricQuery, MetricResult, QueueDepth
 from orchestrator.model.load import manifest_from_data
 from orchestrator.model.steps import RunOptions, StartInput
+from orchestrator.ports import Ports
 from orchestrator.steps import ledger
-from orchestrator.steps.runtime import Ports
 
 if TYPE_CHECKING:
     from orchestrator.model.manifest import Manifest

@@ -1,8 +1,11 @@
-"""Building the ports for a real Lambda environment from settings (read once, at the edge)."""
+"""Wiring the adapters into the ports bundle: one function for every caller; AWS settings are read
+once, at the edge."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from collections.abc import Callable
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -14,9 +17,7 @@ from orchestrator.aws.metrics import CloudWatchMetricSource
 from orchestrator.aws.notifier import SnsNotifier
 from orchestrator.aws.queue_inspector import SqsQueueInspector
 from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore
-
-if TYPE_CHECKING:
-    from orchestrator.steps.runtime import Ports
+from orchestrator.ports import AliasRouter, Clock, Ports
 
 
 class Settings(BaseSettings):
@@ -30,9 +31,41 @@ class Settings(BaseSettings):
     endpoint_url: str | None = None
 
 
-def ports_from_settings(settings: Settings | None = None) -> Ports:
-    from orchestrator.steps.runtime import Ports
+ClientFactory = Callable[[str], Any]
+"""Makes the boto3 client of a service (``"lambda"``, ``"sqs"``, ...)."""
 
+
+def build_ports(
+    client: ClientFactory,
+    *,
+    table_name: str,
+    topic_arn: str,
+    clock: Clock | None = None,
+    aliases: Callable[[LambdaAliasRouter], AliasRouter] | None = None,
+) -> Ports:
+    """The one place the adapters are wired into a :class:`~orchestrator.ports.Ports` bundle.
+
+    Used by the Lambda entry (``default_ports``), the CLI (``cli.connect``) and the local engine
+    (``local.runner``); they differ only in how clients are made and in ``clock``. ``aliases``
+    may wrap the alias router (the local engine reports every move to its simulator).
+    """
+    cloudwatch = client("cloudwatch")
+    dynamodb = client("dynamodb")
+    router = LambdaAliasRouter(client("lambda"))
+    return Ports(
+        aliases=aliases(router) if aliases is not None else router,
+        alias_reads=LambdaAliasReader(client("lambda")),
+        queues=SqsQueueInspector(client("sqs"), cloudwatch),
+        metrics=CloudWatchMetricSource(cloudwatch),
+        leases=DynamoLeaseStore(dynamodb, table_name),
+        records=DynamoRecordStore(dynamodb, table_name),
+        notifier=SnsNotifier(client("sns"), topic_arn),
+        clock=clock or SystemClock(),
+    )
+
+
+def ports_from_settings(settings: Settings | None = None) -> Ports:
+    """Ports for a real Lambda environment, from its settings (``ROLLOUT_*``)."""
     s = settings or Settings()
     session = boto3.session.Session(region_name=s.region)
     config = Config(retries={"max_attempts": 3, "mode": "standard"})
@@ -40,15 +73,10 @@ def ports_from_settings(settings: Settings | None = None) -> Ports:
     def client(name: str) -> Any:
         return session.client(name, endpoint_url=s.endpoint_url, config=config)  # type: ignore[call-overload]
 
-    cloudwatch = client("cloudwatch")
-    dynamodb = client("dynamodb")
-    return Ports(
-        aliases=LambdaAliasRouter(client("lambda")),
-        alias_reads=LambdaAliasReader(client("lambda")),
-        queues=SqsQueueInspector(client("sqs"), cloudwatch),
-        metrics=CloudWatchMetricSource(cloudwatch),
-        leases=DynamoLeaseStore(dynamodb, s.table_name),
-        records=DynamoRecordStore(dynamodb, s.table_name),
-        notifier=SnsNotifier(client("sns"), s.topic_arn),
-        clock=SystemClock(),
-    )
+    return build_ports(client, table_name=s.table_name, topic_arn=s.topic_arn)
+
+
+@functools.cache
+def default_ports() -> Ports:
+    """The process's ports, built once on first use (a Lambda container reuses them)."""
+    return ports_from_settings()

@@ -17,16 +17,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
-from orchestrator.aws.clock import SystemClock
 from orchestrator.aws.message_mover import SqsMessageMover
-from orchestrator.aws.metrics import CloudWatchMetricSource
-from orchestrator.aws.notifier import SnsNotifier
-from orchestrator.aws.queue_inspector import SqsQueueInspector
-from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore
+from orchestrator.aws.wiring import build_ports
 from orchestrator.errors import EnvironmentProblemError, InputError, Issue
-from orchestrator.ports import MessageMover
-from orchestrator.steps.runtime import Ports
+from orchestrator.ports import MessageMover, Ports
 
 ENGINE_REGION = "us-east-1"
 ENGINE_ACCOUNT = "123456789012"
@@ -128,17 +122,8 @@ def connect(engine: str | None, settings: CliSettings | None = None) -> Connecti
     except BotoCoreError as exc:
         raise EnvironmentProblemError(f"cannot reach {where}: {exc}") from None
     table = s.table_name or table_from_tags(sfn, arn) or LOCAL_TABLE
-    cloudwatch, dynamodb, sqs = client("cloudwatch"), client("dynamodb"), client("sqs")
-    ports = Ports(
-        aliases=LambdaAliasRouter(client("lambda")),
-        alias_reads=LambdaAliasReader(client("lambda")),
-        queues=SqsQueueInspector(sqs, cloudwatch),
-        metrics=CloudWatchMetricSource(cloudwatch),
-        leases=DynamoLeaseStore(dynamodb, table),
-        records=DynamoRecordStore(dynamodb, table),
-        notifier=SnsNotifier(client("sns"), s.topic_arn),
-        clock=SystemClock(),
-    )
+    sqs = client("sqs")
+    ports = build_ports(client, table_name=table, topic_arn=s.topic_arn)
     mover: MessageMover
     if engine:
         from orchestrator.local.message_mover import EmulatedMessageMover

@@ -17,8 +17,8 @@ from orchestrator.steps.runtime import entrypoint
 
 if TYPE_CHECKING:
     from orchestrator.model.manifest import Component
+    from orchestrator.ports import Ports
     from orchestrator.steps.ledger import ReleaseContext
-    from orchestrator.steps.runtime import Ports
 
 LEASE_MARGIN_SECONDS = 86_400
 

@@ -25,8 +25,8 @@ from orchestrator.steps.shifting import check_not_stopped, move_alias, target_we
 from orchestrator.steps.verify import dlq_depths
 
 if TYPE_CHECKING:
+    from orchestrator.ports import Ports
     from orchestrator.steps.ledger import ReleaseContext
-    from orchestrator.steps.runtime import Ports
 
 
 MAX_REJECTIONS = 10

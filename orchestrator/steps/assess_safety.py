@@ -30,8 +30,8 @@ from orchestrator.steps.runtime import entrypoint
 from orchestrator.steps.shifting import fmt_weights, move_alias
 
 if TYPE_CHECKING:
+    from orchestrator.ports import Ports
     from orchestrator.steps.ledger import ReleaseContext
-    from orchestrator.steps.runtime import Ports
 
 
 class AssessInput(ReleaseRef):

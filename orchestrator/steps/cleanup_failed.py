@@ -20,7 +20,7 @@ from orchestrator.steps.report import ReportInput, build_report
 from orchestrator.steps.runtime import entrypoint, logger
 
 if TYPE_CHECKING:
-    from orchestrator.steps.runtime import Ports
+    from orchestrator.ports import Ports
 
 Stage = Literal["locks", "report"]
 Outcome = Literal["completed", "halted", "failed"]

@@ -33,8 +33,8 @@ from orchestrator.steps.verify import lambda_dimensions
 if TYPE_CHECKING:
     from orchestrator.model.plan import Drain
     from orchestrator.model.steps import ComponentRecord
+    from orchestrator.ports import Ports
     from orchestrator.steps.ledger import ReleaseContext
-    from orchestrator.steps.runtime import Ports
 
 AGE_MARGIN_SECONDS = 60.0
 PERIOD_SECONDS = 60

@@ -20,7 +20,7 @@ from orchestrator.steps.live import alias_weights
 from orchestrator.steps.runtime import entrypoint
 
 if TYPE_CHECKING:
-    from orchestrator.steps.runtime import Ports
+    from orchestrator.ports import Ports
 
 GATE_ERRORS = {"GateFailedError"}
 HOLD_ERRORS = {"NotEnoughTrafficError", "MetricsUnreadableError"}

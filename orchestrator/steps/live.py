@@ -15,8 +15,8 @@ from orchestrator.steps import ledger
 
 if TYPE_CHECKING:
     from orchestrator.model.manifest import VersionSpec
+    from orchestrator.ports import Ports
     from orchestrator.steps.ledger import ReleaseContext
-    from orchestrator.steps.runtime import Ports
 
 
 def alias_weights(ports: Ports, context: ReleaseContext) -> dict[str, dict[str, float]]:

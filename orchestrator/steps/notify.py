@@ -28,8 +28,8 @@ from orchestrator.steps.runtime import entrypoint, logger
 from orchestrator.steps.shifting import fmt_weights
 
 if TYPE_CHECKING:
+    from orchestrator.ports import Ports
     from orchestrator.steps.ledger import ReleaseContext
-    from orchestrator.steps.runtime import Ports
 
 
 class NotifyInput(ReleaseRef):

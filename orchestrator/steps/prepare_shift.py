@@ -18,7 +18,7 @@ from orchestrator.steps.shifting import hold_lease, move_alias, target_weights
 from orchestrator.steps.verify import dlq_depths
 
 if TYPE_CHECKING:
-    from orchestrator.steps.runtime import Ports
+    from orchestrator.ports import Ports
 
 
 def resume_index(steps: list[float], weight: float) -> int:

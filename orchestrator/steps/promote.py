@@ -21,7 +21,7 @@ from orchestrator.steps.runtime import entrypoint
 from orchestrator.steps.shifting import fmt_weights
 
 if TYPE_CHECKING:
-    from orchestrator.steps.runtime import Ports
+    from orchestrator.ports import Ports
 
 
 class Promoted(BaseModel):

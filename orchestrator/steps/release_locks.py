@@ -10,7 +10,7 @@ from orchestrator.steps.acquire_locks import Locks, lease_keys
 from orchestrator.steps.runtime import entrypoint
 
 if TYPE_CHECKING:
-    from orchestrator.steps.runtime import Ports
+    from orchestrator.ports import Ports
 
 
 def release_locks(event: ReleaseRef, ports: Ports) -> Locks:

@@ -22,7 +22,7 @@ from orchestrator.steps.runtime import entrypoint
 from orchestrator.steps.shifting import fmt_weights, same_weights
 
 if TYPE_CHECKING:
-    from orchestrator.steps.runtime import Ports
+    from orchestrator.ports import Ports
 
 Status = Literal["SUCCEEDED", "ROLLED_FORWARD", "HALTED", "FAILED"]
 

@@ -25,7 +25,7 @@ from orchestrator.steps.live import live_from, pending_components
 from orchestrator.steps.runtime import entrypoint, logger
 
 if TYPE_CHECKING:
-    from orchestrator.steps.runtime import Ports
+    from orchestrator.ports import Ports
 
 
 class WaveItems(RootModel[list[dict[str, object]]]):

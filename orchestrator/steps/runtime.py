@@ -1,32 +1,21 @@
-"""What every step handler shares: the ports bundle and the Lambda entry wrapper.
+"""What every step handler shares: the port restrictions and the Lambda entry wrapper.
 
-A step is a pure function ``run(event_model, ports) -> result_model``. ``entrypoint`` turns it into
-a Lambda handler (Powertools Logger with the release id as correlation id, Tracer, Metrics) that
-parses the event, calls the function with the process's ports, and dumps the result as JSON. In
-AWS the ports are built lazily from settings on the first call (never at import time); the embedded
-engine binds handlers to its own ports with ``StepHandler.bind``.
+A step is a pure function ``run(event_model, ports) -> result_model``. ``entrypoint`` wraps it as a
+:class:`StepHandler` that parses the event, calls the function with only the ports it declares,
+and dumps the result as JSON. The handler knows nothing of AWS: ``orchestrator.lambda_entry`` (the
+composition root of the step functions) gives each one ports built from settings, lazily on the
+first event; the embedded engine binds handlers to its own ports with ``StepHandler.bind``.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from pydantic import BaseModel
 
-from orchestrator.ports import (
-    AliasReader,
-    AliasRouter,
-    Clock,
-    LeaseStore,
-    MetricSource,
-    Notifier,
-    QueueInspector,
-    RecordStore,
-)
+from orchestrator.ports import PORT_NAMES, Ports
 
 logger = Logger(service="rollout")
 tracer = Tracer(service="rollout")
@@ -35,37 +24,7 @@ metrics = Metrics(namespace="Rollout", service="rollout")
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
 
-
-@dataclass(frozen=True)
-class Ports:
-    """Every outside-world dependency a step may use."""
-
-    aliases: AliasRouter
-    alias_reads: AliasReader
-    queues: QueueInspector
-    metrics: MetricSource
-    leases: LeaseStore
-    records: RecordStore
-    notifier: Notifier
-    clock: Clock
-
-
-_default_ports: Ports | None = None
-_default_lock = threading.Lock()
-
-
-def default_ports() -> Ports:
-    """Ports for a real Lambda environment, built once from settings on first use."""
-    global _default_ports
-    with _default_lock:
-        if _default_ports is None:
-            from orchestrator.aws.wiring import ports_from_settings
-
-            _default_ports = ports_from_settings()
-        return _default_ports
-
-
-PORT_NAMES = tuple(Ports.__dataclass_fields__)
+__all__ = ["PORT_NAMES", "Ports", "StepHandler", "entrypoint", "logger", "restrict"]
 
 
 class _Undeclared:
@@ -96,7 +55,12 @@ def restrict(ports: Ports, step: str, allowed: tuple[str, ...]) -> Ports:
 
 
 class StepHandler(Generic[M, R]):
-    """A step function wrapped as a Lambda handler. Calling it uses ``default_ports()``."""
+    """A step function with its event model and the ports it may use.
+
+    ``invoke`` runs it on given ports; ``bind`` makes a Lambda-style handler on fixed ports (the
+    embedded engine); ``lambda_handler`` makes the AWS Lambda entry, with Powertools Logger,
+    Tracer and Metrics, on ports built lazily by a factory (``orchestrator.lambda_entry``).
+    """
 
     def __init__(
         self,
@@ -109,17 +73,6 @@ class StepHandler(Generic[M, R]):
         self.model = model
         self.run = run
         self.ports = ports
-
-        @logger.inject_lambda_context(correlation_id_path="release", clear_state=True)
-        @tracer.capture_lambda_handler(capture_response=False)
-        @metrics.log_metrics
-        def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            logger.append_keys(step=name)
-            metrics.add_dimension(name="step", value=name)
-            metrics.add_metric(name="StepInvocations", unit="Count", value=1)
-            return self.invoke(event, default_ports())
-
-        self._lambda_handler = lambda_handler
 
     def invoke(self, event: dict[str, Any], ports: Ports) -> dict[str, Any]:
         parsed = self.model.model_validate(event)
@@ -136,9 +89,25 @@ class StepHandler(Generic[M, R]):
 
         return handler
 
-    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        """The AWS Lambda entry point (``orchestrator.steps.<module>.handler``)."""
-        return self._lambda_handler(event, context)  # type: ignore[no-any-return]
+    def lambda_handler(
+        self, ports: Callable[[], Ports]
+    ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        """The AWS Lambda entry point of this step; ``ports()`` is called on the first event
+        (never at import time) and may cache what it builds."""
+        name = self.name
+
+        @logger.inject_lambda_context(correlation_id_path="release", clear_state=True)
+        @tracer.capture_lambda_handler(capture_response=False)
+        @metrics.log_metrics
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            logger.append_keys(step=name)
+            metrics.add_dimension(name="step", value=name)
+            metrics.add_metric(name="StepInvocations", unit="Count", value=1)
+            return self.invoke(event, ports())
+
+        handler.step = name
+        entry: Callable[[dict[str, Any], Any], dict[str, Any]] = handler
+        return entry
 
 
 def entrypoint(

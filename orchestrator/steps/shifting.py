@@ -34,8 +34,8 @@ from orchestrator.steps.ledger import base_version, superseded_versions
 if TYPE_CHECKING:
     from orchestrator.model.live import AliasState
     from orchestrator.model.steps import ComponentRecord
+    from orchestrator.ports import Ports
     from orchestrator.steps.ledger import ReleaseContext
-    from orchestrator.steps.runtime import Ports
 
 
 __all__ = [

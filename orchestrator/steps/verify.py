@@ -34,8 +34,8 @@ from orchestrator.planning.gates import Observation, VersionFigures, evaluate
 if TYPE_CHECKING:
     from orchestrator.model.live import MetricResult
     from orchestrator.model.manifest import Component, VersionSpec
+    from orchestrator.ports import Ports
     from orchestrator.steps.ledger import ReleaseContext
-    from orchestrator.steps.runtime import Ports
 
 LAMBDA_METRICS = ("Invocations", "Errors", "Throttles")
 

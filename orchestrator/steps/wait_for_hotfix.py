@@ -21,7 +21,7 @@ from orchestrator.steps.runtime import entrypoint
 from orchestrator.steps.shifting import check_not_stopped, renew_leases
 
 if TYPE_CHECKING:
-    from orchestrator.steps.runtime import Ports
+    from orchestrator.ports import Ports
 
 
 class WaitInput(ReleaseRef):

@@ -475,12 +475,16 @@ def test_state_machine_definition_and_role() -> None:
 
 @pytest.mark.parametrize("step", per_step(sorted(step_functions())))
 def test_handler_resolves_to_the_step_handler(step: str) -> None:
+    """Every function's Handler is its step's entry in the composition root, and that entry is
+    the step module's own handler (the one the embedded engine binds)."""
     handler_path = step_functions()[step]["Properties"]["Handler"]
     module_name, _, attribute = handler_path.rpartition(".")
-    assert module_name == STEP_MODULES.get(step), f"{step}: Handler {handler_path}"
-    assert attribute == "handler"
-    handler = getattr(importlib.import_module(module_name), attribute)
-    assert callable(handler)
+    assert module_name == "orchestrator.lambda_entry", f"{step}: Handler {handler_path}"
+    assert attribute == step
+    entry = getattr(importlib.import_module(module_name), attribute)
+    assert callable(entry)
+    assert entry.step == step
+    handler = importlib.import_module(STEP_MODULES[step]).handler
     assert isinstance(handler, StepHandler)
     assert handler.name == step
 
