@@ -30,6 +30,7 @@ from orchestrator.errors import (
     HotfixRejectedError,
     InputError,
     Issue,
+    ReleaseAbortedError,
     ReleaseNotFoundError,
     ReleaseStateError,
     RolloutError,
@@ -675,7 +676,7 @@ def abort_release(
                 "send_task_failure",
                 hint,
                 taskToken=str(parked["token"]),
-                error="ReleaseAbortedError",
+                error=ReleaseAbortedError.__name__,
                 cause=reason[:32_000],
             )
             woke = True
@@ -732,7 +733,7 @@ def _force_stop(
                 ReportInput(
                     release=release,
                     outcome="failed",
-                    error={"Error": "ReleaseAbortedError", "Cause": f"{reason} (--force)"},
+                    error={"Error": ReleaseAbortedError.__name__, "Cause": f"{reason} (--force)"},
                 ),
                 ports,
             )

@@ -14,6 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from orchestrator.errors import (
+    GateFailedError,
+    MetricsUnreadableError,
+    NotEnoughTrafficError,
+    ReleaseAbortedError,
+)
 from orchestrator.model.steps import ReleaseRef
 from orchestrator.steps import ledger
 from orchestrator.steps.live import alias_weights
@@ -22,9 +28,9 @@ from orchestrator.steps.runtime import entrypoint
 if TYPE_CHECKING:
     from orchestrator.ports import Ports
 
-GATE_ERRORS = {"GateFailedError"}
-HOLD_ERRORS = {"NotEnoughTrafficError", "MetricsUnreadableError"}
-ABORT_ERRORS = {"ReleaseAbortedError"}
+GATE_ERRORS = {GateFailedError.__name__}
+HOLD_ERRORS = {NotEnoughTrafficError.__name__, MetricsUnreadableError.__name__}
+ABORT_ERRORS = {ReleaseAbortedError.__name__}
 
 
 class FreezeInput(ReleaseRef):
