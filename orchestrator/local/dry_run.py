@@ -80,18 +80,20 @@ PAYLOAD_LIMIT = 256 * 1024
 too, as ``States.DataLimitExceeded``. The Report task's result (the release report) is the
 largest: it names every component, with a verdict and an alias move per traffic step."""
 REPORT_BYTES_PER_STEP = 520
-REPORT_BYTES_PER_COMPONENT = 150
-"""The report's size: about ``REPORT_BYTES_PER_STEP`` per traffic step of a shifted component
-(its verdict and its move) and ``REPORT_BYTES_PER_COMPONENT`` per component, measured on the
-synthetic releases of ``tests/bench/bench_dry_run.py`` (40 x 3 steps: 63,546 bytes; 40 x 6:
-125,809; 80 x 3: 131,886; the formula errs high by about 4% at 150 x 3)."""
+REPORT_BYTES_PER_COMPONENT = 175
+"""What the Report state passes on: about ``REPORT_BYTES_PER_STEP`` per traffic step of a
+shifted component (its verdict and its move) and ``REPORT_BYTES_PER_COMPONENT`` per component
+(its final entry, and its share of the state data the report is added to), fitted to the
+synthetic releases of ``tests/bench/bench_dry_run.py`` (report, default JSON separators: 40 x 3
+steps 63,546 bytes; 40 x 6 125,809; 80 x 3 131,886) and to where one execution ends (below)."""
 DRY_RUN_CEILING = 150
-"""The largest release measured to finish one execution (dry run, 4 waves of consumer-first
-chains, 3 steps, healthy): 150 components SUCCEEDED in 134 s (plus 10 s of seeding) at a load
-average of 4.0-4.7 on 2 cores; 200 shifted every alias, then ended FAILED after 365 s:
-Report's result exceeded the 256 KB payload limit (States.DataLimitExceeded), and so did
-CleanupFailed's after it. Step Functions has the same limit, so this is the ceiling on AWS too,
-well below the 638 components that fit in 25,000 history events."""
+"""The largest release measured to finish one execution (dry run; 4 waves of consumer-first
+chains, 3 steps each, healthy): 150 components SUCCEEDED in 134 s (plus 10 s of seeding) at a
+load average of 4.0-4.7 on 2 cores. 155 shifted every alias and reported, then failed with
+States.DataLimitExceeded (the Report state's output, report and state data, over 256 KB); 160
+and 200 failed one step earlier, at the Report task's result (and CleanupFailed's after it).
+Step Functions has the same 256 KB limit, so this is the ceiling on AWS too, well below the
+638 components that 25,000 history events would hold."""
 
 STALL_SECONDS = 60.0
 """A running execution whose history ends on a failure event that has not moved for this long
@@ -466,6 +468,15 @@ class DryRun:
         if stopped is not None:  # whatever the execution says, the run did not complete
             status = "FAILED"
             report = {**report, "status": status, "error": _interruption_error(stopped)}
+        elif execution.status != "SUCCEEDED" and status in ("SUCCEEDED", "ROLLED_FORWARD"):
+            # it reported, then failed (e.g. the Report state's output over 256 KB): on AWS
+            # `start --wait` sees the execution FAILED, so does the dry run
+            status = "FAILED"
+            report = {
+                **report,
+                "status": status,
+                "error": {"Error": execution.error, "Cause": execution.cause},
+            }
         invocations = {
             name: count - self._calls_before.get(name, 0)
             for name, count in sorted(deployment.invocations.items())
@@ -694,7 +705,7 @@ def capacity_warnings(manifest: Manifest, plan: Plan) -> list[Issue]:
                 f"{PAYLOAD_LIMIT // 1024} KB a Step Functions state can pass on: every alias "
                 "would move, then the execution would fail at Report (States.DataLimitExceeded). "
                 f"One execution holds about {largest} components of 3 steps (measured: "
-                f"{DRY_RUN_CEILING} finished, 200 failed): split it into several releases",
+                f"{DRY_RUN_CEILING} finished, 155 failed): split it into several releases",
             )
         )
     events = estimated_events(manifest, plan)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,15 @@ from orchestrator.local.dry_run import (
     DRY_RUN_CEILING,
     HISTORY_EVENT_LIMIT,
     STALL_SECONDS,
+    DryRun,
+    DryRunResult,
     _StallWatch,
     capacity_warnings,
     estimated_events,
     estimated_report_bytes,
 )
+from orchestrator.local.engine import EmbeddedEngine
+from orchestrator.local.runner import ExecutionResult
 from orchestrator.model.load import load_manifest, manifest_from_data
 from orchestrator.planning import plan_release
 from tests.bench.bench_dry_run import synthetic_release
@@ -51,7 +56,7 @@ def test_the_estimate_is_the_measured_shape() -> None:
 
 def test_the_report_estimate_errs_high_on_the_measured_sizes() -> None:
     """Measured (default JSON separators, as the payload check counts): 40 x 3 steps 63,546
-    bytes, 40 x 6 125,809, 80 x 3 131,886; 150 x 3 finished, 200 x 3 exceeded 256 KB."""
+    bytes, 40 x 6 125,809, 80 x 3 131,886; 150 x 3 finished; 155 x 3 exceeded 256 KB."""
     for components, steps, measured in ((40, 3, 63_546), (40, 6, 125_809), (80, 3, 131_886)):
         manifest = manifest_from_data(synthetic_release(components, 4, steps, "m"))
         estimate = estimated_report_bytes(manifest, plan_release(manifest))
@@ -62,8 +67,8 @@ def test_a_release_beyond_the_payload_limit_is_named_with_the_figures() -> None:
     [payload] = [m for m in warnings_for(200) if "KB" in m]
     assert "200 components (200 to shift in 600 traffic steps)" in payload
     assert "more than the 256 KB" in payload and "States.DataLimitExceeded" in payload
-    assert "about 153 components of 3 steps" in payload
-    assert f"{DRY_RUN_CEILING} finished, 200 failed" in payload and "split" in payload
+    assert "about 151 components of 3 steps" in payload
+    assert f"{DRY_RUN_CEILING} finished, 155 failed" in payload and "split" in payload
 
 
 def test_the_measured_ceiling_passes_without_a_warning() -> None:
@@ -166,4 +171,68 @@ def test_validate_and_plan_warn_with_the_figure(command: str, tmp_path: Path) ->
     manifest.write_text(json.dumps(synthetic_release(200, 4, 3, "big")), encoding="utf-8")
     out = CliRunner().invoke(app, [command, str(manifest)])
     assert out.exit_code == 0, out.output
-    assert "256 KB" in out.output and "about 153 components of 3 steps" in out.output
+    assert "256 KB" in out.output and "about 151 components of 3 steps" in out.output
+
+
+class StubDeployment:
+    """What ``DryRun.finish`` reads of a deployment, for an execution that has ended."""
+
+    def __init__(self, execution: ExecutionResult) -> None:
+        self.execution = execution
+        self.sfn = FakeHistory()
+        self.invocations: Counter[str] = Counter()
+        self.metric_calls = 0
+
+    def wait(self, arn: str, timeout: float, on_poll: Any = None) -> ExecutionResult:
+        return self.execution
+
+    def notifications(self) -> list[dict[str, str]]:
+        return []
+
+
+class StubSimulator:
+    def message_ledger(self) -> dict[str, dict[str, int]]:
+        return {}
+
+    def ledger_mismatches(self) -> dict[str, tuple[int, int]]:
+        return {}
+
+
+def finished(execution: ExecutionResult) -> DryRunResult:
+    manifest = load_manifest("examples/seed.yaml")
+    run = DryRun(manifest, {}, engine=EmbeddedEngine())  # never started
+    run.deployment = StubDeployment(execution)  # type: ignore[assignment]
+    run.simulator = StubSimulator()  # type: ignore[assignment]
+    return run.finish("arn:execution")
+
+
+def test_a_release_that_reported_then_failed_is_failed() -> None:
+    """155 components of 3 steps: Report returned SUCCEEDED, then the Report state's output
+    was over 256 KB and the execution FAILED; `start --wait` on AWS would say FAILED."""
+    result = finished(
+        ExecutionResult(
+            execution_arn="arn:execution",
+            status="FAILED",
+            report={"release": "2026-11-28.1", "status": "SUCCEEDED", "final": {}},
+            events=6464,
+            transitions=1000,
+            error="States.DataLimitExceeded",
+            cause="The state/task 'Report' returned a result with a size exceeding the limit",
+        )
+    )
+    assert result.status == "FAILED"
+    assert result.report["error"]["Error"] == "States.DataLimitExceeded"
+
+
+def test_a_halted_release_keeps_its_status() -> None:
+    result = finished(
+        ExecutionResult(
+            execution_arn="arn:execution",
+            status="FAILED",
+            report={"release": "2026-11-28.1", "status": "HALTED", "final": {}},
+            events=100,
+            transitions=30,
+            error="ReleaseHalted",
+        )
+    )
+    assert result.status == "HALTED"
