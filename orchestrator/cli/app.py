@@ -22,6 +22,7 @@ from rich.console import Console
 from orchestrator.errors import InfeasibleReleaseError, InputError, Issue, RolloutError
 from orchestrator.model.load import load_manifest, unused_queues
 from orchestrator.planning import plan_release
+from orchestrator.planning.capacity import capacity_warnings
 
 app = typer.Typer(
     name="rollout",
@@ -220,6 +221,7 @@ def validate(
             {"path": f"queues.{q}", "message": "declared but no component reads or writes it"}
             for q in unused_queues(loaded)
         ]
+        warnings += [issue.as_dict() for issue in capacity_warnings(loaded, plan)]
         if fmt == "json":
             emit_json(
                 {
@@ -271,6 +273,8 @@ def plan(
 
         loaded = load_manifest(manifest)
         result = plan_release(loaded)
+        for issue in capacity_warnings(loaded, result):
+            stderr.print(f"[yellow]![/] {issue.path}: {issue.message}")
         if fmt == "json":
             emit_json(result.contract())
         elif fmt == "mermaid":

@@ -210,14 +210,10 @@ def dry_run(
         from rich.console import Group
         from rich.spinner import Spinner
 
-        from orchestrator.local.dry_run import (
-            DryRun,
-            capacity_warnings,
-            command_seconds,
-            remote_engine,
-        )
+        from orchestrator.local.dry_run import DryRun, command_seconds, remote_engine
         from orchestrator.local.engine import local_extra_guard, require_local_extra
         from orchestrator.local.scenario import Scenario, load_scenario, scenario_warnings
+        from orchestrator.planning.capacity import capacity_warnings
 
         began = time.monotonic()
         remote = remote_engine(engine, lambda_port, lambda_host)

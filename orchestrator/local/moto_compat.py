@@ -256,7 +256,26 @@ def check_internals(names: Iterable[str] | None = None) -> list[str]:
                 problems.append(f"{where}: no longer exists")
             elif _unwrapped(current) is not expected:
                 problems.append(f"{where}: is {current!r}, expected {target.original}")
+    if names is None:
+        problems.extend(_server_app_problems())
     return problems
+
+
+SERVER_APP_NAMES = ("DomainDispatcherApplication", "create_backend_app", "MotoRequestHandler")
+"""What ``orchestrator.local.engine`` builds its own moto server from (to answer SQS message move
+tasks, which moto lacks): not patched, but used beyond ``ThreadedMotoServer``."""
+
+
+def _server_app_problems() -> list[str]:
+    try:
+        module = importlib.import_module("moto.moto_server.werkzeug_app")
+    except ImportError as exc:
+        return [f"moto.moto_server.werkzeug_app: cannot import: {exc}"]
+    return [
+        f"moto.moto_server.werkzeug_app.{name}: no longer exists (the engine's server app)"
+        for name in SERVER_APP_NAMES
+        if getattr(module, name, None) is None
+    ]
 
 
 def _select(names: Iterable[str] | None) -> list[Patch]:
