@@ -45,15 +45,15 @@ from orchestrator.model.manifest import (
 )
 from orchestrator.model.plan import Plan
 from orchestrator.model.steps import HotfixSpec, RunOptions
-from orchestrator.steps import ledger
+from orchestrator.release import ledger
+from orchestrator.release.live import observe_live
 from orchestrator.steps.apply_hotfix import hotfix_problems
-from orchestrator.steps.live import observe_live
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from orchestrator.ports import MessageMover, Ports
-    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.release.ledger import ReleaseContext
 
 TERMINAL_OK = frozenset({"SUCCEEDED", "ROLLED_FORWARD"})
 WAIT_STATES = frozenset({"WaitForHotfix", "WaitForResume"})

@@ -52,11 +52,11 @@ from orchestrator.model.live import AliasState, MetricQuery, MetricResult, Queue
 from orchestrator.model.load import manifest_from_data
 from orchestrator.model.steps import RunOptions, StartInput
 from orchestrator.ports import Ports
-from orchestrator.steps import ledger
+from orchestrator.release import ledger
 
 if TYPE_CHECKING:
     from orchestrator.model.manifest import Manifest
-    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.release.ledger import ReleaseContext
 
 __all__ = [
     "FakeAliasRouter",

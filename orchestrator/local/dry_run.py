@@ -56,7 +56,7 @@ from orchestrator.model.manifest import Manifest
 from orchestrator.model.steps import HotfixSpec
 from orchestrator.operations import hand_over_hotfix, waiting_token
 from orchestrator.planning.capacity import capacity_warnings
-from orchestrator.steps import ledger
+from orchestrator.release import ledger
 
 HOTFIX_WAIT_SECONDS = 120
 """Real seconds a dry run waits for a hotfix when the scenario has one (handed over at once)."""

@@ -37,8 +37,8 @@ from orchestrator.aws.queue_inspector import SqsQueueInspector
 from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore, create_table
 from orchestrator.definition import load_definition
 from orchestrator.errors import EnvironmentProblemError
+from orchestrator.step_handler import Ports, logger
 from orchestrator.steps import step_handlers
-from orchestrator.steps.runtime import Ports, logger
 
 if TYPE_CHECKING:
     from orchestrator.local.engine import EmbeddedEngine

@@ -15,7 +15,7 @@ bake:
   live weights, splits ``traffic_per_minute`` between the executed versions, derives each consumer
   version's schema mix from its producers' live weights (what each producer version writes) and
   from the backlog worked off in the window, and writes ``AWS/Lambda`` Invocations / Errors /
-  Throttles with exactly the dimensions ``orchestrator.steps.verify`` queries (``FunctionName``,
+  Throttles with exactly the dimensions ``orchestrator.release.verify`` queries (``FunctionName``,
   ``Resource`` = ``function:alias``, ``ExecutedVersion``), one datapoint per whole minute of the
   window. The simulator plays the consumers: backlog messages are received and deleted
   (``drain_per_minute``), those a consumer fails on move to the queue's DLQ, and so do failed

@@ -1,6 +1,6 @@
 """Gate evaluation: from observed figures to a closed verdict (pure).
 
-The figures come from one GetMetricData call per check (see ``steps/verify.py``). Rules, in order:
+The figures come from one GetMetricData call per check (see ``release/verify.py``). Rules, in order:
 
 1. a read failed (a metric missing from the answer, a series CloudWatch returned incomplete, an
    Errors or Throttles series without datapoints while Invocations has some, alarm states or

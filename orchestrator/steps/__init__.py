@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orchestrator.steps.runtime import StepHandler
+    from orchestrator.step_handler import StepHandler
 
 STEP_MODULES: dict[str, str] = {
     "ValidateAndPlan": "orchestrator.steps.validate_and_plan",

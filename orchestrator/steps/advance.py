@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 
 from orchestrator.errors import GateFailedError, MetricsUnreadableError, NotEnoughTrafficError
 from orchestrator.model.steps import ComponentInput, ComponentRecord, Phase, ShiftState, Verdict
-from orchestrator.steps import ledger
-from orchestrator.steps.runtime import entrypoint, logger
-from orchestrator.steps.shifting import check_not_stopped, move_alias, target_weights
-from orchestrator.steps.verify import verify
+from orchestrator.release import ledger
+from orchestrator.release.shifting import check_not_stopped, move_alias, target_weights
+from orchestrator.release.verify import verify
+from orchestrator.step_handler import entrypoint, logger
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports
-    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.release.ledger import ReleaseContext
 
 MAX_VERDICTS_KEPT = 30
 

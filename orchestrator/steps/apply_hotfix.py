@@ -18,15 +18,15 @@ from orchestrator.errors import HotfixRejectedError, Issue, ReleaseStateError
 from orchestrator.model.manifest import VersionSpec
 from orchestrator.model.steps import ComponentInput, HotfixSpec, ShiftState
 from orchestrator.planning.hotfix import check_hotfix, hotfix_base
-from orchestrator.steps import ledger
-from orchestrator.steps.live import live_from, observe_live, pending_components
-from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import check_not_stopped, move_alias, target_weights
-from orchestrator.steps.verify import dlq_depths
+from orchestrator.release import ledger
+from orchestrator.release.live import live_from, observe_live, pending_components
+from orchestrator.release.shifting import check_not_stopped, move_alias, target_weights
+from orchestrator.release.verify import dlq_depths
+from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports
-    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.release.ledger import ReleaseContext
 
 
 MAX_REJECTIONS = 10

@@ -24,14 +24,14 @@ from pydantic import BaseModel, Field
 from orchestrator.model.steps import ReleaseRef
 from orchestrator.planning.hotfix import requirements
 from orchestrator.planning.safety import VersionIO, rollback_safety
-from orchestrator.steps import ledger
-from orchestrator.steps.live import observe_live, pending_components
-from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import fmt_weights, move_alias
+from orchestrator.release import ledger
+from orchestrator.release.live import observe_live, pending_components
+from orchestrator.release.shifting import fmt_weights, move_alias
+from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports
-    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.release.ledger import ReleaseContext
 
 
 class AssessInput(ReleaseRef):

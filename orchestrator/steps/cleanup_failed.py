@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, RootModel
 
 from orchestrator.errors import RolloutError
+from orchestrator.step_handler import entrypoint, logger
 from orchestrator.steps.freeze import error_message
 from orchestrator.steps.report import ReportInput, build_report
-from orchestrator.steps.runtime import entrypoint, logger
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports

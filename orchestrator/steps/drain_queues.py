@@ -25,16 +25,16 @@ from orchestrator.errors import (
 )
 from orchestrator.model.live import MetricQuery
 from orchestrator.model.steps import DrainState, WaveInput
-from orchestrator.steps import ledger
-from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import check_not_stopped, renew_leases
-from orchestrator.steps.verify import lambda_dimensions
+from orchestrator.release import ledger
+from orchestrator.release.shifting import check_not_stopped, renew_leases
+from orchestrator.release.verify import lambda_dimensions
+from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
     from orchestrator.model.plan import Drain
     from orchestrator.model.steps import ComponentRecord
     from orchestrator.ports import Ports
-    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.release.ledger import ReleaseContext
 
 AGE_MARGIN_SECONDS = 60.0
 PERIOD_SECONDS = 60

@@ -21,9 +21,9 @@ from orchestrator.errors import (
     ReleaseAbortedError,
 )
 from orchestrator.model.steps import ReleaseRef
-from orchestrator.steps import ledger
-from orchestrator.steps.live import alias_weights
-from orchestrator.steps.runtime import entrypoint
+from orchestrator.release import ledger
+from orchestrator.release.live import alias_weights
+from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports

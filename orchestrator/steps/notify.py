@@ -22,14 +22,14 @@ from pydantic import BaseModel
 
 from orchestrator.errors import RolloutError
 from orchestrator.model.steps import ReleaseRef
-from orchestrator.steps import ledger
-from orchestrator.steps.live import alias_weights
-from orchestrator.steps.runtime import entrypoint, logger
-from orchestrator.steps.shifting import fmt_weights
+from orchestrator.release import ledger
+from orchestrator.release.live import alias_weights
+from orchestrator.release.shifting import fmt_weights
+from orchestrator.step_handler import entrypoint, logger
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports
-    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.release.ledger import ReleaseContext
 
 
 class NotifyInput(ReleaseRef):

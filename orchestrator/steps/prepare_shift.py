@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orchestrator.model.steps import ComponentInput, ShiftState
-from orchestrator.steps import ledger
-from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import hold_lease, move_alias, target_weights
-from orchestrator.steps.verify import dlq_depths
+from orchestrator.release import ledger
+from orchestrator.release.shifting import hold_lease, move_alias, target_weights
+from orchestrator.release.verify import dlq_depths
+from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports

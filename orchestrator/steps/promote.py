@@ -16,9 +16,9 @@ from pydantic import BaseModel
 
 from orchestrator.errors import AliasDriftError
 from orchestrator.model.steps import ComponentInput
-from orchestrator.steps import ledger
-from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import fmt_weights
+from orchestrator.release import ledger
+from orchestrator.release.shifting import fmt_weights
+from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports

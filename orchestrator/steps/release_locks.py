@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orchestrator.model.steps import ReleaseRef
-from orchestrator.steps import ledger
-from orchestrator.steps.acquire_locks import Locks, lease_keys
-from orchestrator.steps.runtime import entrypoint
+from orchestrator.release import ledger
+from orchestrator.release.leases import lease_keys
+from orchestrator.step_handler import entrypoint
+from orchestrator.steps.acquire_locks import Locks
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from orchestrator.model.steps import AliasMove, ComponentRecord
-from orchestrator.steps import ledger
+from orchestrator.release import ledger
+from orchestrator.release.shifting import fmt_weights, same_weights
+from orchestrator.step_handler import entrypoint
 from orchestrator.steps.notify import publish_final_notice
-from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import fmt_weights, same_weights
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports

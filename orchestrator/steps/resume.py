@@ -20,9 +20,9 @@ from orchestrator.model.steps import ReleaseRef
 from orchestrator.planning import plan_release
 from orchestrator.planning.hotfix import live_manifest
 from orchestrator.planning.replan import keep_order
-from orchestrator.steps import ledger
-from orchestrator.steps.live import live_from, pending_components
-from orchestrator.steps.runtime import entrypoint, logger
+from orchestrator.release import ledger
+from orchestrator.release.live import live_from, pending_components
+from orchestrator.step_handler import entrypoint, logger
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports

@@ -16,9 +16,9 @@ from orchestrator.errors import AliasDriftError, Issue, ManifestError, ResourceM
 from orchestrator.model.load import manifest_from_data
 from orchestrator.model.steps import PlanOutput, StartInput
 from orchestrator.planning import plan_release
-from orchestrator.steps import ledger
-from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import fmt_weights, same_weights
+from orchestrator.release import ledger
+from orchestrator.release.shifting import fmt_weights, same_weights
+from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports

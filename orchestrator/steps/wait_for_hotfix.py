@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, SecretStr
 
 from orchestrator.model.steps import ReleaseRef
-from orchestrator.steps import ledger
-from orchestrator.steps.runtime import entrypoint
-from orchestrator.steps.shifting import check_not_stopped, renew_leases
+from orchestrator.release import ledger
+from orchestrator.release.shifting import check_not_stopped, renew_leases
+from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports

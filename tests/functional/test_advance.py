@@ -19,7 +19,7 @@ from orchestrator.errors import (
     TransientError,
 )
 from orchestrator.model.steps import ComponentInput, Phase, ReleaseRef, ShiftState
-from orchestrator.steps import ledger
+from orchestrator.release import ledger
 from orchestrator.steps.acquire_locks import acquire_locks
 from orchestrator.steps.advance import advance, handler
 from orchestrator.steps.prepare_shift import prepare_shift

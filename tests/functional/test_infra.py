@@ -38,8 +38,8 @@ from orchestrator.aws.store import TABLE_ATTRIBUTE_DEFINITIONS, TABLE_KEY_SCHEMA
 from orchestrator.aws.wiring import Settings
 from orchestrator.errors import RolloutError
 from orchestrator.permissions import PORT_ADAPTERS, RUNTIME_ACTIONS, step_actions
+from orchestrator.step_handler import PORT_NAMES, StepHandler
 from orchestrator.steps import STEP_MODULES
-from orchestrator.steps.runtime import PORT_NAMES, StepHandler
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -559,7 +559,7 @@ print(json.dumps(missing))
     modules = {name for name in missing.values() if not name.startswith("orchestrator")}
     if modules == {"aws_xray_sdk"}:
         pytest.xfail(
-            "Powertools' Tracer (orchestrator/steps/runtime.py, Tracing: Active) imports "
+            "Powertools' Tracer (orchestrator/step_handler.py, Tracing: Active) imports "
             "aws_xray_sdk, which pyproject.toml does not depend on: every step function would fail "
             "at import in Lambda. Depend on aws-lambda-powertools[tracer]."
         )

@@ -31,17 +31,18 @@ from orchestrator.model.steps import (
     ShiftState,
     StartInput,
 )
-from orchestrator.steps import ledger
-from orchestrator.steps.acquire_locks import acquire_locks, lease_ttl
+from orchestrator.release import ledger
+from orchestrator.release.leases import lease_ttl
+from orchestrator.release.live import observe_live
+from orchestrator.release.shifting import move_alias
+from orchestrator.steps.acquire_locks import acquire_locks
 from orchestrator.steps.apply_hotfix import hotfix_problems
 from orchestrator.steps.assess_safety import AssessInput, assess_safety
 from orchestrator.steps.cleanup_failed import CleanupInput, cleanup_failed
 from orchestrator.steps.drain_queues import drained
-from orchestrator.steps.live import observe_live
 from orchestrator.steps.prepare_shift import prepare_shift
 from orchestrator.steps.promote import promote
 from orchestrator.steps.report import ReportInput, build_report
-from orchestrator.steps.shifting import move_alias
 from orchestrator.steps.validate_and_plan import validate_and_plan
 from orchestrator.steps.wait_for_hotfix import WaitInput, wait_for_hotfix
 from orchestrator.testing import Fakes, lambda_dimensions

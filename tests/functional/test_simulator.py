@@ -26,7 +26,7 @@ from orchestrator.local.simulator import SimClock, Simulator
 from orchestrator.model.live import MetricQuery
 from orchestrator.model.load import load_manifest, manifest_from_data
 from orchestrator.model.manifest import Manifest
-from orchestrator.steps.verify import lambda_dimensions, window
+from orchestrator.release.verify import lambda_dimensions, window
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -80,7 +80,7 @@ def lambda_figures(
     started_at: datetime,
     now: datetime,
 ) -> dict[tuple[str, str, str], float]:
-    """(component, version, metric) -> Sum, read exactly as steps/verify.py reads it."""
+    """(component, version, metric) -> Sum, read exactly as release/verify.py reads it."""
     queries = [
         MetricQuery(
             id=f"m{i}",
@@ -292,7 +292,8 @@ def test_bad_yaml_and_wrong_shapes_are_scenario_errors(seed: Manifest, tmp_path:
     assert set(issues_of({"versions": {"enrich@18": 0.5}}, seed)) == {"versions.enrich@18"}
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
-    assert load_scenario(empty, seed) == Scenario()
+    with pytest.raises(ScenarioError, match="is empty"):
+        load_scenario(empty, seed)  # an empty file is a mistake; `{}` is a healthy system
 
 
 # -- the clock ------------------------------------------------------------------------------------

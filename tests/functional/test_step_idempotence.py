@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from orchestrator.local.dry_run import DryRun
-from orchestrator.steps import ledger, step_handlers
-from orchestrator.steps.acquire_locks import lease_keys
+from orchestrator.release import ledger
+from orchestrator.release.leases import lease_keys
+from orchestrator.steps import step_handlers
 from tests.factories import manifest_data
 from tests.workflow.conftest import MakeRun
 from tests.workflow.conftest import dry as dry  # the fixture, shared with the workflow tests

@@ -15,7 +15,7 @@ from orchestrator.errors import TransientError
 from orchestrator.model.manifest import Gates
 from orchestrator.model.steps import Phase, ShiftState, Verdict
 from orchestrator.planning.gates import Observation, VersionFigures, evaluate
-from orchestrator.steps.verify import verify
+from orchestrator.release.verify import verify
 from orchestrator.testing import Fakes
 from tests.factories import manifest_data
 

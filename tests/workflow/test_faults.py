@@ -26,7 +26,7 @@ import yaml
 
 from orchestrator.errors import EnvironmentProblemError, TransientError
 from orchestrator.model.live import MetricResult
-from orchestrator.steps.runtime import StepHandler
+from orchestrator.step_handler import StepHandler
 from tests.workflow.conftest import MakeRun
 
 pytestmark = pytest.mark.workflow

@@ -35,7 +35,7 @@ from typer.testing import CliRunner
 from orchestrator.cli.app import app
 from orchestrator.cli.connect import CliSettings
 from orchestrator.operations import waiting_token
-from orchestrator.steps import ledger
+from orchestrator.release import ledger
 from tests.workflow.conftest import MakeRun, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from orchestrator.local.dry_run import DryRun, DryRunResult
 from orchestrator.model.load import manifest_from_data
 from orchestrator.planning import plan_release
-from orchestrator.steps import ledger
+from orchestrator.release import ledger
 from tests.factories import manifest_data
 from tests.workflow.conftest import MakeRun, assert_never_backwards, moves, moves_of
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from orchestrator.model.steps import ComponentRecord
 from orchestrator.planning.safety import LiveState, live_state
-from orchestrator.steps import ledger
+from orchestrator.release import ledger
 
 if TYPE_CHECKING:
     from orchestrator.model.manifest import VersionSpec
     from orchestrator.ports import Ports
-    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.release.ledger import ReleaseContext
 
 
 def alias_weights(ports: Ports, context: ReleaseContext) -> dict[str, dict[str, float]]:

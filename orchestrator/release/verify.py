@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from orchestrator.model.live import MetricResult
     from orchestrator.model.manifest import Component, VersionSpec
     from orchestrator.ports import Ports
-    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.release.ledger import ReleaseContext
 
 LAMBDA_METRICS = ("Invocations", "Errors", "Throttles")
 

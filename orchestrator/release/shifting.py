@@ -27,15 +27,15 @@ from orchestrator.errors import (
     ReleaseFrozenError,
 )
 from orchestrator.model.steps import AliasMove, MoveAction
-from orchestrator.steps import ledger
-from orchestrator.steps.acquire_locks import lease_key, lease_ttl
-from orchestrator.steps.ledger import base_version, superseded_versions
+from orchestrator.release import ledger
+from orchestrator.release.leases import lease_key, lease_ttl
+from orchestrator.release.ledger import base_version, superseded_versions
 
 if TYPE_CHECKING:
     from orchestrator.model.live import AliasState
     from orchestrator.model.steps import ComponentRecord
     from orchestrator.ports import Ports
-    from orchestrator.steps.ledger import ReleaseContext
+    from orchestrator.release.ledger import ReleaseContext
 
 
 __all__ = [
