@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.cli.app import (
+from orchestrator.cli.base import (
     ManifestArg,
     TextOrJson,
     app,

@@ -22,7 +22,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.cli.app import TextOrJson, app, emit_json, guarded, stderr, stdout
+from orchestrator.cli.base import TextOrJson, app, emit_json, guarded, stderr, stdout
 from orchestrator.errors import InputError, Issue
 
 if TYPE_CHECKING:

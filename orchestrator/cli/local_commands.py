@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from orchestrator.cli.app import TextOrJson, app, guarded, stderr
+from orchestrator.cli.base import TextOrJson, app, guarded, stderr
 from orchestrator.errors import EnvironmentProblemError, InputError, Issue
 from orchestrator.local.engine import ENDPOINT_MODULES, local_extra_guard, require_local_extra
 
@@ -147,7 +147,8 @@ def _step_handlers(
 
     from orchestrator.aws.wiring import Settings, ports_from_settings
     from orchestrator.cli.connect import ENGINE_ACCOUNT, ENGINE_REGION, CliSettings
-    from orchestrator.local.runner import TABLE_NAME, TOPIC_NAME, function_name
+    from orchestrator.local.runner import TABLE_NAME, TOPIC_NAME
+    from orchestrator.local.sfn_deploy import function_name
     from orchestrator.steps import step_handlers
 
     cli = CliSettings()
@@ -194,7 +195,7 @@ def _deploy(url: str, region: str) -> str:
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from orchestrator.local.serve import deploy_to_step_functions
+    from orchestrator.local.sfn_deploy import deploy_to_step_functions
 
     if not url.startswith(("http://", "https://")):
         raise InputError([Issue("--deploy-to", f"{url!r} is not an http(s) URL")])

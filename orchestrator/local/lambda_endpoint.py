@@ -59,14 +59,12 @@ from orchestrator.local.invoke_hook import (
     error_payload,
     parse_function_name,
 )
+from orchestrator.local.sfn_deploy import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "Handler", "LambdaEndpoint"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT_ID = "123456789012"
-"""Step Functions Local's (and moto's) default account: the ARNs this endpoint hands out."""
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 LIST_PATH = re.compile(r"^/2015-03-31/functions/?$")
 INVOCATION_TYPES = frozenset({"RequestResponse", "Event", "DryRun"})

@@ -37,6 +37,7 @@ from orchestrator.aws.queue_inspector import SqsQueueInspector
 from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore, create_table
 from orchestrator.definition import load_definition
 from orchestrator.errors import EnvironmentProblemError
+from orchestrator.local.sfn_deploy import STATE_MACHINE_NAME, function_name
 from orchestrator.step_handler import Ports, logger
 from orchestrator.steps import step_handlers
 
@@ -50,8 +51,6 @@ TABLE_NAME = "rollout-releases"
 TOPIC_NAME = "rollout-notifications"
 INBOX_NAME = "rollout-notifications-inbox"
 """An SQS queue subscribed to the topic, so a dry run can show what on-call would receive."""
-STATE_MACHINE_NAME = "rollout"
-FUNCTION_PREFIX = "rollout-"
 DEFAULT_LAMBDA_PORT = 8083
 """Where the step handlers answer Step Functions Local's ``LAMBDA_ENDPOINT`` by default."""
 REMOTE_REGION = "us-east-1"
@@ -61,10 +60,6 @@ REMOTE_ACCOUNT_ID = "123456789012"
 BeforeStep = Callable[[str, dict[str, Any]], None]
 AliasMoved = Callable[[str, str, Mapping[str, float] | None], None]
 """Told ``(function, alias, new weights in percent)`` after the release moves an alias."""
-
-
-def function_name(step: str) -> str:
-    return f"{FUNCTION_PREFIX}{step}"
 
 
 @dataclass
@@ -242,7 +237,7 @@ class LocalDeployment:
         """Serve the handlers on the Lambda endpoint, then create or update the state machine at
         ``remote.url`` with the ARNs it answers."""
         from orchestrator.local.lambda_endpoint import LambdaEndpoint
-        from orchestrator.local.serve import deploy_to_step_functions
+        from orchestrator.local.sfn_deploy import deploy_to_step_functions
 
         endpoint = LambdaEndpoint(
             self.handlers(),

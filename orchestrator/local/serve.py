@@ -42,19 +42,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from orchestrator.aws.clock import SystemClock
-from orchestrator.local.engine import EmbeddedEngine, fill_placeholders
+from orchestrator.local.engine import EmbeddedEngine
 from orchestrator.local.lambda_endpoint import (
-    DEFAULT_ACCOUNT_ID,
-    DEFAULT_REGION,
     Handler,
     LambdaEndpoint,
 )
-from orchestrator.local.runner import (
-    STATE_MACHINE_NAME,
-    TABLE_NAME,
-    LocalDeployment,
-    function_name,
-)
+from orchestrator.local.runner import TABLE_NAME, LocalDeployment
+from orchestrator.local.sfn_deploy import deploy_to_step_functions, function_name
 
 if TYPE_CHECKING:
     from orchestrator.local.scenario import Scenario
@@ -75,7 +69,6 @@ __all__ = [
 PROXY_TIMEOUT_SECONDS = 900.0
 """How long a proxy waits for the endpoint: Lambda's own maximum run time."""
 PLAN_STEP = "ValidateAndPlan"
-SFN_LOCAL_ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/rollout-step-functions-local"
 
 # -- Lambda over HTTP ------------------------------------------------------------------------------
 
@@ -371,57 +364,3 @@ def wait_for_signal(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return received[0] if received else None
-
-
-# -- Step Functions Local --------------------------------------------------------------------------
-
-
-def lambda_arns(
-    region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID
-) -> dict[str, str]:
-    """The definition's substitutions: ``${<Step>Arn}`` -> ARN of function ``rollout-<Step>``."""
-    from orchestrator.steps import step_handlers
-
-    return {
-        f"{step}Arn": f"arn:aws:lambda:{region}:{account_id}:function:{function_name(step)}"
-        for step in step_handlers()
-    }
-
-
-def deploy_to_step_functions(
-    sfn_client: Any,
-    *,
-    name: str = STATE_MACHINE_NAME,
-    region: str = DEFAULT_REGION,
-    account_id: str = DEFAULT_ACCOUNT_ID,
-    role_arn: str = SFN_LOCAL_ROLE_ARN,
-) -> str:
-    """Create or update state machine ``name`` from the real definition; return its ARN.
-
-    Its Lambda tasks name ``arn:aws:lambda:<region>:<account>:function:rollout-<Step>``, which a
-    :class:`LambdaEndpoint` serving the step handlers answers (`rollout local-lambda`).
-    """
-    from orchestrator.definition import load_definition
-
-    definition = fill_placeholders(load_definition(), lambda_arns(region, account_id))
-    for machine in _state_machines(sfn_client):
-        if machine["name"] == name:
-            arn = str(machine["stateMachineArn"])
-            sfn_client.update_state_machine(
-                stateMachineArn=arn, definition=definition, roleArn=role_arn
-            )
-            return arn
-    created = sfn_client.create_state_machine(name=name, definition=definition, roleArn=role_arn)
-    return str(created["stateMachineArn"])
-
-
-def _state_machines(sfn_client: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {}
-    while True:
-        page = sfn_client.list_state_machines(**kwargs)
-        out.extend(page.get("stateMachines", []))
-        token = page.get("nextToken")
-        if not token:
-            return out
-        kwargs["nextToken"] = token

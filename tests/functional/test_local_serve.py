@@ -23,8 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from orchestrator.cli.connect import ENGINE_STATE_MACHINE
 from orchestrator.local.engine import wait_for_execution
-from orchestrator.local.runner import function_name
-from orchestrator.local.serve import deploy_to_step_functions
+from orchestrator.local.sfn_deploy import deploy_to_step_functions, function_name
 from orchestrator.steps import step_handlers
 from tests.processes import CLI, cli_env, free_port, run_cli
 

@@ -135,18 +135,11 @@ def cycles() -> list[list[str]]:
     return found
 
 
-KNOWN = pytest.mark.xfail(
-    strict=True,
-    reason="cli/app <-> cli/commands and local/runner <-> local/serve remain (the redesign's rest)",
-)
-
-
 def test_layers_import_only_downwards() -> None:
     found = violations()
     assert not found, "the dependency rule is broken:\n  " + "\n  ".join(found)
 
 
-@KNOWN
 def test_no_import_cycles() -> None:
     found = cycles()
     assert not found, "import cycles:\n  " + "\n  ".join(" -> ".join(c) for c in found)

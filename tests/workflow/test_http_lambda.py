@@ -17,8 +17,8 @@ import yaml
 
 from orchestrator.local.dry_run import DryRunResult
 from orchestrator.local.engine import EmbeddedEngine
-from orchestrator.local.runner import function_name
 from orchestrator.local.serve import route_lambda_in_process, route_lambda_over_http
+from orchestrator.local.sfn_deploy import function_name
 from orchestrator.release.leases import lease_key
 from tests.workflow.conftest import MakeRun
 
