@@ -1,20 +1,31 @@
 """The ``rollout`` command's entry point: the app with every command registered.
 
-``cli/base.py`` holds the app, its options and the shared rendering helpers; each group of
-commands lives in its own module and registers itself on import (validate/plan in
-``plan_commands``, run and operate in ``commands``, schemas in ``contract_commands``, the local
-engine in ``local_commands``). This module imports them all, so nothing imports it back.
+``cli/base.py`` holds the app, its shared options and output helpers, ``cli/views.py`` the text
+rendering of release documents; each group of commands lives in its own module, by audience, and
+registers itself on import (``COMMAND_MODULES``). This module imports them all, so nothing imports
+it back.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
-from orchestrator.cli import commands as _commands  # noqa: F401  (registers its commands)
-from orchestrator.cli import contract_commands as _contract_commands  # noqa: F401
-from orchestrator.cli import local_commands as _local_commands  # noqa: F401
-from orchestrator.cli import plan_commands as _plan_commands  # noqa: F401
 from orchestrator.cli.base import app, package_version, silence_stdout
+
+COMMAND_MODULES = (
+    "plan_commands",  # validate, plan
+    "run_commands",  # dry-run, start
+    "operate_commands",  # status, hotfix, resume, abort, redrive
+    "discover_commands",  # discover
+    "contract_commands",  # declare, schema-check
+    "local_commands",  # local-lambda, local serve, local deploy
+)
+"""Each module registers its commands on ``app`` when imported; ``--help`` lists them in this
+order (for the person reading it: plan, run, operate, discover, schemas, local)."""
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(f"orchestrator.cli.{_module}")
 
 __all__ = ["app", "main", "package_version"]
 

@@ -194,3 +194,31 @@ def report(fmt: str, title: str, issues: list[Issue], *, input_error: bool = Fal
         # only a document (manifest, scenario) has a "(document)"; an environment problem or a
         # release's state has no path at all
         render_issues(stderr, title, issues, unplaced="(document)" if input_error else None)
+
+
+EXIT_BY_STATUS = {"SUCCEEDED": 0, "ROLLED_FORWARD": 0, "HALTED": 1, "FAILED": 1}
+"""Exit code of a finished release by status (DESIGN §7)."""
+
+FormatOpt = Annotated[
+    TextOrJson, typer.Option("--format", "-f", help="text for people, json for pipelines.")
+]
+
+
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="URL of an engine serving Step Functions and the emulated services "
+        "(`rollout local serve`); default: AWS, with ROLLOUT_STATE_MACHINE_ARN.",
+    ),
+]
+
+
+ReleaseArg = Annotated[
+    str, typer.Argument(metavar="RELEASE", help="The release id (execution name).")
+]
+
+
+def engine_flags(engine: str | None) -> str:
+    """The flags a copy-paste hint repeats to reach the same engine (`` --engine URL``)."""
+    return f" --engine {engine}" if engine else ""

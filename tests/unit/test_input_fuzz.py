@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from orchestrator.cli.commands import parse_pairs
+from orchestrator.cli.operate_commands import parse_pairs
 from orchestrator.cli.render import render_mermaid, render_plan
 from orchestrator.errors import InputError
 from orchestrator.local.scenario import scenario_from_text, scenario_warnings

@@ -1,0 +1,358 @@
+"""The commands that run releases: `rollout dry-run` (the real state machine, locally) and
+`rollout start` (on AWS or an engine, optionally followed to its end)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.live import Live
+from rich.text import Text
+
+from orchestrator.cli.base import (
+    EXIT_BY_STATUS,
+    EngineOpt,
+    FormatOpt,
+    ManifestArg,
+    TextOrJson,
+    app,
+    emit_json,
+    engine_flags,
+    guarded,
+    stderr,
+    stdout,
+)
+from orchestrator.cli.views import (
+    progress_table,
+    render_report,
+    status_snapshot,
+)
+from orchestrator.errors import RolloutError
+from orchestrator.model.load import load_manifest, parse_document
+from orchestrator.planning import plan_release
+
+
+@app.command("dry-run")
+def dry_run(
+    manifest: ManifestArg,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario",
+            "-s",
+            help="How the simulated account behaves (DESIGN §7a); default: healthy.",
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="`embedded` (moto's ASL interpreter, in-process), or the URL of a Step "
+            "Functions endpoint (Step Functions Local) to run the state machine on; its "
+            "LAMBDA_ENDPOINT must reach --lambda-port.",
+        ),
+    ] = "embedded",
+    lambda_port: Annotated[
+        int | None,
+        typer.Option(
+            "--lambda-port",
+            help="With --engine URL: serve the step handlers (Lambda's Invoke API) on this port "
+            "for the engine's LAMBDA_ENDPOINT.",
+            show_default="8083",
+        ),
+    ] = None,
+    lambda_host: Annotated[
+        str,
+        typer.Option(
+            "--lambda-host",
+            help="With --engine URL: interface the step handlers listen on (0.0.0.0 when the "
+            "engine runs in a Docker container).",
+        ),
+    ] = "127.0.0.1",
+    fmt: FormatOpt = TextOrJson.text,
+    time_scale: Annotated[
+        float,
+        typer.Option("--time-scale", help="Multiply every Wait (bake, drain poll); 0 = none."),
+    ] = 0.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            help="Stop the release after this many real seconds (engine start and seeding not "
+            "counted) and report where it stood: exit 1.",
+        ),
+    ] = 600.0,
+    notifications: Annotated[
+        bool, typer.Option("--notifications/--no-notifications", help="Print SNS reports.")
+    ] = True,
+) -> None:
+    """Run the real state machine locally against a simulated AWS account.
+
+    Seeds an emulated account from the manifest (functions and versions, aliases on `from`,
+    queues and DLQs), makes it behave as the scenario says, runs the release with waits
+    compressed, hands the scenario's hotfixes over when the release waits for one, and prints
+    the final report. Exit 0 SUCCEEDED or ROLLED_FORWARD, 1 HALTED or FAILED, 2 bad input,
+    3 when the engine at --engine URL does not answer or --lambda-port is taken.
+
+    With `--engine URL` the state machine is created (or updated) and run on that Step Functions
+    endpoint (AWS's Step Functions Local, see docs/step-functions-local.md); the simulated account
+    and the step handlers stay in this process, the handlers answering its Lambda calls on
+    `--lambda-port`.
+
+    Examples:
+
+    * `rollout dry-run examples/seed.yaml`
+    * `rollout dry-run examples/seed.yaml --scenario examples/scenarios/seed-enrich-breaks.yaml`
+    * `rollout dry-run examples/fanout.yaml -s examples/scenarios/fanout-drain.yaml -f json`
+    * `rollout dry-run examples/seed.yaml --engine http://localhost:8084 --lambda-port 8083`
+    """
+
+    def run() -> int:
+        from rich.console import Group
+        from rich.spinner import Spinner
+
+        from orchestrator.local.dry_run import DryRun, command_seconds, remote_engine
+        from orchestrator.local.engine import local_extra_guard, require_local_extra
+        from orchestrator.local.scenario import Scenario, load_scenario, scenario_warnings
+        from orchestrator.planning.capacity import capacity_warnings
+
+        began = time.monotonic()
+        remote = remote_engine(engine, lambda_port, lambda_host)
+        loaded = load_manifest(manifest)
+        planned = plan_release(loaded)  # infeasible: exit 2 before anything starts
+        data = parse_document(manifest.read_text(encoding="utf-8"), str(manifest))
+        behaviour = load_scenario(scenario, loaded) if scenario else Scenario()
+        for warning in scenario_warnings(behaviour, loaded):
+            stderr.print(f"[yellow]![/] scenario {warning.path}: {warning.message}")
+        require_local_extra("rollout dry-run")  # exit 3 without the `local` extra
+        for issue in capacity_warnings(loaded, planned):
+            stderr.print(f"[yellow]![/] {issue.path}: {issue.message}", highlight=False)
+        live: Live | None = None
+        if fmt == "text":
+            live = Live(
+                Spinner("dots", text="loading the embedded engine"),
+                console=stderr,
+                refresh_per_second=8,
+                transient=True,
+            )
+            live.start()
+
+        def stage(what: str) -> None:
+            if live is not None:
+                live.update(Spinner("dots", text=f"{what} ({time.monotonic() - began:.0f}s)"))
+
+        def show(snapshot: dict[str, Any]) -> None:
+            if live is None:
+                return
+            line = Spinner(
+                "dots",
+                text=f"release {loaded.release} running ({time.monotonic() - began:.0f}s)"
+                + ("" if snapshot else ": planning"),
+            )
+            live.update(Group(line, progress_table(snapshot)) if snapshot else line)
+
+        try:
+            with (
+                local_extra_guard("rollout dry-run"),
+                DryRun(
+                    loaded,
+                    data,
+                    behaviour,
+                    time_scale=time_scale,
+                    remote=remote,
+                    on_stage=stage,
+                ) as run_,
+            ):
+                if remote is not None and fmt == "text":
+                    assert run_.deployment is not None
+                    stderr.print(
+                        f"state machine {run_.deployment.state_machine_arn} at {remote.url}; "
+                        f"step handlers on http://{remote.lambda_host}:{remote.lambda_port}",
+                        highlight=False,
+                    )
+                stage(f"starting release {loaded.release}")
+                result = run_.run(timeout=timeout, on_progress=show, report_interruptions=True)
+        finally:
+            if live is not None:
+                live.stop()
+        if remote is not None and not result.lambda_invocations:
+            stderr.print(
+                f"[yellow]![/] the engine at {remote.url} never called the step handlers on port "
+                f"{remote.lambda_port}: does its LAMBDA_ENDPOINT point there?"
+                + (f" ({result.execution.error})" if result.execution.error else ""),
+                highlight=False,
+            )
+        document = result.contract()
+        document["command_wall_seconds"] = round(command_seconds(began), 3)
+        if fmt == "json":
+            emit_json(document)
+        else:
+            render_report(stdout, document)
+            if notifications:
+                for note in document["notifications"]:
+                    stdout.print(f"[bold]SNS: {note['subject']}[/]")
+                    stdout.print(note["message"], markup=False, highlight=False)
+        return EXIT_BY_STATUS.get(result.status, 1)
+
+    raise typer.Exit(guarded(fmt, run))
+
+
+@app.command()
+def start(
+    manifest: ManifestArg,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the release to its end.")] = False,
+    engine: EngineOpt = None,
+    fmt: FormatOpt = TextOrJson.text,
+    timeout: Annotated[
+        float, typer.Option(help="With --wait: give up after this many seconds.")
+    ] = 7 * 86400.0,
+) -> None:
+    """Start the release (execution name = release id; a repeat start is the same execution).
+
+    Validates and plans locally first (exit 2, nothing started, on a bad manifest). Prints the
+    execution ARN; with `--wait`, follows it and exits 0 SUCCEEDED/ROLLED_FORWARD, 1 otherwise,
+    with the cause of a failed end. A second start of a running release starts nothing: it says
+    "already started" (and follows it with `--wait`); a start of a release that has ended exits 1
+    with its status: a release id runs once.
+
+    Examples:
+
+    * `rollout start release.yaml --wait --format json` (a pipeline)
+    * `rollout start release.yaml --engine http://localhost:8083`
+    """
+
+    def run() -> int:
+        from orchestrator.cli.connect import connect
+        from orchestrator.operations import describe, describe_cause
+
+        loaded = load_manifest(manifest)
+        plan_release(loaded)
+        data = parse_document(manifest.read_text(encoding="utf-8"), str(manifest))
+        conn = connect(engine)
+        hint = engine_flags(engine)
+        release = loaded.release
+        arn = conn.execution_arn(release)
+        existing = describe(conn.sfn, arn)
+        started = False
+        if existing.status == "NOT_STARTED":
+            payload = json.dumps({"manifest": data, "options": {}})
+            try:
+                arn = conn.sfn.start_execution(
+                    stateMachineArn=conn.state_machine_arn, name=release, input=payload
+                )["executionArn"]
+                started = True
+            except conn.sfn.exceptions.ExecutionAlreadyExists:
+                existing = describe(conn.sfn, arn)
+        if not started and existing.ended:
+            return already_ran(conn, release, arn, existing, fmt, hint)
+        if not wait:
+            document = {
+                "release": release,
+                "execution_arn": arn,
+                "started": started,
+                "already_started": not started,
+            }
+            if fmt == "json":
+                emit_json(document)
+            else:
+                stdout.print(
+                    f"{'started' if started else 'already started'}: {arn}\n"
+                    f"follow it with: rollout status {release}{hint}",
+                    highlight=False,
+                )
+            return 0
+        if not started and fmt == "text":
+            stderr.print(f"already started: {arn}; following it", highlight=False)
+        report = follow(conn, release, arn, timeout, fmt)
+        document = {"release": release, "execution_arn": arn, **report}
+        if fmt == "json":
+            emit_json(document)
+        else:
+            render_report(stdout, document)
+            if report.get("cause"):
+                stdout.print(
+                    Text.assemble(("Cause", "bold red"), ": ", describe_cause(report["cause"]))
+                )
+            stdout.print(f"see: rollout status {release}{hint}", highlight=False)
+        return EXIT_BY_STATUS.get(str(report.get("status")), 1)
+
+    raise typer.Exit(guarded(fmt, run))
+
+
+def already_ran(conn: Any, release: str, arn: str, execution: Any, fmt: str, hint: str) -> int:
+    """`start` of a release whose execution has ended: nothing is started, exit 1."""
+    report: dict[str, Any] | None = None
+    with contextlib.suppress(RolloutError, BotoCoreError, ClientError):
+        report = conn.ports.records.get(release, "report")
+    status = (report or {}).get("status") or execution.status
+    message = (
+        f"release {release} already ran ({status}): nothing was started. An execution name is "
+        "used once; to release again, give the manifest a new `release:` id. Its result: "
+        f"rollout status {release}{hint}"
+    )
+    if fmt == "json":
+        emit_json(
+            {
+                "release": release,
+                "execution_arn": arn,
+                "started": False,
+                "already_started": True,
+                "status": status,
+                "errors": [{"path": "release", "message": message}],
+            }
+        )
+    else:
+        stderr.print(message, highlight=False)
+    return 1
+
+
+def follow(conn: Any, release: str, arn: str, timeout: float, fmt: str) -> dict[str, Any]:
+    """Poll the execution until it ends; live progress on stderr in text mode. The result is the
+    release's report (or, when it stored none, its status), with ``cause``: why a release that
+    did not complete ended, read from the report or the execution's history."""
+    from orchestrator.local.runner import last_report
+    from orchestrator.operations import describe, failure_cause, history, release_status
+
+    deadline = time.monotonic() + timeout
+    live = Live(console=stderr, refresh_per_second=4, transient=True) if fmt == "text" else None
+    if live is not None:
+        live.start()
+    try:
+        while True:
+            described = conn.sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                return {"status": "RUNNING", "note": f"still running after {timeout:g}s"}
+            if live is not None:
+                # progress is a nicety: a record not written yet, a table elsewhere (Step
+                # Functions Local) or a failed read must never end the wait
+                try:
+                    status = release_status(conn.ports, release)
+                    live.update(progress_table(status_snapshot(status)))
+                except (RolloutError, BotoCoreError, ClientError):
+                    pass
+            time.sleep(1.0)
+    finally:
+        if live is not None:
+            live.stop()
+    execution = describe(conn.sfn, arn)
+    events = history(conn.sfn, arn)
+    report: dict[str, Any] | None = None
+    if described.get("output"):
+        with contextlib.suppress(ValueError):
+            report = json.loads(described["output"])
+    report = report or last_report(events)
+    cause = failure_cause(execution, report, events)
+    if report is None:  # it ended before it could report (e.g. at ValidateAndPlan)
+        report = {
+            "status": "SUCCEEDED" if execution.status == "SUCCEEDED" else "FAILED",
+            "final": {},
+            "actions": [],
+            "error": execution.error,
+        }
+    return {**report, "cause": cause}
