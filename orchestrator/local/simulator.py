@@ -335,6 +335,7 @@ class Simulator:
             for name in self._components:
                 self._seed_function(name)
             self._seed_queues()
+            self._seed_alarms()
             start = self.clock.now()
             for qname, spec in self.manifest.queues.items():
                 behaviour = self.scenario.queue(qname)
@@ -346,6 +347,23 @@ class Simulator:
                     self._send(spec.name, schema, count, origin="backlog")
                     self._remaining[qname][schema] += count
             self._seeded = True
+
+    def _seed_alarms(self) -> None:
+        """Every alarm a gate watches exists (in OK: moto never evaluates alarms), as in an
+        account where the release would run; ValidateAndPlan refuses unknown alarm names."""
+        names = sorted({a for comp in self._components.values() for a in comp.gates.alarms})
+        cloudwatch = self._client("cloudwatch")
+        for name in names:
+            cloudwatch.put_metric_alarm(
+                AlarmName=name,
+                MetricName="Errors",
+                Namespace="AWS/Lambda",
+                Statistic="Sum",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=1.0,
+                ComparisonOperator="GreaterThanOrEqualToThreshold",
+            )
 
     def _ensure_role(self) -> str:
         if self._role_arn is not None:

@@ -23,10 +23,22 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Literal, NoReturn
 
-from orchestrator.errors import GateFailedError, MetricsUnreadableError, NotEnoughTrafficError
+from orchestrator.errors import (
+    AliasDriftError,
+    GateFailedError,
+    MetricsUnreadableError,
+    NotEnoughTrafficError,
+)
 from orchestrator.model.steps import ComponentInput, ComponentRecord, Phase, ShiftState, Verdict
 from orchestrator.release import ledger
-from orchestrator.release.shifting import check_not_stopped, move_alias, target_weights
+from orchestrator.release.shifting import (
+    check_not_stopped,
+    expected_state,
+    fmt_weights,
+    move_alias,
+    same_weights,
+    target_weights,
+)
 from orchestrator.release.verify import verify
 from orchestrator.step_handler import entrypoint, logger
 
@@ -133,6 +145,23 @@ def hold_metrics_unreadable(
     )
 
 
+def check_alias_where_left(ports: Ports, context: ReleaseContext, name: str) -> None:
+    """An alias moved by hand during the bake is drift, reported as such (not as a version with
+    too few invocations): nothing is judged on traffic this release did not route."""
+    comp = context.component(name)
+    record = ledger.get_component(ports.records, context.manifest.release, name)
+    expected = expected_state(context, record)
+    current = ports.alias_reads.read(comp.function, comp.alias)
+    if not same_weights(current.weights, expected):
+        raise AliasDriftError(
+            f"alias {comp.function_name}:{comp.alias} is at [{fmt_weights(current.weights)}] but "
+            f"release {context.manifest.release} left it at [{fmt_weights(expected)}] for this "
+            "bake: someone moved it. Nothing was judged or overwritten; see "
+            "runbooks/alias-drift.md",
+            component=name,
+        )
+
+
 def advance(event: ComponentInput, ports: Ports) -> ShiftState:
     assert event.shift is not None, "Advance needs the shift cursor from PrepareShift"
     shift = event.shift
@@ -142,6 +171,7 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
     check_not_stopped(ports, event.release)
     if shift.done:
         return shift
+    check_alias_where_left(ports, context, name)  # drift before the verdict, never after
     verdict = verify(ports, context, name, shift)
     record = record_verdict(ports, event.release, name, verdict)
     logger.info(

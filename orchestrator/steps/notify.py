@@ -177,11 +177,14 @@ def notify(event: NotifyInput, ports: Ports) -> Notice:
         notice = hold_report(ports, context)
     else:
         notice = situation_report(ports, context, event.on_failure)
-    try:
-        ports.notifier.publish(notice.subject, notice.message)
-    except RolloutError:
-        # never lose the situation: it is in the log, the ledger, and `rollout status`
-        logger.exception("could not publish the situation report")
+    # once per round, kind and refusal: a retried Notify does not page twice
+    key = f"notified#{rollforward.round}#{rollforward.kind or 'none'}#{len(rollforward.rejections)}"
+    if ports.records.put_new(event.release, key, {"subject": notice.subject}):
+        try:
+            ports.notifier.publish(notice.subject, notice.message)
+        except RolloutError:
+            # never lose the situation: it is in the log, the ledger, and `rollout status`
+            logger.exception("could not publish the situation report")
     ports.records.put(event.release, "notice", notice.model_dump(mode="json"))
     return notice
 

@@ -21,7 +21,31 @@ from orchestrator.release.shifting import fmt_weights, same_weights
 from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
+    from orchestrator.model.manifest import Manifest
     from orchestrator.ports import Ports
+
+
+def check_alarms(ports: Ports, manifest: Manifest) -> None:
+    """Every alarm a gate watches exists (DescribeAlarms), before any alias moves: a misspelt
+    alarm is a manifest mistake, not a version that broke."""
+    wanted: dict[str, list[str]] = {}
+    for name, comp in manifest.resolved.items():
+        for alarm in comp.gates.alarms:
+            wanted.setdefault(alarm, []).append(name)
+    if not wanted:
+        return
+    found = ports.metrics.alarm_states(sorted(wanted))
+    missing = [
+        Issue(
+            f"components.{components[0]}.gates.alarms",
+            f"alarm {alarm!r} does not exist in CloudWatch (used by "
+            f"{', '.join(components)}): fix its name or create it",
+        )
+        for alarm, components in sorted(wanted.items())
+        if alarm not in found
+    ]
+    if missing:
+        raise ManifestError(missing)
 
 
 def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
@@ -87,6 +111,7 @@ def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
                 raise ResourceMissingError(
                     f"queue {url} (queues.{qname}) does not exist", resource=url
                 )
+    check_alarms(ports, manifest)
     ledger.save_context(ports.records, release, event.manifest, plan, event.options, resolved_from)
     hotfix_wait = event.options.hotfix_timeout_seconds or manifest.hotfix_timeout_seconds
     return PlanOutput(
@@ -101,7 +126,7 @@ def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
     )
 
 
-PORTS = ("alias_reads", "queues", "records")
+PORTS = ("alias_reads", "metrics", "queues", "records")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("ValidateAndPlan", StartInput, validate_and_plan, PORTS)

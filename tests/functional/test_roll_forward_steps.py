@@ -370,3 +370,41 @@ def test_cleanup_failed_tells_on_call_and_ends_with_the_release_status() -> None
     assert out["cleanup"]["stage"] == "locks"
     [(subject, message)] = release.fakes.notifier.published
     assert "lock" in subject and "runbooks/lock-left-behind.md" in message
+
+
+def test_an_alias_moved_by_hand_during_a_bake_is_drift_before_any_verdict() -> None:
+    """Issue 9: `update-alias ... --function-version 17` at the 50% bake is drift, reported as
+    such, not three INCONCLUSIVE verdicts and a hotfix demand."""
+    from orchestrator.steps.advance import advance
+
+    release = Release()
+    shift = release.prepare("enrich")
+    release.fakes.aliases.add_alias("enrich", "live", {"17": 100.0})  # by hand
+    with pytest.raises(AliasDriftError, match="someone moved it"):
+        advance(ComponentInput(release=RELEASE, component="enrich", shift=shift), release.ports)
+    assert release.record("enrich").verdicts == []
+
+
+def test_a_retried_notify_pages_once() -> None:
+    from orchestrator.steps.notify import NotifyInput, notify
+
+    release = Release()
+    release.shift_fully("enrich")
+    release.prepare("ingest")
+    canary_failure(release)
+    assess_safety(AssessInput(release=RELEASE, freeze={"kind": "gate"}), release.ports)
+    notify(NotifyInput(release=RELEASE), release.ports)
+    notify(NotifyInput(release=RELEASE), release.ports)  # a retry after its effect
+    assert len(release.fakes.notifier.published) == 1
+
+
+def test_an_alarm_that_does_not_exist_is_refused_before_any_move() -> None:
+    """Issue 9: a misspelt alarm name is a manifest mistake at ValidateAndPlan, not a broken
+    version later."""
+    data = seed()
+    data["components"]["enrich"]["gates"] = {"alarms": ["enrich-5xx", "enrich-5xxx"]}
+    fakes = Fakes()
+    fakes.metrics.set_alarm("enrich-5xx", "OK")
+    with pytest.raises(ManifestError, match="'enrich-5xxx' does not exist"):
+        fakes.plan_release(data)
+    assert fakes.aliases.moves == []
