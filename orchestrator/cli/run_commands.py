@@ -30,7 +30,7 @@ from orchestrator.cli.base import (
 from orchestrator.cli.views import (
     progress_table,
     render_report,
-    status_snapshot,
+    status_view,
 )
 from orchestrator.errors import RolloutError
 from orchestrator.model.load import load_manifest, parse_document
@@ -267,7 +267,7 @@ def start(
             return 0
         if not started and fmt == "text":
             stderr.print(f"already started: {arn}; following it", highlight=False)
-        report = follow(conn, release, arn, timeout, fmt)
+        report = follow(conn, release, arn, timeout, fmt, hint)
         document = {"release": release, "execution_arn": arn, **report}
         if fmt == "json":
             emit_json(document)
@@ -310,8 +310,12 @@ def already_ran(conn: Any, release: str, arn: str, execution: Any, fmt: str, hin
     return 1
 
 
-def follow(conn: Any, release: str, arn: str, timeout: float, fmt: str) -> dict[str, Any]:
-    """Poll the execution until it ends; live progress on stderr in text mode. The result is the
+def follow(
+    conn: Any, release: str, arn: str, timeout: float, fmt: str, hint: str = ""
+) -> dict[str, Any]:
+    """Poll the execution until it ends; in text mode a live view on stderr: what `rollout
+    status` shows, so a hotfix wait or a hold appears with the commands that answer it (``hint``:
+    the flags that reach the same engine). The result is the
     release's report (or, when it stored none, its status), with ``cause``: why a release that
     did not complete ended, read from the report or the execution's history."""
     from orchestrator.local.runner import last_report
@@ -332,8 +336,8 @@ def follow(conn: Any, release: str, arn: str, timeout: float, fmt: str) -> dict[
                 # progress is a nicety: a record not written yet, a table elsewhere (Step
                 # Functions Local) or a failed read must never end the wait
                 try:
-                    status = release_status(conn.ports, release)
-                    live.update(progress_table(status_snapshot(status)))
+                    status = release_status(conn.ports, release, sfn=conn.sfn, execution_arn=arn)
+                    live.update(status_view(status, hint))
                 except (RolloutError, BotoCoreError, ClientError):
                     pass
             time.sleep(1.0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -130,12 +130,17 @@ def wait_line(timing: dict[str, Any]) -> str:
     return f"since {timing['since']}, {timing['left']} left (until {timing['deadline']})"
 
 
-def render_status(document: dict[str, Any], hint: str) -> None:
+def status_view(document: dict[str, Any], hint: str) -> Group:
+    """What `rollout status` shows, as one renderable (also `start --wait`'s live view): the
+    execution, the cause of a bad end, the components, queues, a hotfix wait or a hold with the
+    commands that answer it."""
     from orchestrator.operations import describe_cause
+
+    parts: list[RenderableType] = []
 
     release = document["release"]
     run_state = document.get("execution") or {}
-    stdout.print(
+    parts.append(
         Text.assemble(
             (release, "bold"),
             f": execution {run_state.get('status', 'unknown')}",
@@ -145,42 +150,38 @@ def render_status(document: dict[str, Any], hint: str) -> None:
     )
     cause = document.get("cause")
     if cause:
-        stdout.print(Text.assemble(("Cause", "bold red"), ": ", describe_cause(cause)))
+        parts.append(Text.assemble(("Cause", "bold red"), ": ", describe_cause(cause)))
     if document["components"]:
-        stdout.print(progress_table(status_snapshot(document)))
+        parts.append(progress_table(status_snapshot(document)))
     if document["queues"]:
-        stdout.print("[bold]Queues[/]")
+        parts.append(Text("Queues", style="bold"))
         for row in document["queues"]:
-            stdout.print(queue_line(row), markup=False, highlight=False)
+            parts.append(Text(queue_line(row)))
     waiting = document.get("waiting_for_hotfix")
     if waiting:
         needs = waiting.get("requirements") or {}
-        stdout.print(
+        parts.append(
             Text.assemble(
                 (f"Waiting for a hotfix of {waiting.get('broken')}", "bold yellow"),
                 f" (broken by {waiting.get('trigger')}'s shift) {wait_line(waiting)}",
             )
         )
         for reason in waiting.get("reasons") or []:
-            stdout.print(f"  - {reason}", markup=False, highlight=False)
-        stdout.print(
-            f"  must read: {needs.get('reads')}; may write: {needs.get('writes')}",
-            markup=False,
-            highlight=False,
-        )
+            parts.append(Text(f"  - {reason}"))
+        parts.append(Text(f"  must read: {needs.get('reads')}; may write: {needs.get('writes')}"))
         reads = " ".join(
             f"--reads {q}={','.join(str(s) for s in schemas)}"
             for q, schemas in sorted((needs.get("reads") or {}).items())
         )
-        stdout.print(
-            f"  hand it over: rollout hotfix {release} --component {waiting.get('broken')} "
-            f"--version <VERSION>{' ' + reads if reads else ''}{hint}",
-            markup=False,
-            highlight=False,
+        parts.append(
+            Text(
+                f"  hand it over: rollout hotfix {release} --component {waiting.get('broken')} "
+                f"--version <VERSION>{' ' + reads if reads else ''}{hint}"
+            )
         )
     held = document.get("held")
     if held:
-        stdout.print(
+        parts.append(
             Text.assemble(
                 ("Held", "bold yellow"),
                 f": the gate of {held.get('component')}@{held.get('version')} at "
@@ -189,13 +190,16 @@ def render_status(document: dict[str, Any], hint: str) -> None:
             )
         )
         for reason in held.get("reasons") or []:
-            stdout.print(f"  - {reason}", markup=False, highlight=False)
-        stdout.print(
-            f"  continue: rollout resume {release}{hint}; stop: rollout abort {release}{hint}",
-            markup=False,
-            highlight=False,
+            parts.append(Text(f"  - {reason}"))
+        parts.append(
+            Text(f"  continue: rollout resume {release}{hint}; stop: rollout abort {release}{hint}")
         )
     if document.get("report"):
-        stdout.print(f"final status: {document['report']['status']}")
+        parts.append(f"final status: {document['report']['status']}")
     for problem in document.get("problems") or []:
-        stdout.print(Text.assemble(("! ", "bold yellow"), problem))
+        parts.append(Text.assemble(("! ", "bold yellow"), problem))
+    return Group(*parts)
+
+
+def render_status(document: dict[str, Any], hint: str) -> None:
+    stdout.print(status_view(document, hint))
