@@ -45,6 +45,18 @@ class Notice(BaseModel):
     """True: nothing is broken, the gate could not judge: wait for ``rollout resume``."""
 
 
+def live_lines(ports: Ports, context: ReleaseContext) -> list[str]:
+    """Every component's live weights and status, then every queue: the middle of a notice."""
+    lines = ["Live aliases:"]
+    records = ledger.all_components(ports.records, context.manifest.release)
+    for name, weights in sorted(alias_weights(ports, context).items()):
+        status = records[name].status if name in records else "unchanged"
+        lines.append(f"  {name}: [{fmt_weights(weights)}] ({status})")
+    lines.append("Queues:")
+    lines.extend(queue_lines(ports, context))
+    return lines
+
+
 HOLD_WHY = {
     "not-enough-traffic": "not enough traffic to judge",
     "metrics-unreadable": "CloudWatch metrics could not be read (an environment problem)",
@@ -64,13 +76,7 @@ def hold_report(ports: Ports, context: ReleaseContext) -> Notice:
     for reason in hold.get("reasons") or []:
         lines.append(f"  - {reason}")
     lines.append("")
-    lines.append("Live aliases:")
-    records = ledger.all_components(ports.records, release)
-    for name, weights in sorted(alias_weights(ports, context).items()):
-        status = records[name].status if name in records else "unchanged"
-        lines.append(f"  {name}: [{fmt_weights(weights)}] ({status})")
-    lines.append("Queues:")
-    lines.extend(queue_lines(ports, context))
+    lines.extend(live_lines(ports, context))
     lines += [
         "",
         "When there is traffic again (or CloudWatch answers), continue: the step re-bakes and is "
@@ -123,13 +129,7 @@ def situation_report(ports: Ports, context: ReleaseContext, on_failure: str) -> 
     if values:
         lines.append("Values: " + ", ".join(f"{k}={v:g}" for k, v in sorted(values.items())))
     lines.append("")
-    lines.append("Live aliases:")
-    records = ledger.all_components(ports.records, release)
-    for name, weights in sorted(alias_weights(ports, context).items()):
-        status = records[name].status if name in records else "unchanged"
-        lines.append(f"  {name}: [{fmt_weights(weights)}] ({status})")
-    lines.append("Queues:")
-    lines.extend(queue_lines(ports, context))
+    lines.extend(live_lines(ports, context))
     if rollforward.decisions:
         lines.append("What the orchestrator did:")
         for decision in rollforward.decisions:
