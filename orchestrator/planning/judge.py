@@ -1,0 +1,444 @@
+"""The sequential judge: the new version's error rate against the old one's, anytime-valid (pure).
+
+The question, per component shift: is the new version's error rate at most ``r = 1 + tolerance``
+times the old version's? Each bake window (a minute, or a whole bake) brings the invocations and
+errors of both versions behind the alias over the same minutes. Conditional on the window's total
+errors ``E``, under the null boundary (rate ratio exactly ``r``) the new version's share of them
+is ``Binomial(E, p0)`` with ``p0 = r * n_new / (r * n_new + n_old)``; under any ratio ``<= r`` its
+share is stochastically smaller.
+
+*Failing.* For each alternative ratio ``rho`` of a fixed grid above ``r`` (``r * 1.5, 2, 3, 5,
+10``), the product over windows of the binomial likelihood ratio of ``p1(rho)`` against ``p0`` is a
+test supermartingale under every null ratio ``<= r`` (``E[LR] = (p p1/p0 + (1-p)(1-p1)/(1-p0))^E
+<= 1`` when ``p <= p0 < p1``); so is the equal-weight mixture of these products (the e-value). By
+Ville's inequality the chance that it *ever* reaches ``1 / alpha`` is at most ``alpha``, so the
+judge may look after every window, every bake and every step without inflating the false-alarm
+rate. FAILED when it does. A zero-error baseline is no escape: with no baseline errors every
+canary error multiplies the e-value by ``p1 / p0 > 1``.
+
+*Passing early.* The mirror test of "the ratio is at least ``r``" against alternatives below
+``r`` (``r / 1.5``, ``r / 2`` and ``1.0`` when ``1.0 < r``): when its e-value reaches ``1 / alpha``
+and the current step has ``min_invocations`` invocations of the new version, the step may end
+early (PASSED). Without errors there is no evidence either way: the bake runs its full length and
+ends PASSED (as the threshold rule does) once ``min_invocations`` is met.
+
+*At 100%* no old version is left behind the alias. The judge then compares the new version with
+the old version's counts accumulated in the earlier windows of this shift: for failing, with the
+Clopper-Pearson upper bound of the old rate (one-sided, level ``alpha``), for passing with its lower
+bound, each new window adding a one-sample binomial likelihood ratio of ``rho * bound`` against
+``r * bound``. The bound holds with probability ``1 - alpha``, so the whole shift's false-alarm
+rate is at most ``2 * alpha`` by the union bound: the judge tests at ``alpha / 2``
+(``test_alpha``) to keep the total at ``alpha``. A shift that starts at 100% with no earlier
+evidence has nothing to compare with: only the absolute ceiling can fail it.
+
+``max_error_rate`` (when set) stays an absolute ceiling: a new version above it FAILS whatever the
+baseline, once it had ``min_invocations`` invocations. Too little traffic never FAILS and never
+PASSES (INCONCLUSIVE); an impossible figure (negative, or more errors than invocations) is ERROR.
+
+The budget: ``false_alarm_rate`` is for the whole release, split Bonferroni-style across the
+release's shifted components and the downstream checks of each (``alpha_per_check``).
+
+The evidence is a small serialisable state (``JudgeState.to_dict`` / ``from_dict``): the log
+e-values per alternative and cumulative counts, carried across windows and steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from orchestrator.model.steps import Phase
+
+FAIL_MULTIPLIERS = (1.5, 2.0, 3.0, 5.0, 10.0)
+"""Alternatives for failing: ``rho = r * m``."""
+PASS_DIVISORS = (1.5, 2.0)
+"""Alternatives for passing: ``rho = r / d``, and ``1.0`` when ``1.0 < r``."""
+CONFIDENCE = 0.95
+"""The level of the reported (fixed-sample) interval of the ratio."""
+
+
+def alpha_per_check(
+    false_alarm_rate: float, shifted_components: int, checks_per_component: int = 1
+) -> float:
+    """One check's share of the release's false-alarm budget (Bonferroni).
+
+    ``checks_per_component`` counts the shifted version's own test plus one per downstream
+    consumer judged on its behalf. Every check's chance of ever false-alarming is at most its
+    share, so the release's is at most ``false_alarm_rate``.
+    """
+    if not 0.0 < false_alarm_rate < 1.0:
+        raise ValueError(f"false_alarm_rate must be in (0, 1), got {false_alarm_rate}")
+    checks = max(1, shifted_components) * max(1, checks_per_component)
+    return false_alarm_rate / checks
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    alpha: float
+    """This check's false-alarm budget (``alpha_per_check``)."""
+    tolerance: float = 0.25
+    min_invocations: int = 20
+    max_error_rate: float | None = None
+    early_pass: bool = True
+
+    @property
+    def ratio(self) -> float:
+        return 1.0 + self.tolerance
+
+    @property
+    def test_alpha(self) -> float:
+        """Half the budget for the e-value, half for the old rate's bound at 100%."""
+        return self.alpha / 2.0
+
+    @property
+    def fail_rhos(self) -> tuple[float, ...]:
+        return tuple(self.ratio * m for m in FAIL_MULTIPLIERS)
+
+    @property
+    def pass_rhos(self) -> tuple[float, ...]:
+        rhos = [self.ratio / d for d in PASS_DIVISORS]
+        if self.ratio > 1.0:
+            rhos.append(1.0)
+        return tuple(sorted(set(rhos), reverse=True))
+
+
+@dataclass(frozen=True)
+class Window:
+    """Invocations and errors of both versions over the same minutes (``old`` 0 at 100%)."""
+
+    new_invocations: float
+    new_errors: float
+    old_invocations: float = 0.0
+    old_errors: float = 0.0
+
+
+@dataclass(frozen=True)
+class JudgeState:
+    """The evidence of one component shift, carried across windows and steps."""
+
+    log_e_fail: tuple[float, ...] = ()
+    log_e_pass: tuple[float, ...] = ()
+    new_invocations: int = 0
+    new_errors: int = 0
+    old_invocations: int = 0
+    old_errors: int = 0
+    step_invocations: int = 0
+    """New-version invocations since the current step began (``begin_step``)."""
+    windows: int = 0
+    reference: tuple[float, float] | None = None
+    """The old rate's (lower, upper) bound, fixed at the first window without an old version."""
+    invalid: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "log_e_fail": list(self.log_e_fail),
+            "log_e_pass": list(self.log_e_pass),
+            "new_invocations": self.new_invocations,
+            "new_errors": self.new_errors,
+            "old_invocations": self.old_invocations,
+            "old_errors": self.old_errors,
+            "step_invocations": self.step_invocations,
+            "windows": self.windows,
+            "reference": list(self.reference) if self.reference is not None else None,
+            "invalid": self.invalid,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JudgeState:
+        reference = data.get("reference")
+        return cls(
+            log_e_fail=tuple(float(v) for v in data.get("log_e_fail", ())),
+            log_e_pass=tuple(float(v) for v in data.get("log_e_pass", ())),
+            new_invocations=int(data.get("new_invocations", 0)),
+            new_errors=int(data.get("new_errors", 0)),
+            old_invocations=int(data.get("old_invocations", 0)),
+            old_errors=int(data.get("old_errors", 0)),
+            step_invocations=int(data.get("step_invocations", 0)),
+            windows=int(data.get("windows", 0)),
+            reference=(float(reference[0]), float(reference[1])) if reference else None,
+            invalid=data.get("invalid"),
+        )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    new_invocations: int
+    new_errors: int
+    old_invocations: int
+    old_errors: int
+    ratio: float | None
+    """Estimated ratio of error rates (new / old); ``inf`` with errors only on the new side."""
+    interval: tuple[float, float] | None
+    """95% Clopper-Pearson interval of the ratio (fixed-sample: not anytime-valid)."""
+    e_fail: float
+    e_pass: float
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Judgement:
+    phase: Phase
+    reasons: list[str]
+    evidence: Evidence
+    early: bool = field(default=False)
+    """PASSED (or FAILED) before the bake's end."""
+
+
+def start(config: JudgeConfig) -> JudgeState:
+    return JudgeState(
+        log_e_fail=tuple(0.0 for _ in config.fail_rhos),
+        log_e_pass=tuple(0.0 for _ in config.pass_rhos),
+    )
+
+
+def begin_step(state: JudgeState) -> JudgeState:
+    """A new traffic step: the evidence carries on, the step's invocation count starts over."""
+    return replace(state, step_invocations=0)
+
+
+def _count(value: float) -> int | None:
+    if not math.isfinite(value) or value < 0:
+        return None
+    return round(value)
+
+
+def _log_lr(k: int, n: int, p1: float, p0: float) -> float:
+    """log of the binomial likelihood ratio of ``p1`` against ``p0`` for ``k`` of ``n``."""
+    if n == 0:
+        return 0.0
+    if p0 <= 0.0:
+        return 0.0 if k == 0 and p1 <= 0.0 else (math.inf if p1 > 0.0 and k > 0 else 0.0)
+    out = 0.0
+    if k:
+        out += k * (math.log(p1) - math.log(p0)) if p1 > 0.0 else -math.inf
+    if n - k:
+        if p0 >= 1.0:
+            return math.inf
+        out += (n - k) * (math.log1p(-p1) - math.log1p(-p0)) if p1 < 1.0 else -math.inf
+    return out
+
+
+def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeState:
+    """Add one window's counts to the evidence."""
+    if not state.log_e_fail:
+        fresh = start(config)
+        state = replace(state, log_e_fail=fresh.log_e_fail, log_e_pass=fresh.log_e_pass)
+    counts = [
+        _count(window.new_invocations),
+        _count(window.new_errors),
+        _count(window.old_invocations),
+        _count(window.old_errors),
+    ]
+    if any(c is None for c in counts):
+        return replace(state, invalid=f"a figure is not a count: {window}")
+    n_new, k_new, n_old, k_old = (c or 0 for c in counts)
+    if k_new > n_new or k_old > n_old:
+        return replace(state, invalid=f"more errors than invocations: {window}")
+    r = config.ratio
+    log_fail = list(state.log_e_fail)
+    log_pass = list(state.log_e_pass)
+    reference = state.reference
+    if n_old > 0 and n_new > 0:
+        total = k_new + k_old
+        p0 = r * n_new / (r * n_new + n_old)
+        for i, rho in enumerate(config.fail_rhos):
+            log_fail[i] += _log_lr(k_new, total, rho * n_new / (rho * n_new + n_old), p0)
+        for i, rho in enumerate(config.pass_rhos):
+            log_pass[i] += _log_lr(k_new, total, rho * n_new / (rho * n_new + n_old), p0)
+    elif n_new > 0 and n_old == 0 and state.old_invocations > 0:
+        if reference is None:
+            a = config.test_alpha
+            reference = (
+                _beta_quantile(a, state.old_errors, state.old_invocations - state.old_errors + 1)
+                if state.old_errors > 0
+                else 0.0,
+                _beta_quantile(
+                    1.0 - a, state.old_errors + 1, state.old_invocations - state.old_errors
+                )
+                if state.old_errors < state.old_invocations
+                else 1.0,
+            )
+        low, high = reference
+        q0 = min(r * high, 1.0)
+        if q0 < 1.0:
+            for i, rho in enumerate(config.fail_rhos):
+                log_fail[i] += _log_lr(k_new, n_new, min(rho * high, 1.0), q0)
+        q0 = min(r * low, 1.0)
+        if 0.0 < q0 < 1.0:
+            for i, rho in enumerate(config.pass_rhos):
+                log_pass[i] += _log_lr(k_new, n_new, rho * low, q0)
+    return replace(
+        state,
+        log_e_fail=tuple(log_fail),
+        log_e_pass=tuple(log_pass),
+        new_invocations=state.new_invocations + n_new,
+        new_errors=state.new_errors + k_new,
+        old_invocations=state.old_invocations + n_old,
+        old_errors=state.old_errors + k_old,
+        step_invocations=state.step_invocations + n_new,
+        windows=state.windows + 1,
+        reference=reference,
+    )
+
+
+def mixture(log_values: Sequence[float]) -> float:
+    """The equal-weight mixture of e-values given by their logs (``inf`` allowed)."""
+    if not log_values:
+        return 1.0
+    top = max(log_values)
+    if top == math.inf:
+        return math.inf
+    if top == -math.inf:
+        return 0.0
+    return math.exp(top) * sum(math.exp(v - top) for v in log_values) / len(log_values)
+
+
+def decide(
+    config: JudgeConfig, state: JudgeState, *, bake_complete: bool, with_interval: bool = True
+) -> Judgement:
+    """The verdict on the evidence so far.
+
+    Mid-bake (``bake_complete=False``) INCONCLUSIVE means "keep baking"; at the bake's end a shift
+    that has its ``min_invocations`` in this step and no conclusive regression PASSES.
+    """
+    threshold = 1.0 / config.test_alpha
+    e_fail = mixture(state.log_e_fail)
+    e_pass = mixture(state.log_e_pass)
+    evidence = Evidence(
+        new_invocations=state.new_invocations,
+        new_errors=state.new_errors,
+        old_invocations=state.old_invocations,
+        old_errors=state.old_errors,
+        ratio=estimated_ratio(state),
+        interval=ratio_interval(state) if with_interval else None,
+        e_fail=e_fail,
+        e_pass=e_pass,
+        threshold=threshold,
+    )
+
+    def judged(phase: Phase, reason: str, early: bool = False) -> Judgement:
+        return Judgement(phase=phase, reasons=[reason], evidence=evidence, early=early)
+
+    if state.invalid is not None:
+        return judged(Phase.ERROR, state.invalid)
+    enough = state.step_invocations >= max(1, config.min_invocations)
+    if (
+        config.max_error_rate is not None
+        and enough
+        and state.new_invocations > 0
+        and state.new_errors / state.new_invocations > config.max_error_rate
+    ):
+        rate = state.new_errors / state.new_invocations
+        return judged(
+            Phase.FAILED,
+            f"error rate {rate:.4g} above the ceiling max_error_rate {config.max_error_rate}",
+        )
+    if e_fail >= threshold:
+        return judged(
+            Phase.FAILED,
+            f"error rate ratio above {config.ratio:g} (e-value {e_fail:.3g} >= {threshold:.3g})",
+            early=not bake_complete,
+        )
+    if not enough:
+        return judged(
+            Phase.INCONCLUSIVE,
+            f"{state.step_invocations} invocations of the new version in this step, "
+            f"fewer than min_invocations {max(1, config.min_invocations)}",
+        )
+    if config.early_pass and e_pass >= threshold:
+        return judged(
+            Phase.PASSED,
+            f"error rate ratio below {config.ratio:g} (e-value {e_pass:.3g} >= {threshold:.3g})",
+            early=not bake_complete,
+        )
+    if bake_complete:
+        return judged(Phase.PASSED, "no conclusive regression over the whole bake")
+    return judged(Phase.INCONCLUSIVE, "not conclusive yet: keep baking")
+
+
+def estimated_ratio(state: JudgeState) -> float | None:
+    if state.new_invocations == 0 or state.old_invocations == 0:
+        return None
+    new_rate = state.new_errors / state.new_invocations
+    old_rate = state.old_errors / state.old_invocations
+    if old_rate == 0.0:
+        return math.inf if new_rate > 0.0 else None
+    return new_rate / old_rate
+
+
+def ratio_interval(state: JudgeState, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Clopper-Pearson on the new version's share of all errors, transformed to the ratio.
+
+    Fixed-sample (valid for one look at pooled counts, not anytime-valid): it is the evidence
+    shown to people, the decision is the e-value's.
+    """
+    n_new, n_old = state.new_invocations, state.old_invocations
+    k = state.new_errors
+    total = state.new_errors + state.old_errors
+    if n_new == 0 or n_old == 0 or total == 0:
+        return None
+    half = (1.0 - confidence) / 2.0
+    low = _beta_quantile(half, k, total - k + 1) if k > 0 else 0.0
+    high = _beta_quantile(1.0 - half, k + 1, total - k) if k < total else 1.0
+
+    def to_ratio(p: float) -> float:
+        return math.inf if p >= 1.0 else p * n_old / ((1.0 - p) * n_new)
+
+    return (to_ratio(low), to_ratio(high))
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularized incomplete beta function (Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-12:
+            break
+    return h
+
+
+def beta_cdf(x: float, a: float, b: float) -> float:
+    """The regularized incomplete beta function ``I_x(a, b)``."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    front = math.exp(log_front)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def _beta_quantile(q: float, a: float, b: float) -> float:
+    low, high = 0.0, 1.0
+    for _ in range(100):
+        mid = (low + high) / 2.0
+        if beta_cdf(mid, a, b) < q:
+            low = mid
+        else:
+            high = mid
+        if high - low < 1e-12:
+            break
+    return (low + high) / 2.0
