@@ -7,14 +7,14 @@ errors ``E``, under the null boundary (rate ratio exactly ``r``) the new version
 is ``Binomial(E, p0)`` with ``p0 = r * n_new / (r * n_new + n_old)``; under any ratio ``<= r`` its
 share is stochastically smaller.
 
-*Failing.* For each alternative ratio ``rho`` of a fixed grid above ``r`` (``r * 1.5, 2, 3, 5,
-10``), the product over windows of the binomial likelihood ratio of ``p1(rho)`` against ``p0`` is a
-test supermartingale under every null ratio ``<= r`` (``E[LR] = (p p1/p0 + (1-p)(1-p1)/(1-p0))^E
-<= 1`` when ``p <= p0 < p1``); so is the equal-weight mixture of these products (the e-value). By
-Ville's inequality the chance that it *ever* reaches ``1 / alpha`` is at most ``alpha``, so the
-judge may look after every window, every bake and every step without inflating the false-alarm
-rate. FAILED when it does. A zero-error baseline is no escape: with no baseline errors every
-canary error multiplies the e-value by ``p1 / p0 > 1``.
+*Failing.* For each alternative ratio ``rho`` of a fixed grid above ``r`` (``r`` times 1.5, 2, 3,
+5, 10, 30 and 100), the product over windows of the binomial likelihood ratio of ``p1(rho)``
+against ``p0`` is a test supermartingale under every null ratio ``<= r`` (``E[LR] = (p p1/p0 +
+(1-p)(1-p1)/(1-p0))^E <= 1`` when ``p <= p0 < p1``); so is the equal-weight mixture of these
+products (the e-value). By Ville's inequality the chance that it *ever* reaches ``1 / alpha`` is
+at most ``alpha``, so the judge may look after every window, every bake and every step without
+inflating the false-alarm rate. FAILED when it does. A zero-error baseline is no escape: with no
+baseline errors every canary error multiplies the e-value by ``p1 / p0 > 1``.
 
 *Passing early.* The mirror test of "the ratio is at least ``r``" against alternatives below
 ``r`` (``r / 1.5``, ``r / 2`` and ``1.0`` when ``1.0 < r``): when its e-value reaches ``1 / alpha``
@@ -51,8 +51,9 @@ from typing import Any
 
 from orchestrator.model.steps import Phase
 
-FAIL_MULTIPLIERS = (1.5, 2.0, 3.0, 5.0, 10.0)
-"""Alternatives for failing: ``rho = r * m``."""
+FAIL_MULTIPLIERS = (1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0)
+"""Alternatives for failing: ``rho = r * m``. The large ones make a few errors against a zero-error
+baseline conclusive (each then multiplies the e-value by nearly ``1 / p0``)."""
 PASS_DIVISORS = (1.5, 2.0)
 """Alternatives for passing: ``rho = r / d``, and ``1.0`` when ``1.0 < r``."""
 CONFIDENCE = 0.95

@@ -1,0 +1,213 @@
+"""The sequential judge (planning/judge.py): Kayenta's known failures are FAILED, healthy versions
+are not, too little data is INCONCLUSIVE, and the e-process keeps its false-alarm bound when looked
+at after every window (checked by a seeded simulation)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from orchestrator.model.steps import Phase
+from orchestrator.planning.judge import (
+    JudgeConfig,
+    JudgeState,
+    Window,
+    alpha_per_check,
+    begin_step,
+    beta_cdf,
+    decide,
+    observe,
+    ratio_interval,
+    start,
+)
+
+# one component's check in a single-component release with the default budget
+CONFIG = JudgeConfig(alpha=alpha_per_check(0.01, 1, 1), min_invocations=20)
+
+
+def run(
+    windows: list[Window], config: JudgeConfig = CONFIG, state: JudgeState | None = None
+) -> tuple[JudgeState, list[Phase]]:
+    """Observe each window, deciding after every one (as a bake that looks every minute)."""
+    state = state if state is not None else start(config)
+    phases = []
+    for i, window in enumerate(windows):
+        state = observe(config, state, window)
+        phases.append(decide(config, state, bake_complete=i == len(windows) - 1).phase)
+    return state, phases
+
+
+def test_alpha_per_check_splits_the_release_budget() -> None:
+    assert alpha_per_check(0.01, 20, 1) == pytest.approx(0.0005)
+    assert alpha_per_check(0.01, 10, 3) == pytest.approx(0.01 / 30)
+    assert alpha_per_check(0.01, 0, 0) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="false_alarm_rate"):
+        alpha_per_check(0.0, 3)
+
+
+# Kayenta's known failures, each a real regression
+
+
+def test_zero_error_baseline_does_not_let_a_canary_with_errors_pass() -> None:
+    """kayenta#799 / #377: a zero-error baseline made a canary with errors pass."""
+    _, phases = run([Window(60, 2, 540, 0)] * 5)
+    assert Phase.FAILED in phases
+    assert Phase.PASSED not in phases
+
+
+def test_sparse_errors_against_zeros_fail() -> None:
+    """kayenta#426: per-minute canary errors [0, 1, 2, 1, 0, 0] against a baseline of zeros."""
+    windows = [Window(60, k, 540, 0) for k in (0, 1, 2, 1, 0, 0)]
+    state, phases = run(windows)
+    assert phases[-1] is Phase.FAILED
+    assert Phase.PASSED not in phases
+    judgement = decide(CONFIG, state, bake_complete=True)
+    assert judgement.evidence.ratio == math.inf
+    assert judgement.evidence.new_errors == 4
+
+
+def test_rising_canary_errors_fail() -> None:
+    """kayenta#780: canary errors rising minute by minute against a steady 1% baseline."""
+    windows = [Window(60, k, 540, 5) for k in (0, 1, 2, 4, 8)]
+    _, phases = run(windows)
+    assert phases == [Phase.INCONCLUSIVE] * 4 + [Phase.FAILED]
+
+
+def test_ratio_estimate_and_interval_cover_a_regression() -> None:
+    state, _ = run([Window(1200, 14, 10800, 9)])
+    judgement = decide(CONFIG, state, bake_complete=True)
+    assert judgement.phase is Phase.FAILED
+    assert judgement.evidence.ratio == pytest.approx(14.0)
+    assert judgement.evidence.interval is not None
+    low, high = judgement.evidence.interval
+    assert 1.25 < low < 14.0 < high
+
+
+def test_beta_cdf_matches_the_binomial() -> None:
+    # I_0.3(2, 5) = P(Binomial(6, 0.3) >= 2)
+    assert beta_cdf(0.3, 2, 5) == pytest.approx(1 - 0.7**6 - 6 * 0.3 * 0.7**5)
+
+
+# healthy versions
+
+
+def test_equal_rates_do_not_fail_and_pass_at_the_bake_end() -> None:
+    state, phases = run([Window(60, 1, 540, 5)] * 5)
+    assert Phase.FAILED not in phases
+    assert phases[-1] is Phase.PASSED
+    interval = ratio_interval(state)
+    assert interval is not None and interval[0] < 1.0 < interval[1]
+
+
+def test_clearly_better_version_passes_early() -> None:
+    _, phases = run([Window(3000, 0, 3000, 60)] * 5)
+    assert phases[0] is Phase.PASSED
+
+
+def test_healthy_versions_over_three_steps_rarely_fail() -> None:
+    rng = random.Random(7)
+    config = JudgeConfig(alpha=0.05)
+    failed = 0
+    for _ in range(300):
+        state = start(config)
+        for weight in (0.1, 0.5):
+            state = begin_step(state)
+            for _minute in range(5):
+                n_new = round(600 * weight)
+                n_old = 600 - n_new
+                window = Window(
+                    n_new, _binomial(rng, n_new, 0.01), n_old, _binomial(rng, n_old, 0.01)
+                )
+                state = observe(config, state, window)
+        failed += decide(config, state, bake_complete=True).phase is Phase.FAILED
+    assert failed / 300 <= 0.05
+
+
+# too little data
+
+
+def test_no_data_is_inconclusive() -> None:
+    judgement = decide(CONFIG, start(CONFIG), bake_complete=True)
+    assert judgement.phase is Phase.INCONCLUSIVE
+
+
+def test_zero_invocations_are_inconclusive() -> None:
+    _, phases = run([Window(0, 0, 540, 3)] * 5)
+    assert set(phases) == {Phase.INCONCLUSIVE}
+
+
+def test_all_zero_is_inconclusive() -> None:
+    _, phases = run([Window(0, 0, 0, 0)] * 5)
+    assert set(phases) == {Phase.INCONCLUSIVE}
+
+
+def test_errors_with_too_few_invocations_never_fail_on_the_ceiling() -> None:
+    config = JudgeConfig(alpha=0.01, max_error_rate=0.01, min_invocations=100)
+    _, phases = run([Window(5, 1, 45, 1)], config)
+    assert phases == [Phase.INCONCLUSIVE]
+
+
+def test_impossible_figures_are_error() -> None:
+    _, phases = run([Window(10, 11, 90, 0)])
+    assert phases == [Phase.ERROR]
+    _, phases = run([Window(-1, 0, 90, 0)])
+    assert phases == [Phase.ERROR]
+
+
+# the absolute ceiling and the 100% step
+
+
+def test_max_error_rate_fails_regardless_of_the_baseline() -> None:
+    config = JudgeConfig(alpha=0.01, max_error_rate=0.01)
+    _, phases = run([Window(600, 30, 5400, 270)], config)
+    assert phases == [Phase.FAILED]
+
+
+def test_at_100_percent_the_judge_compares_with_the_old_versions_earlier_counts() -> None:
+    config = JudgeConfig(alpha=0.01)
+    state, _ = run([Window(60, 0, 540, 5)] * 5, config)
+    state = begin_step(state)
+    broken, phases = run([Window(600, 30, 0, 0)] * 5, config, state)
+    assert Phase.FAILED in phases
+    healthy, phases = run([Window(600, 6, 0, 0)] * 5, config, state)
+    assert Phase.FAILED not in phases and phases[-1] is Phase.PASSED
+    assert broken.reference is not None and broken.reference == healthy.reference
+
+
+def test_state_round_trips_through_a_dict() -> None:
+    state, _ = run([Window(60, 1, 540, 5), Window(600, 6, 0, 0)])
+    assert JudgeState.from_dict(state.to_dict()) == state
+
+
+# the supermartingale property
+
+
+@pytest.mark.parametrize(("n_new", "n_old"), [(10, 90), (50, 50), (300, 30)])
+def test_null_crossing_rate_is_bounded_over_ten_looks(n_new: int, n_old: int) -> None:
+    """At the null boundary (ratio exactly ``1 + tolerance``) the fraction of runs whose e-value
+    ever reaches the threshold over 10 looks is at most the test's alpha (Ville), within Monte
+    Carlo error. Conditional on each window's errors the new share is Binomial(E, p0)."""
+    config = JudgeConfig(alpha=0.1)  # test_alpha 0.05: crossings frequent enough to measure
+    r = config.ratio
+    p0 = r * n_new / (r * n_new + n_old)
+    rng = random.Random(20261201 + n_new)
+    runs, crossed = 2000, 0
+    for _ in range(runs):
+        state = start(config)
+        for _look in range(10):
+            total = rng.randint(0, 20)
+            k = sum(rng.random() < p0 for _ in range(total))
+            state = observe(config, state, Window(n_new, k, n_old, total - k))
+            if decide(config, state, bake_complete=False, with_interval=False).phase is (
+                Phase.FAILED
+            ):
+                crossed += 1
+                break
+    bound = config.test_alpha + 3 * math.sqrt(config.test_alpha * (1 - config.test_alpha) / runs)
+    assert crossed / runs <= bound
+
+
+def _binomial(rng: random.Random, n: int, p: float) -> int:
+    return sum(rng.random() < p for _ in range(n))
