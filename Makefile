@@ -39,6 +39,13 @@ typecheck: $(BIN)/rollout
 bench: $(BIN)/rollout
 	$(BIN)/python -m tests.bench
 
+## bench-judge: the Monte Carlo of canary judges (threshold, sequential, Mann-Whitney) over the
+## traffic x baseline x multiplier grid of issue 10; BENCH_JUDGE_RELEASES shifts per cell
+.PHONY: bench-judge
+BENCH_JUDGE_RELEASES ?= 2000
+bench-judge: $(BIN)/rollout
+	$(BIN)/python -m tests.bench.bench_judge --releases $(BENCH_JUDGE_RELEASES)
+
 ## fuzz: the release property test (tests/workflow/test_release_properties.py) with thousands of
 ## random releases through the real ASL, failures shrunk to a minimal example, then a summary
 ## (Hypothesis statistics: statuses, hotfixes, violations). FUZZ_EXAMPLES is per shard (4 shards,
