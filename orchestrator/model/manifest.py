@@ -138,6 +138,9 @@ def _alarm(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
 
 
+JudgeName = Literal["threshold", "sequential"]
+
+
 class GatesSpec(_Spec):
     """Thresholds the new version's CloudWatch metrics must meet after every step."""
 
@@ -150,6 +153,14 @@ class GatesSpec(_Spec):
     max_queue_age_seconds: float | None = Field(default=None, gt=0)
     max_inconclusive: int | None = Field(default=None, ge=0, le=20)
     max_errors: int | None = Field(default=None, ge=0, le=20)
+    judge: JudgeName | None = None
+    """``threshold`` (the new version's error rate against ``max_error_rate``) or ``sequential``
+    (its error rate against the old version's, ``planning/judge.py``)."""
+    false_alarm_rate: float | None = Field(default=None, gt=0.0, lt=1.0)
+    """The sequential judge's false-alarm budget for the whole release, split across its checks."""
+    tolerance: float | None = Field(default=None, ge=0.0, le=10.0)
+    """The sequential judge fails a new version whose error rate exceeds ``1 + tolerance`` times
+    the old version's."""
 
 
 class DefaultsSpec(_Spec):
@@ -280,6 +291,10 @@ class Gates(_Spec):
     max_queue_age_seconds: float | None = None
     max_inconclusive: int = 2
     max_errors: int = 2
+    judge: JudgeName = "threshold"
+    """``threshold`` for now: Verify does not run the sequential judge yet (issue 10)."""
+    false_alarm_rate: float = Field(default=0.01, gt=0.0, lt=1.0)
+    tolerance: float = Field(default=0.25, ge=0.0, le=10.0)
 
 
 class Component(_Spec):

@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from orchestrator.errors import ManifestError
 from orchestrator.model.steps import Phase
 from orchestrator.planning.judge import (
     JudgeConfig,
@@ -22,6 +23,7 @@ from orchestrator.planning.judge import (
     ratio_interval,
     start,
 )
+from tests.factories import make_manifest
 
 # one component's check in a single-component release with the default budget
 CONFIG = JudgeConfig(alpha=alpha_per_check(0.01, 1, 1), min_invocations=20)
@@ -211,3 +213,23 @@ def test_null_crossing_rate_is_bounded_over_ten_looks(n_new: int, n_old: int) ->
 
 def _binomial(rng: random.Random, n: int, p: float) -> int:
     return sum(rng.random() < p for _ in range(n))
+
+
+# the manifest options (not wired into Verify yet: the default stays ``threshold``)
+
+
+def test_gate_options_default_to_the_threshold_rule_and_merge_from_defaults() -> None:
+    version = {"version": "1"}
+    plain = make_manifest({"a": {"from": version, "to": {"version": "2"}}})
+    gates = plain.component("a").gates
+    assert (gates.judge, gates.false_alarm_rate, gates.tolerance) == ("threshold", 0.01, 0.25)
+    chosen = make_manifest(
+        {"a": {"from": version, "to": {"version": "2"}, "gates": {"tolerance": 0.5}}},
+        defaults={"gates": {"judge": "sequential", "false_alarm_rate": 0.001}},
+    )
+    gates = chosen.component("a").gates
+    assert (gates.judge, gates.false_alarm_rate, gates.tolerance) == ("sequential", 0.001, 0.5)
+    with pytest.raises(ManifestError):
+        make_manifest(
+            {"a": {"from": version, "to": {"version": "2"}, "gates": {"judge": "kayenta"}}}
+        )
