@@ -5,7 +5,9 @@ times the old version's? Each bake window (a minute, or a whole bake) brings the
 errors of both versions behind the alias over the same minutes. Conditional on the window's total
 errors ``E``, under the null boundary (rate ratio exactly ``r``) the new version's share of them
 is ``Binomial(E, p0)`` with ``p0 = r * n_new / (r * n_new + n_old)``; under any ratio ``<= r`` its
-share is stochastically smaller.
+share is stochastically smaller. (Exact for Poisson errors; for binomial errors the conditional
+law is Fisher's noncentral hypergeometric, which the binomial matches closely while error rates are
+a few percent, the range where a canary is judged at all.)
 
 *Failing.* For each alternative ratio ``rho`` of a fixed grid above ``r`` (``r`` times 1.5, 2, 3,
 5, 10, 30 and 100), the product over windows of the binomial likelihood ratio of ``p1(rho)``
@@ -32,8 +34,11 @@ rate is at most ``2 * alpha`` by the union bound: the judge tests at ``alpha / 2
 evidence has nothing to compare with: only the absolute ceiling can fail it.
 
 ``max_error_rate`` (when set) stays an absolute ceiling: a new version above it FAILS whatever the
-baseline, once it had ``min_invocations`` invocations. Too little traffic never FAILS and never
-PASSES (INCONCLUSIVE); an impossible figure (negative, or more errors than invocations) is ERROR.
+baseline, once it had ``min_invocations`` invocations in the step. Passing also needs
+``min_invocations`` in the step; the e-value may FAIL a version sooner, because its guarantee holds
+at every sample size (a handful of invocations never carries enough errors to cross it unless the
+baseline is clean and the canary is not). No data, zero invocations and all-zero windows carry no
+evidence: INCONCLUSIVE. An impossible figure (negative, or more errors than invocations) is ERROR.
 
 The budget: ``false_alarm_rate`` is for the whole release, split Bonferroni-style across the
 release's shifted components and the downstream checks of each (``alpha_per_check``).
