@@ -1,7 +1,7 @@
 """Judges of a canary step, measured: the threshold rule, the sequential judge, a Kayenta-like one.
 
-Run: ``.venv/bin/python -m tests.bench.bench_judge [--releases 2000] [--seed 0]`` (``make
-bench-judge``).
+Run: ``.venv/bin/python -m tests.bench.bench_judge [--releases 2000] [--seed 0] [--components 20]``
+(``make bench-judge``); ``--components`` is the release size the budget is split over.
 
 A seeded Monte Carlo of component shifts (steps 10%, 50%, 100%; 300 s bakes looked at every
 minute) over traffic per minute {30, 120, 600, 3000} x baseline error rate {0, 0.1%, 0.5%, 2%} x
@@ -35,6 +35,7 @@ fa)^20, shifts independent).
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import random
 import statistics
@@ -140,8 +141,7 @@ SEQUENTIAL = JudgeConfig(
 )
 
 
-def sequential(shift: list[list[Window]]) -> Outcome:
-    config = SEQUENTIAL
+def sequential(shift: list[list[Window]], config: JudgeConfig = SEQUENTIAL) -> Outcome:
     state = start(config)
     elapsed = 0.0
     for step, minutes in zip(STEPS, shift, strict=True):
@@ -240,11 +240,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--releases", type=int, default=2000, help="simulated shifts per cell")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--components", type=int, default=20, help="the release size the budget is split over"
+    )
     args = parser.parse_args()
+    components = args.components
+    alpha = alpha_per_check(FALSE_ALARM_RATE, components, 1)
+    config = JudgeConfig(alpha=alpha, tolerance=TOLERANCE, min_invocations=MIN_INVOCATIONS)
+    runners = {**RUNNERS, "sequential": functools.partial(sequential, config=config)}
     print(
         f"{args.releases} seeded shifts per cell (seed {args.seed}); steps {list(STEPS)}, "
-        f"{BAKE_MINUTES * 60} s bakes; sequential alpha per shift {SEQUENTIAL.alpha:g} "
-        f"(release budget {FALSE_ALARM_RATE} over {COMPONENTS} components)"
+        f"{BAKE_MINUTES * 60} s bakes; sequential alpha per shift {alpha:g} "
+        f"(release budget {FALSE_ALARM_RATE} over {components} components)"
     )
     head = " ".join(f"| {name:^26}" for name in JUDGES)
     print(f"{'traffic':>7} {'base':>6} {'mult':>4} {head}")
@@ -264,7 +271,7 @@ def main() -> None:
                 for _ in range(args.releases):
                     shift = simulate(rng, traffic, q_old, q_new)
                     for name in JUDGES:
-                        results[name].append(RUNNERS[name](shift))
+                        results[name].append(runners[name](shift))
                 cells = " ".join(f"| {summary(results[name], healthy)}" for name in JUDGES)
                 print(f"{traffic:>7} {q_old:>6.1%} {multiplier:>4g} {cells}", flush=True)
                 if healthy:
@@ -275,10 +282,10 @@ def main() -> None:
     for name in JUDGES:
         alarms, runs = pooled[name]
         fa = alarms / runs
-        release = 1 - (1 - fa) ** COMPONENTS
+        release = 1 - (1 - fa) ** components
         print(
             f"{name:>12}: healthy shifts false-alarmed {alarms} / {runs} = {fa:.4%} per shift, "
-            f"{release:.2%} per {COMPONENTS}-component release"
+            f"{release:.2%} per {components}-component release"
         )
     print(f"\n{time.perf_counter() - started:.0f} s")
 
