@@ -75,9 +75,9 @@ STALL_POLL_SECONDS = 5.0
 """How often the last history event is read to look for a stall."""
 
 NO_HOTFIX_ERROR = "NoHotfixInScenario"
+"""How a dry run ends a hotfix wait that its scenario cannot answer (instead of waiting it out)."""
 NO_RESUME_ERROR = "NoResumeInDryRun"
 """How a dry run ends a hold (the gate could not judge): as the real one would at its timeout."""
-"""How a dry run ends a hotfix wait that its scenario cannot answer (instead of waiting it out)."""
 
 
 class EngineFaultError(EnvironmentProblemError):
