@@ -79,7 +79,9 @@ def build_report(event: ReportInput, ports: Ports, *, store: bool = True) -> Rel
             if len(live.weights) == 1
             else max(live.weights, key=lambda v: live.weights[v]),
             weights=live.weights,
-            status=record.status if wave is not None else "unchanged",
+            # a component the release moved keeps its ledger status even when the replan after a
+            # round no longer lists it (it stands on its target now)
+            status=record.status if wave is not None or name in records else "unchanged",
             wave=None if wave is None else wave + 1,
             verdicts=[v.model_dump(mode="json") for v in record.verdicts],
         )

@@ -408,3 +408,15 @@ def test_an_alarm_that_does_not_exist_is_refused_before_any_move() -> None:
     with pytest.raises(ManifestError, match="'enrich-5xxx' does not exist"):
         fakes.plan_release(data)
     assert fakes.aliases.moves == []
+
+
+def test_the_report_keeps_the_status_of_a_component_the_replan_no_longer_lists() -> None:
+    """After a round, the replan from the live versions drops a component already on its target;
+    the report still says it was promoted, not "unchanged"."""
+    release = Release()
+    release.shift_fully("enrich")
+    plan = release.context.plan.model_copy(update={"waves": [["ingest"]]})
+    ledger.replace_plan(release.fakes.records, RELEASE, plan)
+    report = build_report(ReportInput(release=RELEASE), release.ports)
+    assert report.final["enrich"].status == "promoted"
+    assert report.final["store"].status == "unchanged"
