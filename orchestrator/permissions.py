@@ -19,6 +19,7 @@ from typing import ClassVar, Protocol
 
 from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
+from orchestrator.aws.executions import StepFunctionsCallbacks, StepFunctionsShiftLauncher
 from orchestrator.aws.metrics import CloudWatchMetricSource
 from orchestrator.aws.notifier import SnsNotifier
 from orchestrator.aws.queue_inspector import SqsQueueInspector
@@ -41,6 +42,8 @@ PORT_ADAPTERS: dict[str, type[Adapter]] = {
     "records": DynamoRecordStore,
     "notifier": SnsNotifier,
     "clock": SystemClock,
+    "shifts": StepFunctionsShiftLauncher,
+    "callbacks": StepFunctionsCallbacks,
 }
 """Port name (a field of ``orchestrator.ports.Ports``) -> the adapter wired to it in AWS."""
 

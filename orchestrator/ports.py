@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from orchestrator.model.live import AliasState, MetricQuery, MetricResult, QueueDepth
 
@@ -98,6 +98,24 @@ class RecordStore(Protocol):
         ...
 
 
+@runtime_checkable
+class ReleaseCatalog(Protocol):
+    """Which releases a record store holds: on-call's look back (``rollout history``).
+
+    No step uses it (a step knows its own release); the DynamoDB adapter answers it with a Scan,
+    which the steps' IAM policies do not grant.
+    """
+
+    def releases(
+        self, kinds: Sequence[str], cursor: str | None = None, page_size: int = 100
+    ) -> tuple[list[tuple[str, str, dict[str, object]]], str | None]:
+        """One page of ``(release, kind, item)`` for every record whose kind is in ``kinds``
+        (e.g. ``("context", "report")``), and the cursor of the next page (None: the last).
+
+        A page may hold fewer than ``page_size`` records, even none, before the last one."""
+        ...
+
+
 class MessageMover(Protocol):
     """Moves dead-lettered messages back to their queue (an operator's redrive, never automatic)."""
 
@@ -116,6 +134,31 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+class ShiftLauncher(Protocol):
+    """Starts and stops the per-component child executions (``shift_component.asl.json``)."""
+
+    def start(self, name: str, payload: Mapping[str, object]) -> str:
+        """Start the child execution ``name`` (or find it: a repeated start with the same name
+        is the same execution); returns its ARN."""
+        ...
+
+    def stop(self, execution: str, error: str, cause: str) -> None:
+        """Stop a running child execution; a no-op when it has ended or does not exist."""
+        ...
+
+
+class Callbacks(Protocol):
+    """Answers a task token the state machine waits on."""
+
+    def succeed(self, token: str, output: Mapping[str, object]) -> bool:
+        """SendTaskSuccess; False when the wait is over (the token was answered or timed out)."""
+        ...
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        """SendTaskFailure; False when the wait is over."""
+        ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """Every outside-world dependency a step may use: the one bundle the Lambda entry, the CLI
@@ -130,6 +173,8 @@ class Ports:
     records: RecordStore
     notifier: Notifier
     clock: Clock
+    shifts: ShiftLauncher
+    callbacks: Callbacks
 
 
 PORT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Ports))

@@ -488,6 +488,19 @@ class FakeRecordStore(_Faults):
             key=lambda pair: pair[0],
         )
 
+    def releases(
+        self, kinds: Sequence[str], cursor: str | None = None, page_size: int = 100
+    ) -> tuple[list[tuple[str, str, dict[str, object]]], str | None]:
+        """``ReleaseCatalog``: pages of ``page_size`` records in (release, kind) order; the cursor
+        is the index of the next page's first record."""
+        self._maybe_fail("releases")
+        matching = sorted(key for key in self.items if key[1] in kinds)
+        start = int(cursor) if cursor else 0
+        page = matching[start : start + max(1, page_size)]
+        rest = start + len(page)
+        found = [(rel, kind, self._load(self.items[(rel, kind)])) for rel, kind in page]
+        return found, (str(rest) if rest < len(matching) else None)
+
 
 # -- notifier, clock, mover ---------------------------------------------------------------------
 
@@ -544,6 +557,47 @@ class FakeMessageMover(_Faults):
         }
 
 
+class FakeShiftLauncher(_Faults):
+    """Records child-execution starts instead of running them: ``started`` maps each execution
+    name to its payload, in start order; a repeated name is the same execution (idempotent)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: dict[str, dict[str, object]] = {}
+        self.stopped: list[tuple[str, str]] = []
+
+    def start(self, name: str, payload: Mapping[str, object]) -> str:
+        self._maybe_fail("start")
+        self.started.setdefault(name, dict(payload))
+        return f"arn:aws:states:eu-west-2:111122223333:execution:shift-component:{name}"
+
+    def stop(self, execution: str, error: str, cause: str) -> None:
+        self._maybe_fail("stop")
+        self.stopped.append((execution, error))
+
+
+class FakeCallbacks(_Faults):
+    """Records task-token answers; a token is answered once (a second answer returns False)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: dict[str, dict[str, object]] = {}
+
+    def succeed(self, token: str, output: Mapping[str, object]) -> bool:
+        self._maybe_fail("succeed")
+        if token in self.answers:
+            return False
+        self.answers[token] = {"status": "success", "output": dict(output)}
+        return True
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        self._maybe_fail("fail")
+        if token in self.answers:
+            return False
+        self.answers[token] = {"status": "failure", "error": error, "cause": cause}
+        return True
+
+
 # -- the bundle -----------------------------------------------------------------------------------
 
 
@@ -563,6 +617,8 @@ class Fakes:
     notifier: FakeNotifier = field(default_factory=FakeNotifier)
     clock: FakeClock = field(default_factory=FakeClock)
     mover: FakeMessageMover = field(default_factory=FakeMessageMover)
+    shifts: FakeShiftLauncher = field(default_factory=FakeShiftLauncher)
+    callbacks: FakeCallbacks = field(default_factory=FakeCallbacks)
 
     @property
     def ports(self) -> Ports:
@@ -575,6 +631,8 @@ class Fakes:
             records=self.records,
             notifier=self.notifier,
             clock=self.clock,
+            shifts=self.shifts,
+            callbacks=self.callbacks,
         )
 
     def seed(self, manifest: Manifest) -> None:
@@ -619,6 +677,8 @@ def fake_ports(
     records: FakeRecordStore | None = None,
     notifier: FakeNotifier | None = None,
     clock: FakeClock | None = None,
+    shifts: FakeShiftLauncher | None = None,
+    callbacks: FakeCallbacks | None = None,
 ) -> Ports:
     """The steps' ``Ports`` on the given fakes; every port not given gets a fresh, empty fake."""
     fakes = Fakes()
@@ -631,6 +691,8 @@ def fake_ports(
         records=records if records is not None else fakes.records,
         notifier=notifier if notifier is not None else fakes.notifier,
         clock=clock if clock is not None else fakes.clock,
+        shifts=shifts if shifts is not None else fakes.shifts,
+        callbacks=callbacks if callbacks is not None else fakes.callbacks,
     )
 
 
@@ -644,6 +706,9 @@ if TYPE_CHECKING:
     _metrics: _ports.MetricSource = FakeMetricSource()
     _leases: _ports.LeaseStore = FakeLeaseStore()
     _records: _ports.RecordStore = FakeRecordStore()
+    _catalog: _ports.ReleaseCatalog = FakeRecordStore()
     _notifier: _ports.Notifier = FakeNotifier()
     _clock: _ports.Clock = FakeClock()
     _mover: _ports.MessageMover = FakeMessageMover()
+    _shifts: _ports.ShiftLauncher = FakeShiftLauncher()
+    _callbacks: _ports.Callbacks = FakeCallbacks()

@@ -13,11 +13,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
+from orchestrator.aws.executions import StepFunctionsCallbacks, StepFunctionsShiftLauncher
 from orchestrator.aws.metrics import CloudWatchMetricSource
 from orchestrator.aws.notifier import SnsNotifier
 from orchestrator.aws.queue_inspector import SqsQueueInspector
 from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore
-from orchestrator.ports import AliasRouter, Clock, Ports
+from orchestrator.ports import AliasRouter, Callbacks, Clock, Ports, ShiftLauncher
 
 
 class Settings(BaseSettings):
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
 
     table_name: str
     topic_arn: str
+    shift_state_machine_arn: str = ""
+    """The ``shift_component`` state machine the steps start per component (child executions)."""
     region: str | None = None
     endpoint_url: str | None = None
 
@@ -42,16 +45,24 @@ def build_ports(
     topic_arn: str,
     clock: Clock | None = None,
     aliases: Callable[[LambdaAliasRouter], AliasRouter] | None = None,
+    shift_state_machine_arn: str = "",
+    shifts: Callable[[ShiftLauncher], ShiftLauncher] | None = None,
+    callbacks: Callable[[Callbacks], Callbacks] | None = None,
 ) -> Ports:
     """The one place the adapters are wired into a :class:`~orchestrator.ports.Ports` bundle.
 
     Used by the Lambda entry (``default_ports``), the CLI (``cli.connect``) and the local engine
     (``local.runner``); they differ only in how clients are made and in ``clock``. ``aliases``
-    may wrap the alias router (the local engine reports every move to its simulator).
+    may wrap the alias router (the local engine reports every move to its simulator); ``shifts``
+    and ``callbacks`` may wrap the child-execution launcher and the task-token callbacks (the
+    local engine's simulated clock follows who is running).
     """
     cloudwatch = client("cloudwatch")
     dynamodb = client("dynamodb")
     router = LambdaAliasRouter(client("lambda"))
+    sfn = client("stepfunctions")
+    launcher: ShiftLauncher = StepFunctionsShiftLauncher(sfn, shift_state_machine_arn)
+    answers: Callbacks = StepFunctionsCallbacks(sfn)
     return Ports(
         aliases=aliases(router) if aliases is not None else router,
         alias_reads=LambdaAliasReader(client("lambda")),
@@ -61,6 +72,8 @@ def build_ports(
         records=DynamoRecordStore(dynamodb, table_name),
         notifier=SnsNotifier(client("sns"), topic_arn),
         clock=clock or SystemClock(),
+        shifts=shifts(launcher) if shifts is not None else launcher,
+        callbacks=callbacks(answers) if callbacks is not None else answers,
     )
 
 
@@ -73,7 +86,12 @@ def ports_from_settings(settings: Settings | None = None) -> Ports:
     def client(name: str) -> Any:
         return session.client(name, endpoint_url=s.endpoint_url, config=config)  # type: ignore[call-overload]
 
-    return build_ports(client, table_name=s.table_name, topic_arn=s.topic_arn)
+    return build_ports(
+        client,
+        table_name=s.table_name,
+        topic_arn=s.topic_arn,
+        shift_state_machine_arn=s.shift_state_machine_arn,
+    )
 
 
 @functools.cache

@@ -51,6 +51,7 @@ from orchestrator.local.runner import (
     RemoteStepFunctions,
 )
 from orchestrator.local.scenario import Scenario
+from orchestrator.local.sim_time import SimulatedTime
 from orchestrator.local.simulator import SimClock, Simulator
 from orchestrator.model.manifest import Manifest
 from orchestrator.model.steps import HotfixSpec
@@ -144,6 +145,7 @@ class DryRunResult:
             "actions": report.get("actions", []),
             "events": self.execution.events,
             "transitions": self.execution.transitions,
+            "executions": self.execution.executions,
             "failure": report.get("failure"),
             "hotfixes": report.get("hotfixes", []),
             "verdicts": {
@@ -195,6 +197,7 @@ class DryRun:
         self.engine = engine or EmbeddedEngine()
         self.clock = SimClock()
         self.simulator: Simulator | None = None
+        self.timeline: SimulatedTime | None = None
         self.deployment: LocalDeployment | None = None
         self._metric_calls_before = 0
         self._handed: list[dict[str, Any]] = []
@@ -235,10 +238,14 @@ class DryRun:
             self.simulator = Simulator(self.manifest, self.scenario, self.engine.client, self.clock)
             self.simulator.seed_account()
             self._stage("deploying the orchestrator (state machine, step functions, table, topic)")
+            self.timeline = SimulatedTime(self.simulator, answers_waits=self.auto_hotfix)
             self.deployment = LocalDeployment(
                 self.engine,
                 clock=self.clock,
-                before_step=self.simulator.before_step,
+                before_step=self.timeline.before_step,
+                after_step=self.timeline.after_step,
+                on_child_start=self.timeline.child_started,
+                on_answer=self.timeline.answered,
                 on_alias_move=self.simulator.watch_alias_moves(),
                 remote=self.remote,
             )
@@ -284,6 +291,7 @@ class DryRun:
         if parked.get("purpose") == "resume":
             # held: nobody will resume a dry run; it ends as the real release would at its
             # timeout: HALTED, with the hold in the report
+            self._wake_parent()
             self.deployment.sfn.send_task_failure(
                 taskToken=str(parked["token"]),
                 error=NO_RESUME_ERROR,
@@ -306,8 +314,21 @@ class DryRun:
             writes=dict(hotfix.writes),
         )
         # the rehearsal sends it unchecked, so an incompatible one exercises the rejection path
+        self._wake_parent()
         hand_over_hotfix(ports, self.deployment.sfn, release, spec, check=False)
         self._handed.append(spec.model_dump(mode="json"))
+
+    def _let_children_end(self, execution_arn: str) -> None:
+        """The parent ended: children still running (frozen siblings in a bake) stop at their
+        next step once the parent no longer holds the simulated clock."""
+        assert self.deployment is not None
+        if self.timeline is not None:
+            self.timeline.parent_ended()
+        self.deployment.wait_children(execution_arn.rsplit(":", 1)[-1], timeout=60.0)
+
+    def _wake_parent(self) -> None:
+        if self.timeline is not None:
+            self.timeline.answered("")
 
     def _give_up_waiting(self, broken: str) -> None:
         """No scenario hotfix left for ``broken``: end the wait now, as the real release would end
@@ -320,6 +341,7 @@ class DryRun:
         parked = waiting_token(ports, release)
         if parked is None:
             return
+        self._wake_parent()
         self.deployment.sfn.send_task_failure(
             taskToken=str(parked["token"]),
             error=NO_HOTFIX_ERROR,
@@ -364,6 +386,8 @@ class DryRun:
         self._started = time.monotonic()
         self._calls_before = dict(self.deployment.invocations)
         self._metric_calls_before = self.deployment.metric_calls
+        if self.timeline is not None:
+            self.timeline.parent_started()
         self._execution_arn = self.deployment.start(
             self.manifest_data, self.options(), name=self.execution_name()
         )
@@ -412,6 +436,10 @@ class DryRun:
         try:
             execution = deployment.wait(execution_arn, timeout=timeout, on_poll=poll)
             faults_after = len(self.engine.faults)
+            self._let_children_end(execution_arn)
+            execution = deployment.result(
+                execution_arn, deployment.sfn.describe_execution(executionArn=execution_arn)
+            )
         except TimeoutError as exc:
             stopped = interrupted(
                 "timeout",

@@ -17,6 +17,7 @@ are started, polled, read back and handed task tokens at ``url``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -31,13 +32,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
+from orchestrator.aws.executions import StepFunctionsCallbacks, StepFunctionsShiftLauncher
 from orchestrator.aws.metrics import CloudWatchMetricSource
 from orchestrator.aws.notifier import SnsNotifier
 from orchestrator.aws.queue_inspector import SqsQueueInspector
 from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore, create_table
-from orchestrator.definition import load_definition
+from orchestrator.definition import load_child_definition, load_definition
 from orchestrator.errors import EnvironmentProblemError
-from orchestrator.local.sfn_deploy import STATE_MACHINE_NAME, function_name
+from orchestrator.local.sfn_deploy import (
+    CHILD_STATE_MACHINE_NAME,
+    STATE_MACHINE_NAME,
+    function_name,
+)
 from orchestrator.step_handler import Ports, logger
 from orchestrator.steps import step_handlers
 
@@ -58,6 +64,12 @@ REMOTE_ACCOUNT_ID = "123456789012"
 """Step Functions Local's default region and account: the ARNs of a remote deployment."""
 
 BeforeStep = Callable[[str, dict[str, Any]], None]
+AfterStep = Callable[[str, dict[str, Any], BaseException | None], None]
+"""Told ``(step, event, error or None)`` once a step handler returned or raised."""
+ChildStarted = Callable[[str, Mapping[str, object]], None]
+"""Told ``(execution name, payload)`` right before the release starts a child execution."""
+Answered = Callable[[str], None]
+"""Told the task token right before a step answers it (the parent is about to wake)."""
 AliasMoved = Callable[[str, str, Mapping[str, float] | None], None]
 """Told ``(function, alias, new weights in percent)`` after the release moves an alias."""
 
@@ -74,6 +86,12 @@ class ExecutionResult:
     error: str | None = None
     cause: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    """The parent execution's history."""
+    executions: dict[str, int] = field(default_factory=dict)
+    """``count`` (parent and children), ``max_events`` (the largest history of any of them),
+    ``parent_events``; ``events`` and ``transitions`` count every execution of the release."""
+    children: list[dict[str, Any]] = field(default_factory=list)
+    """Each child execution: ``name``, ``status``, ``events``, ``transitions``."""
 
 
 @dataclass(frozen=True)
@@ -137,10 +155,14 @@ class LocalDeployment:
         log_level: str = "WARNING",
         on_alias_move: AliasMoved | None = None,
         remote: RemoteStepFunctions | None = None,
+        after_step: AfterStep | None = None,
+        on_child_start: ChildStarted | None = None,
+        on_answer: Answered | None = None,
     ) -> None:
         logger.setLevel(log_level)
         self.engine = engine
         self.remote = remote
+        self.after_step = after_step
         self.lambda_endpoint: LambdaEndpoint | None = None
         """With ``remote``: the endpoint serving the step handlers (started by :meth:`deploy`)."""
         self.before_step = before_step
@@ -173,8 +195,23 @@ class LocalDeployment:
             records=DynamoRecordStore(dynamodb, TABLE_NAME),
             notifier=SnsNotifier(sns, self.topic_arn),
             clock=clock or SystemClock(),
+            shifts=_Unwired(),
+            callbacks=_Unwired(),
         )
         self.sfn = remote.client() if remote is not None else engine.client("stepfunctions")
+        self.child_state_machine_arn = (
+            f"arn:aws:states:{remote.region}:{remote.account_id}:stateMachine:"
+            f"{CHILD_STATE_MACHINE_NAME}"
+            if remote is not None
+            else engine.state_machine_arn(CHILD_STATE_MACHINE_NAME)
+        )
+        self.ports = dataclasses.replace(
+            self.ports,
+            shifts=_ObservedLauncher(
+                StepFunctionsShiftLauncher(self.sfn, self.child_state_machine_arn), on_child_start
+            ),
+            callbacks=_ObservedCallbacks(StepFunctionsCallbacks(self.sfn), on_answer),
+        )
         self.state_machine_arn = self.deploy()
 
     def _count_metric_call(self, **_: Any) -> None:
@@ -216,7 +253,15 @@ class LocalDeployment:
         def handler(event: dict[str, Any], context: Any) -> Any:
             if self.before_step is not None:
                 self.before_step(step, event)
-            return bound(event, context)
+            try:
+                result = bound(event, context)
+            except BaseException as exc:
+                if self.after_step is not None:
+                    self.after_step(step, event, exc)
+                raise
+            if self.after_step is not None:
+                self.after_step(step, event, None)
+            return result
 
         return handler
 
@@ -229,6 +274,9 @@ class LocalDeployment:
         if self.remote is not None:
             return self._deploy_remote(self.remote)
         self.engine.register_handlers(self.handlers())
+        self.engine.deploy_state_machine(
+            CHILD_STATE_MACHINE_NAME, load_child_definition(), self.substitutions()
+        )
         return self.engine.deploy_state_machine(
             STATE_MACHINE_NAME, load_definition(), self.substitutions()
         )
@@ -237,7 +285,7 @@ class LocalDeployment:
         """Serve the handlers on the Lambda endpoint, then create or update the state machine at
         ``remote.url`` with the ARNs it answers."""
         from orchestrator.local.lambda_endpoint import LambdaEndpoint
-        from orchestrator.local.sfn_deploy import deploy_to_step_functions
+        from orchestrator.local.sfn_deploy import deploy_both
 
         endpoint = LambdaEndpoint(
             self.handlers(),
@@ -248,9 +296,8 @@ class LocalDeployment:
         ).start()
         self.lambda_endpoint = endpoint
         try:
-            return deploy_to_step_functions(
-                self.sfn, region=remote.region, account_id=remote.account_id
-            )
+            parent, _ = deploy_both(self.sfn, region=remote.region, account_id=remote.account_id)
+            return parent
         except (BotoCoreError, ClientError) as exc:
             self.close()
             raise EnvironmentProblemError(
@@ -330,16 +377,62 @@ class LocalDeployment:
             report = json.loads(described["output"])
         if report is None:
             report = last_report(history)
+        # children are named for the release (a remote dry run suffixes the parent's name)
+        name = execution_arn.rsplit(":", 1)[-1].split("-dry-run-")[0]
+        children = []
+        for child in self.children(name):
+            events = self.history(child["executionArn"])
+            children.append(
+                {
+                    "name": child["name"],
+                    "status": child["status"],
+                    "events": len(events),
+                    "transitions": _transitions(events),
+                }
+            )
+        parent_events = len(history)
         return ExecutionResult(
             execution_arn=execution_arn,
             status=str(described["status"]),
             report=report,
-            events=len(history),
-            transitions=sum(1 for e in history if e["type"].endswith("StateEntered")),
+            events=parent_events + sum(c["events"] for c in children),
+            transitions=_transitions(history) + sum(c["transitions"] for c in children),
             error=described.get("error"),
             cause=described.get("cause"),
             history=history,
+            executions={
+                "count": 1 + len(children),
+                "max_events": max([parent_events, *(c["events"] for c in children)]),
+                "parent_events": parent_events,
+            },
+            children=children,
         )
+
+    def children(self, release: str, *, status: str | None = None) -> list[dict[str, Any]]:
+        """The child executions of release ``release`` (named ``<release>--<component>--r<n>``),
+        by name; ``status`` filters (``RUNNING``)."""
+        out: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"stateMachineArn": self.child_state_machine_arn}
+        if status is not None:
+            kwargs["statusFilter"] = status
+        prefix = f"{release}--"
+        while True:
+            page = self.sfn.list_executions(maxResults=1000, **kwargs)
+            out.extend(e for e in page.get("executions", []) if e["name"].startswith(prefix))
+            token = page.get("nextToken")
+            if not token:
+                return sorted(out, key=lambda e: str(e["name"]))
+            kwargs["nextToken"] = token
+
+    def wait_children(self, release: str, timeout: float = 60.0) -> list[str]:
+        """Poll until no child of ``release`` runs; returns the names still running at the
+        timeout (empty when all ended)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            running = [c["name"] for c in self.children(release, status="RUNNING")]
+            if not running or time.monotonic() > deadline:
+                return running
+            time.sleep(0.1)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
@@ -351,6 +444,48 @@ class LocalDeployment:
             if not token:
                 return events
             kwargs["nextToken"] = token
+
+
+class _Unwired:
+    """A port filled in once the state machines' ARNs are known (see ``LocalDeployment``)."""
+
+    def __getattr__(self, attr: str) -> Any:
+        raise AttributeError(f"port used before it was wired ({attr})")
+
+
+class _ObservedLauncher:
+    """A ``ShiftLauncher`` that tells the dry run a child is about to start (so its simulated
+    clock counts the child as running before it runs)."""
+
+    def __init__(self, inner: StepFunctionsShiftLauncher, seen: ChildStarted | None) -> None:
+        self._inner = inner
+        self._seen = seen
+
+    def start(self, name: str, payload: Mapping[str, object]) -> str:
+        if self._seen is not None:
+            self._seen(name, payload)
+        return self._inner.start(name, payload)
+
+    def stop(self, execution: str, error: str, cause: str) -> None:
+        self._inner.stop(execution, error, cause)
+
+
+class _ObservedCallbacks:
+    """``Callbacks`` that tell the dry run the parent is about to wake."""
+
+    def __init__(self, inner: StepFunctionsCallbacks, seen: Answered | None) -> None:
+        self._inner = inner
+        self._seen = seen
+
+    def succeed(self, token: str, output: Mapping[str, object]) -> bool:
+        if self._seen is not None:
+            self._seen(token)
+        return self._inner.succeed(token, output)
+
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        if self._seen is not None:
+            self._seen(token)
+        return self._inner.fail(token, error, cause)
 
 
 class _ReportingRouter:
@@ -378,6 +513,10 @@ class _ReportingRouter:
         if self._moved is not None:
             self._moved(state.function, state.alias, state.weights)
         return state
+
+
+def _transitions(history: list[dict[str, Any]]) -> int:
+    return sum(1 for e in history if e["type"].endswith("StateEntered"))
 
 
 def last_report(history: list[dict[str, Any]]) -> dict[str, Any] | None:

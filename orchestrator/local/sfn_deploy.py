@@ -13,6 +13,8 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
 """The region and account of the local ARNs (Step Functions Local's defaults)."""
 STATE_MACHINE_NAME = "rollout"
+CHILD_STATE_MACHINE_NAME = "rollout-shift-component"
+"""The per-component child state machine (``shift_component.asl.json``)."""
 FUNCTION_PREFIX = "rollout-"
 SFN_LOCAL_ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/rollout-step-functions-local"
 
@@ -41,16 +43,20 @@ def deploy_to_step_functions(
     region: str = DEFAULT_REGION,
     account_id: str = DEFAULT_ACCOUNT_ID,
     role_arn: str = SFN_LOCAL_ROLE_ARN,
+    definition_file: str | None = None,
 ) -> str:
     """Create or update state machine ``name`` from the real definition; return its ARN.
 
     Its Lambda tasks name ``arn:aws:lambda:<region>:<account>:function:rollout-<Step>``, which a
     :class:`LambdaEndpoint` serving the step handlers answers (`rollout local-lambda`).
+    ``definition_file``: ``rollout.asl.json`` (the default) or ``shift_component.asl.json``.
     """
-    from orchestrator.definition import load_definition
+    from orchestrator.definition import PARENT, load_definition
     from orchestrator.local.engine import fill_placeholders
 
-    definition = fill_placeholders(load_definition(), lambda_arns(region, account_id))
+    definition = fill_placeholders(
+        load_definition(definition_file or PARENT), lambda_arns(region, account_id)
+    )
     for machine in _state_machines(sfn_client):
         if machine["name"] == name:
             arn = str(machine["stateMachineArn"])
@@ -60,6 +66,30 @@ def deploy_to_step_functions(
             return arn
     created = sfn_client.create_state_machine(name=name, definition=definition, roleArn=role_arn)
     return str(created["stateMachineArn"])
+
+
+def deploy_both(
+    sfn_client: Any,
+    *,
+    region: str = DEFAULT_REGION,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+    role_arn: str = SFN_LOCAL_ROLE_ARN,
+) -> tuple[str, str]:
+    """Deploy the parent and the child state machines; returns ``(parent ARN, child ARN)``."""
+    from orchestrator.definition import CHILD
+
+    child = deploy_to_step_functions(
+        sfn_client,
+        name=CHILD_STATE_MACHINE_NAME,
+        region=region,
+        account_id=account_id,
+        role_arn=role_arn,
+        definition_file=CHILD,
+    )
+    parent = deploy_to_step_functions(
+        sfn_client, region=region, account_id=account_id, role_arn=role_arn
+    )
+    return parent, child
 
 
 def _state_machines(sfn_client: Any) -> list[dict[str, Any]]:

@@ -40,16 +40,17 @@ class ReleaseRef(_Model):
 
 
 class PlanOutput(_Model):
-    """What ValidateAndPlan leaves in ``$.plan``: only names, so the state stays small."""
+    """What ValidateAndPlan leaves in ``$.plan``: a few figures, whatever the release's size
+    (the plan itself is in the ledger; the state must not grow with the components)."""
 
     release: str
-    waves: list[list[str]]
-    wave_items: list[dict[str, Any]]
+    components: int
+    """How many components the plan shifts (their names stay in the ledger)."""
+    wave_count: int
     max_concurrency: int
     on_failure: str
     hotfix_timeout_seconds: int
     heartbeat_seconds: int
-    unchanged: list[str]
 
 
 class WaveInput(ReleaseRef):
@@ -108,9 +109,22 @@ class ShiftState(_Model):
     hotfix: bool = False
 
 
+class ShiftRef(ReleaseRef):
+    """A child execution's component and roll-forward round."""
+
+    component: str
+    round: int = 0
+
+
+class DrainInput(ShiftRef):
+    drain: DrainState | None = None
+
+
 class ComponentInput(ReleaseRef):
     component: str
     wave: int = 0
+    round: int | None = None
+    """The child execution's round; None for the parent's own hotfix shift (never stale)."""
     shift: ShiftState | None = None
     hotfix: HotfixSpec | None = None
 
@@ -158,6 +172,13 @@ class ComponentRecord(_Model):
     promoted: list[str] = Field(default_factory=list)
     """The versions Promote confirmed on this alias, in order (the last one is the base every
     later shift starts from; the earlier ones, and ``from``, never get weight again)."""
+    execution: str | None = None
+    """The ARN of the child execution that shifts this component (its latest round)."""
+    round: int = 0
+    shift_started_at: datetime | None = None
+    """When this component's latest shift set its first weight (PrepareShift)."""
+    shift_finished_at: datetime | None = None
+    """When it was promoted and its child finished (FinishShift)."""
 
 
 class RollForwardRecord(_Model):
@@ -185,4 +206,5 @@ class RollForwardRecord(_Model):
 
 
 WaveInput.model_rebuild()
+DrainInput.model_rebuild()
 ComponentInput.model_rebuild()

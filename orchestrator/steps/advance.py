@@ -39,6 +39,7 @@ from orchestrator.release.shifting import (
     same_weights,
     target_weights,
 )
+from orchestrator.release.scheduling import check_current
 from orchestrator.release.verify import verify
 from orchestrator.step_handler import entrypoint, logger
 
@@ -169,6 +170,7 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
     name = event.component
     comp = context.component(name)
     check_not_stopped(ports, event.release)
+    check_current(ports, event.release, name, event.round)
     if shift.done:
         return shift
     check_alias_where_left(ports, context, name)  # drift before the verdict, never after

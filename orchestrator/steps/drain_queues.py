@@ -1,4 +1,5 @@
-"""DrainQueues: before a wave shifts, wait until its consumers' queues hold no old-schema message.
+"""DrainQueues: before a component shifts, wait until the queues it must not see old data on are
+drained of the old schema.
 
 DESIGN §4's rule, read-only (``GetQueueAttributes`` and CloudWatch; never receive, delete or purge):
 a queue is drained of schema ``o`` once every message enqueued before the producers' full cutover
@@ -9,7 +10,9 @@ proves nothing). Then the queue was observed empty after the cutover, or its
 ``ApproximateAgeOfOldestMessage`` is younger than the time since the cutover (with one CloudWatch
 period of margin, since the datapoint may be up to a minute old). A drain proven once stays proven:
 the producers no longer write that schema. The state machine loops DrainQueues -> Wait until done;
-past the queue's ``drain_timeout_seconds`` it raises ``DrainTimeoutError``.
+past the queue's ``drain_timeout_seconds`` it raises ``DrainTimeoutError``. It is the first state
+of a component's child execution: the child starts once the producers are promoted, so the
+drain's clock starts with their cutover, not with a wave.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from orchestrator.errors import (
     TransientError,
 )
 from orchestrator.model.live import MetricQuery
-from orchestrator.model.steps import DrainState, WaveInput
+from orchestrator.model.steps import DrainInput, DrainState
 from orchestrator.release import ledger
-from orchestrator.release.shifting import check_not_stopped, renew_leases
+from orchestrator.release.scheduling import check_current
+from orchestrator.release.shifting import check_not_stopped, hold_lease
 from orchestrator.release.verify import lambda_dimensions
 from orchestrator.step_handler import entrypoint
 
@@ -42,9 +46,9 @@ LOOKBACK_SECONDS = 900
 """How far before the promotion to look for old-version invocations (Lambda's longest timeout)."""
 
 
-def drains_for_wave(context: ReleaseContext, components: list[str]) -> list[Drain]:
-    members = set(components)
-    return [d for d in context.plan.drains if members & set(d.before)]
+def drains_before(context: ReleaseContext, component: str) -> list[Drain]:
+    """The drains that guard ``component`` (it is in their ``before``)."""
+    return [d for d in context.plan.drains if component in d.before]
 
 
 def old_writers(context: ReleaseContext, record: ComponentRecord, queue: str) -> list[str]:
@@ -171,15 +175,16 @@ def drained(ports: Ports, context: ReleaseContext, drain: Drain, now: datetime) 
     return None
 
 
-def drain_queues(event: WaveInput, ports: Ports) -> DrainState:
+def drain_queues(event: DrainInput, ports: Ports) -> DrainState:
     check_not_stopped(ports, event.release)  # an abort must not wait for a drain
+    check_current(ports, event.release, event.component, event.round)
     context = ledger.load_context(ports.records, event.release)
-    renew_leases(ports, context)  # a long drain must not let the leases expire
     now = ports.clock.now()
-    drains = drains_for_wave(context, event.components)
+    drains = drains_before(context, event.component)
     if not drains:
         return DrainState(done=True, poll_seconds=0, started_at=now)
-    kind = f"drain#{event.wave}"
+    hold_lease(ports, context, event.component)  # a long drain must not let the lease expire
+    kind = f"drain#{event.component}"
     ports.records.put_new(event.release, kind, {"started_at": now.isoformat(), "polls": 0})
     item = ports.records.get(event.release, kind) or {}
     started = datetime.fromisoformat(str(item["started_at"]))
@@ -201,7 +206,7 @@ def drain_queues(event: WaveInput, ports: Ports) -> DrainState:
     max_polls = (min(timeouts) // poll + 2) if pending else 0
     if pending and (waited >= min(timeouts) or polls > max_polls):
         raise DrainTimeoutError(
-            f"drain of wave {event.wave + 1} timed out after {waited:g}s and {polls} checks: "
+            f"drain before {event.component} timed out after {waited:g}s and {polls} checks: "
             + "; ".join(pending)
             + ". Nothing was received or deleted; see runbooks/drain-timeout.md",
         )
@@ -218,4 +223,4 @@ def drain_queues(event: WaveInput, ports: Ports) -> DrainState:
 PORTS = ("leases", "metrics", "queues", "records", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
-handler = entrypoint("DrainQueues", WaveInput, drain_queues, PORTS)
+handler = entrypoint("DrainQueues", DrainInput, drain_queues, PORTS)

@@ -1,6 +1,7 @@
 """Freeze: stop every further forward alias move and record where each component stands.
 
-Reached by every Catch of the shifting part. Sets the release's ``frozen`` flag (every forward
+Reached by every Catch of the shifting part (a child's failure arrives as the failure of the
+parent's WaitForShifts task). Sets the release's ``frozen`` flag (every forward
 move checks it, so Map siblings still running stop at their next step), records each component's
 live weights, and classifies the failure: a failed gate can be rolled forward with a hotfix; a gate
 that could not judge (too little traffic, CloudWatch unreadable) holds the release until an
@@ -23,6 +24,7 @@ from orchestrator.errors import (
 from orchestrator.model.steps import ReleaseRef
 from orchestrator.release import ledger
 from orchestrator.release.live import alias_weights
+from orchestrator.release.scheduling import current_round
 from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
@@ -63,8 +65,15 @@ def error_message(failure: dict[str, Any]) -> str:
 
 def freeze(event: FreezeInput, ports: Ports) -> Frozen:
     context = ledger.load_context(ports.records, event.release)
-    error = str(event.failure.get("Error") or "Unknown")
-    message = error_message(event.failure)
+    failure = dict(event.failure)
+    if not failure.get("Cause"):
+        # a child's failure reaches the parent through SendTaskFailure, whose cause some engines
+        # drop: the child recorded it with the round's outcome
+        told = ports.records.get(event.release, f"told#r{current_round(ports, event.release)}")
+        if told is not None and told.get("error") == failure.get("Error"):
+            failure["Cause"] = told.get("cause")
+    error = str(failure.get("Error") or "Unknown")
+    message = error_message(failure)
     now = ports.clock.now()
     ledger.set_flag(ports.records, event.release, "frozen", f"{error}: {message}", now)
     aborted = (

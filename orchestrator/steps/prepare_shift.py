@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.model.steps import ComponentInput, ShiftState
 from orchestrator.release import ledger
+from orchestrator.release.scheduling import check_current
 from orchestrator.release.shifting import hold_lease, move_alias, target_weights
 from orchestrator.release.verify import dlq_depths
 from orchestrator.step_handler import entrypoint
@@ -32,6 +33,7 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     name = event.component
     comp = context.component(name)
     now = ports.clock.now()
+    check_current(ports, event.release, name, event.round)
     hold_lease(ports, context, name)  # renewed, or LeaseLostError naming the holder
     record = ledger.get_component(ports.records, event.release, name)
     # every shift starts from the version the ledger last promoted (or ``from``): never from a
@@ -39,6 +41,7 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     base, new = ledger.base_version(context, record), context.to_version(name)
     steps = list(comp.strategy.steps)
     index = resume_index(steps, record.expected.get(new, 0.0))
+    resumed = index >= 0 and record.shift_started_at is not None
     if index < 0:
         index = 0
         move_alias(
@@ -48,7 +51,14 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     ledger.put_component(
         ports.records,
         event.release,
-        record.model_copy(update={"status": "shifting", "version": new}),
+        record.model_copy(
+            update={
+                "status": "shifting",
+                "version": new,
+                "shift_started_at": record.shift_started_at if resumed else now,
+                "shift_finished_at": None,
+            }
+        ),
     )
     return ShiftState(
         step_index=index,

@@ -1,4 +1,4 @@
-"""Resume: after a hotfix is live, unfreeze and hand RunWaves the rest of the plan.
+"""Resume: after a hotfix is live, unfreeze and replan the rest; StartShifts then runs it.
 
 Also the way on after a hold (`rollout resume`). The plan is recomputed from where every component
 stands now (its last promoted version, DESIGN §4), with the hotfix as its component's new version
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import RootModel
+from pydantic import BaseModel
 
 from orchestrator.model.steps import ReleaseRef
 from orchestrator.planning import plan_release
@@ -28,11 +28,13 @@ if TYPE_CHECKING:
     from orchestrator.ports import Ports
 
 
-class WaveItems(RootModel[list[dict[str, object]]]):
-    pass
+class Resumed(BaseModel):
+    release: str
+    pending: int
+    """Components the next round has to shift."""
 
 
-def resume(event: ReleaseRef, ports: Ports) -> WaveItems:
+def resume(event: ReleaseRef, ports: Ports) -> Resumed:
     release = event.release
     context = ledger.load_context(ports.records, release)
     # replan from where every component stands now (its last promoted version), not from the
@@ -56,18 +58,13 @@ def resume(event: ReleaseRef, ports: Ports) -> WaveItems:
         )
     ledger.replace_plan(ports.records, release, plan)
     context = ledger.load_context(ports.records, release)
-    pending = set(pending_components(ports, context))
-    items: list[dict[str, object]] = []
-    for index, wave in enumerate(plan.waves):
-        names = [n for n in wave if n in pending]
-        if names:
-            items.append({"wave": index, "components": names})
+    pending = pending_components(ports, context)
     for kind in ("failure", "hold", "hotfix-token"):
         ports.records.delete(release, kind)
     for kind, _ in ports.records.list(release, "drain#"):
-        ports.records.delete(release, kind)  # drain timers restart with the new run of waves
+        ports.records.delete(release, kind)  # drain timers restart with the next round
     ledger.clear_flag(ports.records, release, "frozen")
-    return WaveItems(items)
+    return Resumed(release=release, pending=len(pending))
 
 
 PORTS = ("records",)

@@ -116,13 +116,12 @@ def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
     hotfix_wait = event.options.hotfix_timeout_seconds or manifest.hotfix_timeout_seconds
     return PlanOutput(
         release=release,
-        waves=plan.waves,
-        wave_items=[{"wave": i, "components": names} for i, names in enumerate(plan.waves)],
+        components=sum(len(wave) for wave in plan.waves),
+        wave_count=len(plan.waves),
         max_concurrency=manifest.max_concurrency,
         on_failure=manifest.on_failure,
         hotfix_timeout_seconds=hotfix_wait,
         heartbeat_seconds=hotfix_wait,
-        unchanged=plan.unchanged,
     )
 
 

@@ -1,0 +1,105 @@
+"""The runner's hooks that make a dry run's time simulated and deterministic.
+
+:class:`SimulatedTime` connects the executions of a release (the parent, and one child per
+component and round) to a :class:`~orchestrator.local.timekeeper.TimeKeeper` and the
+:class:`~orchestrator.local.simulator.Simulator`:
+
+* a bake is the ``Advance`` step about to run: its execution sleeps until the bake's nominal end
+  (now + ``nominal_bake_seconds``; "now" is the time of its previous step, since a running actor
+  holds the clock);
+* a repeated ``DrainQueues`` check sleeps the queue's nominal poll interval;
+* a child joins when the release starts it and leaves when ``FinishShift`` or ``ShiftFailed``
+  ends; the parent leaves while it waits for its children (``WaitForShifts``) and, unless the dry
+  run answers its waits itself, while it waits for a person (``WaitForHotfix``), and joins again
+  when its token is answered;
+* ``ApplyHotfix`` teaches the simulator a hotfix's declarations.
+
+The simulator writes every window's metrics when the keeper moves the clock
+(``Simulator.tick_until``), so a step reads exactly what its bake would have recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.local.timekeeper import PARENT, TimeKeeper
+
+if TYPE_CHECKING:
+    from orchestrator.local.simulator import Simulator
+
+__all__ = ["SimulatedTime", "actor_of"]
+
+CHILD_ENDS = ("FinishShift", "ShiftFailed")
+
+
+def actor_of(event: Mapping[str, Any]) -> str:
+    """The actor a step's event belongs to: a child (``<component>#r<round>``) or the parent."""
+    round_ = event.get("round")
+    component = event.get("component")
+    if round_ is None or component is None:
+        return PARENT
+    return f"{component}#r{round_}"
+
+
+class SimulatedTime:
+    """Hooks for ``LocalDeployment`` (``before_step``, ``after_step``, ``child_started``,
+    ``answered``) on a keeper driven by ``simulator``."""
+
+    def __init__(
+        self, simulator: Simulator, *, answers_waits: bool = True, stall_seconds: float = 600.0
+    ) -> None:
+        self.simulator = simulator
+        self.answers_waits = answers_waits
+        """Whether the dry run answers WaitForHotfix itself (then the parent keeps the clock)."""
+        self.keeper = TimeKeeper(
+            simulator.clock.now, simulator.tick_until, stall_seconds=stall_seconds
+        )
+        self._lock = threading.Lock()
+        self._started: set[str] = set()
+
+    def parent_started(self) -> None:
+        self.keeper.join(PARENT)
+
+    def parent_ended(self) -> None:
+        """The parent execution ended: nobody holds the clock for it any more."""
+        self.keeper.leave(PARENT)
+
+    def before_step(self, step: str, event: dict[str, Any]) -> None:
+        now = self.simulator.clock.now()
+        if step == "Advance":
+            shift = event.get("shift")
+            if not isinstance(shift, Mapping) or shift.get("done"):
+                return
+            seconds = float(shift.get("nominal_bake_seconds") or 0)
+            if seconds > 0:
+                self.keeper.sleep_until(actor_of(event), now + timedelta(seconds=seconds))
+        elif step == "DrainQueues":
+            drain = event.get("drain")
+            if isinstance(drain, Mapping) and not drain.get("done"):
+                seconds = float(drain.get("nominal_poll_seconds") or 0)
+                if seconds > 0:
+                    self.keeper.sleep_until(actor_of(event), now + timedelta(seconds=seconds))
+        elif step == "ApplyHotfix" and isinstance(event.get("hotfix"), Mapping):
+            self.simulator.learn_hotfix(event["hotfix"])
+        elif step == "WaitForShifts" or (step == "WaitForHotfix" and not self.answers_waits):
+            self.keeper.leave(PARENT)
+
+    def after_step(self, step: str, event: dict[str, Any], error: BaseException | None) -> None:
+        if step == "ShiftFailed" or (step == "FinishShift" and error is None):
+            self.keeper.leave(actor_of(event))
+
+    def child_started(self, name: str, payload: Mapping[str, object]) -> None:
+        """Before StartExecution: the child holds the clock from now (once per execution name;
+        a repeated start by name is the same execution)."""
+        with self._lock:
+            if name in self._started:
+                return
+            self._started.add(name)
+        self.keeper.join(actor_of(payload))
+
+    def answered(self, token: str) -> None:
+        """Before a step answers the parent's token: the parent wakes at the current time."""
+        self.keeper.join(PARENT)

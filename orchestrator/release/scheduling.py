@@ -1,0 +1,316 @@
+"""Who shifts next: the constraint DAG run event by event over the ledger.
+
+The parent execution starts the components that are ready (``start_ready``) and parks on a task
+token (``park_parent``). Every child execution that finishes its component starts the successors
+that became ready and the ready components waiting for a slot (``finish``); the last one to
+finish, or the first one to fail (``fail``), answers the parent's token. Nothing polls.
+
+Ledger records (kinds) this module owns, all O(1) in size:
+
+* ``schedule``: the round being run (``round``) and the concurrency cap;
+* ``started#<component>#r<round>``: the claim that this round's child of a component was started
+  (first writer wins; a repeated start by name is the same execution), with the slot it holds;
+* ``slot#<k>`` (``k < max_concurrency``): a running child holds one;
+* ``waiting#<rank>#<component>``: ready, waiting for a slot (listed in priority order);
+* ``shifts-token``: the parent's task token while it waits for its children;
+* ``told#r<round>``: the parent was answered for this round (first answer wins).
+
+Losing no wake-up: a component that finds no slot writes its ``waiting`` record and then tries
+once more; a child that frees a slot then reads the ``waiting`` records. One of the two always
+sees the other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.errors import ReleaseFrozenError
+from orchestrator.planning.schedule import Dag, dag_of, execution_name, priority_order, ranks
+from orchestrator.release import ledger
+
+if TYPE_CHECKING:
+    from orchestrator.ports import Ports
+    from orchestrator.release.ledger import ReleaseContext
+
+RANK_DIGITS = 12
+TOKEN_KIND = "shifts-token"
+
+
+def current_round(ports: Ports, release: str) -> int:
+    item = ports.records.get(release, "schedule") or {}
+    return int(str(item.get("round", 0)))
+
+
+def stale(ports: Ports, release: str, round_: int) -> bool:
+    """Whether a child of ``round_`` belongs to a round the release has moved past."""
+    return round_ != current_round(ports, release)
+
+
+def check_current(ports: Ports, release: str, component: str, round_: int | None) -> None:
+    """Raise ``ReleaseFrozenError`` when a child of a past round wakes up: after a roll-forward
+    round its component belongs to the next round's child (``None``: the parent's own shift)."""
+    if round_ is not None and stale(ports, release, round_):
+        raise ReleaseFrozenError(
+            f"round {round_} of release {release} is over: this child of {component} stops "
+            "(the current round's child shifts it)",
+            component=component,
+        )
+
+
+def durations(context: ReleaseContext) -> dict[str, float]:
+    """Each component's nominal shift time (steps x bake), the weight of critical-path ranks."""
+    out: dict[str, float] = {}
+    for wave in context.plan.waves:
+        for name in wave:
+            strategy = context.component(name).strategy
+            out[name] = float(len(strategy.steps) * strategy.bake_seconds)
+    return out
+
+
+def _dag(context: ReleaseContext) -> tuple[Dag, dict[str, float]]:
+    dag = dag_of(context.plan)
+    times = durations(context)
+    return dag, ranks(dag, lambda n: times.get(n, 0.0))
+
+
+def _done(ports: Ports, context: ReleaseContext) -> Any:
+    release = context.manifest.release
+    cache: dict[str, bool] = {}
+
+    def done(name: str) -> bool:
+        if name not in cache:
+            record = ledger.get_component(ports.records, release, name)
+            cache[name] = record.status == "promoted" and record.version == context.to_version(
+                name
+            )
+        return cache[name]
+
+    return done
+
+
+def open_round(ports: Ports, context: ReleaseContext) -> int:
+    """The round StartShifts runs: the first (0), the same one again when a retried StartShifts
+    finds it still open, or the next one once the parent was answered for the current one."""
+    release = context.manifest.release
+    item = ports.records.get(release, "schedule")
+    if item is None:
+        begin_round(ports, context, 0)
+        return 0
+    round_ = int(str(item.get("round", 0)))
+    if ports.records.get(release, f"told#r{round_}") is None:
+        return round_
+    begin_round(ports, context, round_ + 1)
+    return round_ + 1
+
+
+def begin_round(ports: Ports, context: ReleaseContext, round_: int) -> None:
+    """Reset the scheduler's records for ``round_`` (slots and waiting lists of a finished round
+    are stale: their children stopped at the freeze)."""
+    release = context.manifest.release
+    for prefix in ("slot#", "waiting#"):
+        for kind, _ in ports.records.list(release, prefix):
+            ports.records.delete(release, kind)
+    ports.records.put(
+        release,
+        "schedule",
+        {"round": round_, "max_concurrency": context.manifest.max_concurrency},
+    )
+
+
+def start_ready(ports: Ports, context: ReleaseContext, candidates: list[str]) -> list[str]:
+    """Start (or queue for a slot) every candidate whose predecessors are all done; returns the
+    names started now, in priority order."""
+    dag, rank = _dag(context)
+    done = _done(ports, context)
+    started: list[str] = []
+    for name in priority_order(candidates, rank):
+        if done(name) or not dag.ready(name, done):
+            continue
+        if _launch_or_wait(ports, context, name, rank.get(name, 0.0)):
+            started.append(name)
+    return started
+
+
+def _round(ports: Ports, release: str) -> int:
+    return current_round(ports, release)
+
+
+def _started_kind(name: str, round_: int) -> str:
+    return f"started#{name}#r{round_}"
+
+
+def _claim_slot(ports: Ports, context: ReleaseContext, name: str, round_: int) -> int | None:
+    release = context.manifest.release
+    held = {kind for kind, _ in ports.records.list(release, "slot#")}
+    for k in range(context.manifest.max_concurrency):
+        kind = f"slot#{k:04d}"
+        if kind in held:
+            continue
+        if ports.records.put_new(release, kind, {"component": name, "round": round_}):
+            return k
+    return None
+
+
+def free(ports: Ports, release: str, name: str, round_: int) -> None:
+    """Give back the concurrency slot ``name``'s child of ``round_`` holds (if it still does)."""
+    _free_slot(ports, release, name, round_)
+
+
+def _free_slot(ports: Ports, release: str, name: str, round_: int) -> None:
+    item = ports.records.get(release, _started_kind(name, round_)) or {}
+    slot = item.get("slot")
+    if slot is None:
+        return
+    kind = f"slot#{int(str(slot)):04d}"
+    holder = ports.records.get(release, kind) or {}
+    if holder.get("component") == name and int(str(holder.get("round", -1))) == round_:
+        ports.records.delete(release, kind)
+
+
+def _waiting_kind(name: str, rank: float) -> str:
+    # descending rank sorts first: store the complement, zero-padded
+    inverse = max(0, 10**RANK_DIGITS - 1 - round(rank))
+    return f"waiting#{inverse:0{RANK_DIGITS}d}#{name}"
+
+
+def _launch_or_wait(ports: Ports, context: ReleaseContext, name: str, rank: float) -> bool:
+    release = context.manifest.release
+    round_ = _round(ports, release)
+    kind = _started_kind(name, round_)
+    if ports.records.get(release, kind) is not None:
+        _start_child(ports, context, name, round_)  # idempotent: finishes a start a crash cut
+        return False
+    slot = _claim_slot(ports, context, name, round_)
+    if slot is None:
+        waiting = _waiting_kind(name, rank)
+        ports.records.put(release, waiting, {"component": name})
+        slot = _claim_slot(ports, context, name, round_)  # a slot freed meanwhile: take it
+        if slot is None:
+            return False
+        ports.records.delete(release, waiting)
+    if not ports.records.put_new(
+        release, kind, {"slot": slot, "at": ports.clock.now().isoformat()}
+    ):
+        ports.records.delete(release, f"slot#{slot:04d}")  # someone else started it
+        return False
+    _start_child(ports, context, name, round_)
+    return True
+
+
+def _start_child(ports: Ports, context: ReleaseContext, name: str, round_: int) -> None:
+    release = context.manifest.release
+    arn = ports.shifts.start(
+        execution_name(release, name, round_),
+        {"release": release, "component": name, "round": round_},
+    )
+    record = ledger.get_component(ports.records, release, name)
+    if record.execution != arn:
+        ledger.put_component(
+            ports.records,
+            release,
+            record.model_copy(update={"execution": arn, "round": round_}),
+        )
+
+
+def _start_waiting(ports: Ports, context: ReleaseContext) -> list[str]:
+    release = context.manifest.release
+    started: list[str] = []
+    for kind, item in ports.records.list(release, "waiting#"):
+        name = str(item.get("component"))
+        round_ = _round(ports, release)
+        if ports.records.get(release, _started_kind(name, round_)) is not None:
+            ports.records.delete(release, kind)
+            continue
+        slot = _claim_slot(ports, context, name, round_)
+        if slot is None:
+            break  # every slot is taken: the next child to finish continues from here
+        ports.records.delete(release, kind)
+        if not ports.records.put_new(
+            release,
+            _started_kind(name, round_),
+            {"slot": slot, "at": ports.clock.now().isoformat()},
+        ):
+            ports.records.delete(release, f"slot#{slot:04d}")
+            continue
+        _start_child(ports, context, name, round_)
+        started.append(name)
+    return started
+
+
+def finish(ports: Ports, context: ReleaseContext, name: str, round_: int) -> list[str]:
+    """``name``'s child shifted and promoted it: start what became ready, free its slot, and tell
+    the parent when nothing is left running. Returns the components started."""
+    release = context.manifest.release
+    dag, rank = _dag(context)
+    done = _done(ports, context)
+    started: list[str] = []
+    for succ in priority_order(dag.successors.get(name, ()), rank):
+        if not done(succ) and dag.ready(succ, done):
+            if _launch_or_wait(ports, context, succ, rank.get(succ, 0.0)):
+                started.append(succ)
+    _free_slot(ports, release, name, round_)
+    started += _start_waiting(ports, context)
+    if all_finished(ports, release):
+        tell_parent(ports, release, round_, None)
+    return started
+
+
+def all_finished(ports: Ports, release: str) -> bool:
+    """No child holds a slot and none waits for one: every reachable component is done."""
+    return not ports.records.list(release, "slot#") and not ports.records.list(
+        release, "waiting#"
+    )
+
+
+def fail(ports: Ports, release: str, name: str, round_: int, error: str, cause: str) -> bool:
+    """``name``'s child stopped on ``error``: free its slot and, if this is the round's first
+    failure, tell the parent (which freezes and rolls forward). Returns whether it told."""
+    _free_slot(ports, release, name, round_)
+    return tell_parent(ports, release, round_, (error, cause))
+
+
+def park_parent(ports: Ports, release: str, token: str, round_: int, at: datetime) -> None:
+    """Store the parent's token; answer it at once when the round already ended meanwhile."""
+    ports.records.put(release, TOKEN_KIND, {"token": token, "round": round_, "at": at.isoformat()})
+    told = ports.records.get(release, f"told#r{round_}")
+    if told is not None:
+        _answer(ports, token, told)
+    elif all_finished(ports, release):
+        tell_parent(ports, release, round_, None)
+
+
+def tell_parent(
+    ports: Ports, release: str, round_: int, failure: tuple[str, str] | None
+) -> bool:
+    """Record the round's outcome (first writer wins) and answer the parked token if there is
+    one. Returns whether this call decided the outcome."""
+    outcome: dict[str, object] = (
+        {"status": "done"}
+        if failure is None
+        else {"status": "failed", "error": failure[0], "cause": failure[1]}
+    )
+    if not ports.records.put_new(release, f"told#r{round_}", outcome):
+        return False
+    parked = ports.records.get(release, TOKEN_KIND)
+    if parked is not None and int(str(parked.get("round", -1))) == round_:
+        _answer(ports, str(parked["token"]), outcome)
+    return True
+
+
+def _answer(ports: Ports, token: str, outcome: dict[str, object]) -> None:
+    if outcome.get("status") == "done":
+        ports.callbacks.succeed(token, {"done": True})
+    else:
+        ports.callbacks.fail(token, str(outcome.get("error")), str(outcome.get("cause") or ""))
+
+
+def running_children(ports: Ports, release: str) -> list[tuple[str, str]]:
+    """``(component, execution ARN)`` of every child holding a slot."""
+    out: list[tuple[str, str]] = []
+    for _, item in ports.records.list(release, "slot#"):
+        name = str(item.get("component"))
+        record = ledger.get_component(ports.records, release, name)
+        if record.execution:
+            out.append((name, record.execution))
+    return out

@@ -1,0 +1,45 @@
+"""WaitForShifts: the parent parks its task token until the round's children are done.
+
+Runs as a ``lambda:invoke.waitForTaskToken`` task. The last child to finish answers the token
+with success; the first child to fail answers it with its error (``GateFailedError``,
+``NotEnoughTrafficError``, ...), which the parent's Catch sends down the roll-forward path exactly
+as a failed step did when the release was one execution. A round that ended before the token was
+parked is answered here at once. The parent's history grows by this one task per round, whatever
+the number of components.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, SecretStr
+
+from orchestrator.model.steps import ReleaseRef
+from orchestrator.release import scheduling
+from orchestrator.step_handler import entrypoint
+
+if TYPE_CHECKING:
+    from orchestrator.ports import Ports
+
+
+class ShiftsWait(ReleaseRef):
+    token: SecretStr
+    round: int = 0
+
+
+class ShiftsParked(BaseModel):
+    release: str
+    round: int
+
+
+def wait_for_shifts(event: ShiftsWait, ports: Ports) -> ShiftsParked:
+    scheduling.park_parent(
+        ports, event.release, event.token.get_secret_value(), event.round, ports.clock.now()
+    )
+    return ShiftsParked(release=event.release, round=event.round)
+
+
+PORTS = ("records", "callbacks", "clock")
+"""The ports this step uses: its IAM policy is derived from their adapters' actions."""
+
+handler = entrypoint("WaitForShifts", ShiftsWait, wait_for_shifts, PORTS)
