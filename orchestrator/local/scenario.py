@@ -11,6 +11,7 @@ queues when the release starts and how fast it is worked off, and which hotfix v
       orders: {backlog: {"1": 200}, drain_per_minute: 1000}
     hotfixes:
       - {component: enrich, version: "19", reads: {orders: [1, 2]}, writes: {enriched: 1}}
+    noise: {seed: 7}              # the default is noise on with seed 0; `noise: false`: exact
 
 :func:`load_scenario` checks it against the release manifest and raises
 :class:`~orchestrator.errors.ScenarioError` carrying every problem with its path
@@ -34,7 +35,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from orchestrator.errors import InputError, Issue, ScenarioError
 from orchestrator.model.issues import pydantic_issues
@@ -43,6 +51,7 @@ from orchestrator.model.manifest import Manifest, Schema, Version, VersionSpec, 
 
 __all__ = [
     "HotfixBehaviour",
+    "Noise",
     "QueueBehaviour",
     "Scenario",
     "VersionBehaviour",
@@ -126,10 +135,31 @@ class HotfixBehaviour(_Spec):
         return VersionSpec(version=self.version, reads=self.reads, writes=self.writes)
 
 
+class Noise(_Spec):
+    """Seeded noise of the simulated CloudWatch figures (``orchestrator/local/noise.py``).
+
+    Written ``noise: {seed: N}``; ``noise: false`` keeps the exact expectations (600/min at 10% for
+    60 s is exactly 60 invocations); ``noise: true`` or no ``noise`` at all is seed 0.
+    """
+
+    enabled: bool = True
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+
+
+def _noise(value: Any) -> Any:
+    if isinstance(value, bool):
+        return {"enabled": value}
+    if value is None:
+        return {}
+    return value
+
+
 class Scenario(_Spec):
     """A dry-run scenario (DESIGN §7a)."""
 
     traffic_per_minute: Rate = 600.0
+    noise: Annotated[Noise, BeforeValidator(_noise)] = Noise()
+    """Invocations Poisson around the traffic, errors binomial per invocation (seeded)."""
     versions: dict[str, VersionBehaviour] = Field(default_factory=dict)
     queues: dict[str, QueueBehaviour] = Field(default_factory=dict)
     hotfixes: list[HotfixBehaviour] = Field(default_factory=list)

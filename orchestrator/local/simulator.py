@@ -28,9 +28,14 @@ bake:
 
 Modelling choices, so the numbers can be predicted:
 
-* Every figure is an expected value turned into whole numbers with a carried remainder per
-  series (deterministic, no wall clock, no randomness): 600/min at 10% for 60 s is exactly 60
-  invocations, and totals over many ticks never drift by more than one.
+* The Lambda figures are noisy by default (scenario ``noise: {seed: N}``, seed 0 when absent):
+  Poisson invocations around the traffic, binomial errors per invocation, Poisson throttles, each
+  draw a pure function of the seed, the series and the piece of minute
+  (``orchestrator/local/noise.py``), so a seed gives the same figures whatever order the
+  runner's threads tick in. With ``noise: false`` (and for every other figure: messages, dead
+  letters, unreadable deliveries) each figure is an expected value turned into whole numbers
+  with a carried remainder per series (deterministic, no randomness): 600/min at 10% for 60 s is
+  exactly 60 invocations, and totals over many ticks never drift by more than one.
 * Delivery follows the component's ``delivery`` (DESIGN §4). ``alias`` (the default): an SQS event
   source mapping targets the function or its alias, so every live version of a component
   receives its share (its alias weight) of every queue the component reads in *any* of its
@@ -93,6 +98,7 @@ from orchestrator.errors import (
     ResourceMissingError,
     ScenarioError,
 )
+from orchestrator.local import noise
 from orchestrator.local.scenario import HotfixBehaviour, Scenario
 from orchestrator.model.manifest import Component, Manifest, VersionSpec, queue_name_from_url
 from orchestrator.model.plan import Plan
@@ -287,7 +293,10 @@ class Simulator:
         self.scenario = scenario
         self.clock = clock
         self.seed = seed
-        """Kept for reproducibility records: the simulation itself uses no randomness."""
+        """Kept for reproducibility records; the noise's seed is the scenario's ``noise.seed``."""
+        self.noise = scenario.noise.enabled
+        """Lambda figures drawn around their expectations (``orchestrator/local/noise.py``)."""
+        self.noise_seed = scenario.noise.seed
         self.overlap_bakes = overlap_bakes
         """Parallel bakes share simulated time (see :meth:`before_step`)."""
         self._factory = client_factory
@@ -981,10 +990,16 @@ class Simulator:
                 ]
                 totals = {"Invocations": 0, "Errors": 0, "Throttles": 0}
                 for timestamp, fraction in buckets:
-                    for metric, amount in expected.items():
-                        value = self._carry.take(
-                            ("metric", name, version, metric), amount * fraction
-                        )
+                    if self.noise:
+                        drawn = self._noisy(name, version, expected, timestamp, fraction)
+                    else:
+                        drawn = {
+                            metric: self._carry.take(
+                                ("metric", name, version, metric), amount * fraction
+                            )
+                            for metric, amount in expected.items()
+                        }
+                    for metric, value in drawn.items():
                         totals[metric] += value
                         data.append(
                             {
@@ -999,6 +1014,32 @@ class Simulator:
                 report.errors[(name, version)] = totals["Errors"]
                 report.throttles[(name, version)] = totals["Throttles"]
         self._put_metrics("AWS/Lambda", data)
+
+    def _noisy(
+        self,
+        name: str,
+        version: str,
+        expected: Mapping[str, float],
+        timestamp: datetime,
+        fraction: float,
+    ) -> dict[str, int]:
+        """One piece of a minute drawn around its expectations: Poisson invocations, binomial
+        errors over them, Poisson throttles; each draw a pure function of the seed, the series
+        and the piece (minute index and offset), whatever the order ticks run in."""
+        minute = math.floor(timestamp.timestamp() / 60.0)
+        offset = round(timestamp.timestamp() - minute * 60.0, 3)
+
+        def u(metric: str) -> float:
+            return noise.uniform(self.noise_seed, name, version, metric, minute, offset)
+
+        mean = expected["Invocations"] * fraction
+        invocations = noise.poisson(mean, u("Invocations"))
+        rate = min(1.0, expected["Errors"] / expected["Invocations"]) if mean > 0 else 0.0
+        return {
+            "Invocations": invocations,
+            "Errors": noise.binomial(invocations, rate, u("Errors")),
+            "Throttles": noise.poisson(expected["Throttles"] * fraction, u("Throttles")),
+        }
 
     def _put_queue_ages(self, report: TickReport) -> None:
         at = max(report.start, report.end - timedelta(seconds=1))  # inside [t0, t1)

@@ -57,9 +57,9 @@ def seed_data() -> dict[str, Any]:
 def simulator(
     engine: EmbeddedEngine, manifest: Manifest, scenario: dict[str, Any] | None = None
 ) -> Simulator:
-    sim = Simulator(
-        manifest, scenario_from_data(scenario or {}, manifest), engine.client, SimClock(START)
-    )
+    # these tests assert the exact expectations: noise off unless a test turns it on
+    data = {"noise": False, **(scenario or {})}
+    sim = Simulator(manifest, scenario_from_data(data, manifest), engine.client, SimClock(START))
     sim.seed_account()
     return sim
 
@@ -522,6 +522,7 @@ def test_errors_on_a_schema_appear_only_once_the_producer_writes_it(
             {
                 "versions": {"enrich@18": {"errors_on": {"orders": {2: 0.5}}}},
                 "hotfixes": [{"component": "enrich", "version": "19", "reads": {"orders": [1, 2]}}],
+                "noise": False,
             },
             seed,
         ),
@@ -905,3 +906,36 @@ def test_a_hotfix_mapping_counts_once_the_hotfix_is_live(
     assert report.unreadable == {"enriched": 540}
     set_weights(account, "enrich", "18", {})  # pulled back: the mapping stays
     assert sim.tick(60).unreadable == {"enriched": 600}
+
+
+# -- noise -----------------------------------------------------------------------------------------
+
+
+def test_noise_is_seeded_and_the_same_whatever_the_tick_order(
+    account: EmbeddedEngine, seed: Manifest
+) -> None:
+    """Poisson invocations and binomial errors around the expectations, a pure function of the
+    seed, the series and the piece of minute: the same seed gives the same figures (whichever
+    simulator, thread or order draws them), another seed others."""
+    scenario = {"noise": {"seed": 3}, "versions": {"ingest@43": {"error_rate": 0.2}}}
+    sim = simulator(account, seed, scenario)
+    set_weights(account, "ingest", "42", {"43": 0.5})
+    ticks = [sim.tick(60) for _ in range(5)]
+    counts = [r.invocations[("ingest", "43")] for r in ticks]
+    errors = [r.errors[("ingest", "43")] for r in ticks]
+    assert counts != [300] * 5  # not the exact expectations
+    assert all(200 < c < 400 for c in counts)
+    assert all(0 < e < c for e, c in zip(errors, counts, strict=True))
+
+    def draws(noise_seed: int) -> list[tuple[int, int]]:
+        data = {**scenario, "noise": {"seed": noise_seed}}
+        other = Simulator(seed, scenario_from_data(data, seed), account.client, SimClock(START))
+        expected = {"Invocations": 300.0, "Errors": 60.0, "Throttles": 0.0}
+        out = []
+        for minute in reversed(range(5)):  # another order: the same draws
+            drawn = other._noisy("ingest", "43", expected, START + timedelta(minutes=minute), 1.0)
+            out.append((drawn["Invocations"], drawn["Errors"]))
+        return out[::-1]
+
+    assert draws(3) == list(zip(counts, errors, strict=True))
+    assert draws(4) != draws(3)
