@@ -98,6 +98,11 @@ class RecordStore(Protocol):
         ...
 
 
+ReleasePage = tuple[list[tuple[str, str, dict[str, object]]], str | None]
+"""One page of ``ReleaseCatalog.releases``: ``(release, kind, item)`` records and the next cursor
+(a type alias, so that adapters with a ``list`` method can name the result)."""
+
+
 @runtime_checkable
 class ReleaseCatalog(Protocol):
     """Which releases a record store holds: on-call's look back (``rollout history``).
@@ -108,7 +113,7 @@ class ReleaseCatalog(Protocol):
 
     def releases(
         self, kinds: Sequence[str], cursor: str | None = None, page_size: int = 100
-    ) -> tuple[list[tuple[str, str, dict[str, object]]], str | None]:
+    ) -> ReleasePage:
         """One page of ``(release, kind, item)`` for every record whose kind is in ``kinds``
         (e.g. ``("context", "report")``), and the cursor of the next page (None: the last).
 

@@ -56,6 +56,7 @@ from orchestrator.release import ledger
 
 if TYPE_CHECKING:
     from orchestrator.model.manifest import Manifest
+    from orchestrator.ports import ReleasePage
     from orchestrator.release.ledger import ReleaseContext
 
 __all__ = [
@@ -490,7 +491,7 @@ class FakeRecordStore(_Faults):
 
     def releases(
         self, kinds: Sequence[str], cursor: str | None = None, page_size: int = 100
-    ) -> tuple[list[tuple[str, str, dict[str, object]]], str | None]:
+    ) -> ReleasePage:
         """``ReleaseCatalog``: pages of ``page_size`` records in (release, kind) order; the cursor
         is the index of the next page's first record."""
         self._maybe_fail("releases")

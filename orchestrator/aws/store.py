@@ -24,7 +24,7 @@ from orchestrator.aws.errors import aws_call, error_code
 from orchestrator.errors import LockConflictError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import (
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
         AttributeValueTypeDef,
         KeySchemaElementTypeDef,
     )
+
+    from orchestrator.ports import ReleasePage
 
 TABLE_KEY_SCHEMA: tuple[KeySchemaElementTypeDef, ...] = (
     {"AttributeName": "pk", "KeyType": "HASH"},
@@ -252,6 +254,39 @@ class DynamoRecordStore:
                     if value is not None:
                         found.append((item["sk"]["S"].removeprefix("record#"), value))
         return sorted(found, key=lambda pair: pair[0])
+
+    OPERATOR_ACTIONS: ClassVar[tuple[str, ...]] = ("dynamodb:Scan",)
+    """What ``releases`` (``rollout history``) calls besides ``AWS_ACTIONS``: only an operator's
+    credentials need it, no step calls it, so no step's policy grants it."""
+
+    def releases(
+        self, kinds: Sequence[str], cursor: str | None = None, page_size: int = 100
+    ) -> ReleasePage:
+        """One Scan page of the records whose kind is in ``kinds``, across releases (see
+        ``ReleaseCatalog``). ``cursor`` is the page's ``LastEvaluatedKey`` as JSON."""
+        if not kinds:
+            return [], None
+        values: dict[str, AttributeValueTypeDef] = {
+            f":k{i}": {"S": f"record#{kind}"} for i, kind in enumerate(kinds)
+        }
+        params: dict[str, object] = {
+            "TableName": self._table,
+            "FilterExpression": f"sk IN ({', '.join(values)})",
+            "ExpressionAttributeValues": values,
+            "Limit": max(1, page_size),
+        }
+        if cursor:
+            params["ExclusiveStartKey"] = json.loads(cursor)
+        with aws_call("dynamodb:Scan", f"{self._table} releases"):
+            page = self._client.scan(**params)  # type: ignore[arg-type]
+        found: list[tuple[str, str, dict[str, object]]] = []
+        for item in page.get("Items", []):
+            value = _body(item)
+            pk, sk = item["pk"].get("S", ""), item["sk"].get("S", "")
+            if value is not None and pk.startswith("release#"):
+                found.append((pk.removeprefix("release#"), sk.removeprefix("record#"), value))
+        last = page.get("LastEvaluatedKey")
+        return found, (json.dumps(last, sort_keys=True) if last else None)
 
     def get(self, release: str, kind: str) -> dict[str, object] | None:
         """The stored record, or None."""

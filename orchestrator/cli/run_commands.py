@@ -27,6 +27,13 @@ from orchestrator.cli.base import (
     stderr,
     stdout,
 )
+from orchestrator.cli.html_option import (
+    HtmlOpt,
+    check_html_target,
+    html_notice,
+    picture_or_none,
+    write_html,
+)
 from orchestrator.cli.views import (
     progress_table,
     render_report,
@@ -89,6 +96,7 @@ def dry_run(
     notifications: Annotated[
         bool, typer.Option("--notifications/--no-notifications", help="Print SNS reports.")
     ] = True,
+    html: HtmlOpt = None,
 ) -> None:
     """Run the real state machine locally against a simulated AWS account.
 
@@ -109,6 +117,8 @@ def dry_run(
     * `rollout dry-run examples/seed.yaml --scenario examples/scenarios/seed-enrich-breaks.yaml`
     * `rollout dry-run examples/fanout.yaml -s examples/scenarios/fanout-drain.yaml -f json`
     * `rollout dry-run examples/seed.yaml --engine http://localhost:8084 --lambda-port 8083`
+    * `rollout dry-run examples/seed.yaml -s examples/scenarios/seed-enrich-breaks.yaml --html
+      release.html` (the release as a picture, as `rollout report --html` draws it)
     """
 
     def run() -> int:
@@ -121,6 +131,7 @@ def dry_run(
         from orchestrator.planning.capacity import capacity_warnings
 
         began = time.monotonic()
+        check_html_target(html, stdout_free=False)
         remote = remote_engine(engine, lambda_port, lambda_host)
         loaded = load_manifest(manifest)
         planned = plan_release(loaded)  # infeasible: exit 2 before anything starts
@@ -176,6 +187,10 @@ def dry_run(
                     )
                 stage(f"starting release {loaded.release}")
                 result = run_.run(timeout=timeout, on_progress=show, report_interruptions=True)
+                picture = None
+                if html is not None and run_.deployment is not None:
+                    records = run_.deployment.ports.records
+                    picture = picture_or_none(records, loaded.release, result.report)
         finally:
             if live is not None:
                 live.stop()
@@ -188,6 +203,13 @@ def dry_run(
             )
         document = result.contract()
         document["command_wall_seconds"] = round(command_seconds(began), 3)
+        if html is not None and picture is not None:
+            from orchestrator.cli.html_report import render_html
+
+            picture["status"] = result.status  # the dry run's verdict on the run (DESIGN §7)
+            page = render_html(picture, messages=result.messages, source="a dry run")
+            html_notice(html, write_html(html, page), result.status)
+            document["html"] = str(html)
         if fmt == "json":
             emit_json(document)
         else:
