@@ -177,3 +177,11 @@ def test_report_help_teaches() -> None:
         assert needle in text
     dry = " ".join(cli.invoke(app, ["dry-run", "--help"], env=NO_AWS).stdout.split())
     assert "--html" in dry
+
+
+def test_the_example_page_in_docs_is_the_seed_roll_forward_story() -> None:
+    page = (ROOT / "docs" / "example-release.html").read_text()
+    dom = parse(page)
+    assert [a["data-component"] for a in dom.having("g", "lane")] == ["enrich", "ingest", "store"]
+    assert "ROLLED_FORWARD" in page and "Hotfix enrich@19 accepted" in page
+    assert not {tag for tag, _ in dom.tags} & {"script", "link", "img"}
