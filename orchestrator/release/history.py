@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import ReleaseNotFoundError, RolloutError
+from orchestrator.errors import ReleaseNotFoundError, ReleaseStateError, RolloutError
 from orchestrator.model.plan import Plan
 from orchestrator.planning import plan_release
 from orchestrator.release import ledger
@@ -245,7 +245,14 @@ def release_picture(
     """
     if records.get(release, "context") is None:
         raise ReleaseNotFoundError(f"no plan is stored for release {release!r}")
-    context = ledger.load_context(records, release)
+    try:
+        context = ledger.load_context(records, release)
+    except (ValueError, KeyError, TypeError, AssertionError) as exc:  # pydantic's is a ValueError
+        raise ReleaseStateError(
+            f"the stored plan of release {release} does not load ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200]}), so it cannot be drawn: `rollout status {release}` "
+            "shows what is known"
+        ) from None
     stored = report if report is not None else records.get(release, "report")
     done: dict[str, Any] = dict(stored or {})
     plan = _original_plan(context)

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from orchestrator.aws.store import DynamoRecordStore, create_table
 from orchestrator.cli.app import app
+from orchestrator.errors import ReleaseStateError
 from orchestrator.ports import ReleaseCatalog
 from orchestrator.release.history import RUNNING, history, release_picture, summarize
 from orchestrator.testing import FakeRecordStore
@@ -159,6 +160,19 @@ def test_the_picture_of_a_stored_release_reads_the_ledger() -> None:
     enrich = picture["components"][0]
     assert enrich["hotfixes"] == ["19"]
     assert [a["action"] for a in enrich["actions"]] == ["shift"] * 3 + ["hotfix-shift"] * 3
+
+
+def test_a_stored_plan_that_does_not_load_is_a_release_state_error() -> None:
+    records = FakeRecordStore()
+    seed_story(records)
+    context = records.get("2026-11-28.1", "context")
+    assert context is not None
+    records.put("2026-11-28.1", "context", {**context, "manifest": {"release": 3}})
+    with pytest.raises(ReleaseStateError, match=r"rollout status 2026-11-28\.1"):
+        release_picture(records, "2026-11-28.1")
+    # the history still lists it, with what it can read
+    [summary] = history(records, records)
+    assert summary.status == "ROLLED_FORWARD" and summary.components == {}
 
 
 def test_the_picture_of_a_running_release_is_the_story_so_far() -> None:
