@@ -43,6 +43,14 @@ Things to know (measured on moto 5.2.5; the full list is in :mod:`orchestrator.l
 * ``Retry`` intervals and ``Wait`` states really sleep (``IntervalSeconds`` must be >= 1).
 * Handlers run on the interpreter's threads (one per execution and per Map iteration), so they
   must be thread-safe; :attr:`EmbeddedEngine.invocations` counts calls per function.
+* The engine fails where AWS fails (``history_event_limit``, ``payload_limit``; AWS's figures
+  by default, small ones for tests): an execution whose next event would be its 25,000th and does
+  not end it FAILS with ``States.Runtime`` and AWS's cause "The execution reached the maximum
+  number of history events (25000)." (that ``ExecutionFailed`` is the 25,000th event); a state's
+  input or output, a task's input (after ``Parameters``) or result over 262,144 bytes of UTF-8
+  JSON fails with ``States.DataLimitExceeded`` (cause with the figures), which ``States.ALL``
+  does not catch (:mod:`~orchestrator.local.moto_compat`, patches ``history-limit`` and
+  ``payload-limit``).
 * ``quiet=True`` (the default) silences werkzeug's access log and the interpreter's ERROR log line
   for every caught ASL error, unless those loggers were configured already.
 * The interpreter can fail in itself, outside the ASL's error handling: a ``Map`` worker whose
@@ -421,7 +429,13 @@ class EmbeddedEngine:
         patch_moto: bool = True,
         quiet: bool = True,
         fresh: bool = True,
+        history_event_limit: int = moto_compat.HISTORY_EVENT_LIMIT,
+        payload_limit: int = moto_compat.PAYLOAD_LIMIT,
     ) -> None:
+        self.limits = moto_compat.Limits(history_event_limit, payload_limit)
+        """What the engine enforces as AWS does (the ``history-limit`` and ``payload-limit``
+        patches, so with ``patch_moto=True``): AWS's 25,000 events and 262,144 bytes by default."""
+        self._saved_limits: moto_compat.Limits | None = None
         self.region = region
         self.account_id = ACCOUNT_ID
         self._requested_port = port
@@ -472,6 +486,7 @@ class EmbeddedEngine:
             already = set(moto_compat.active_patches())
             moto_compat.apply_patches()
             self._our_patches = [p for p in moto_compat.active_patches() if p not in already]
+        self._saved_limits = moto_compat.set_limits(self.limits)
         if self._requested_port:
             self._check_port_free(self._requested_port)
         require_local_extra("the embedded engine")
@@ -513,6 +528,9 @@ class EmbeddedEngine:
         if self._our_patches:  # leave moto as we found it (the client cache is per MOTO_PORT)
             moto_compat.revert_patches(self._our_patches)
             self._our_patches = []
+        if self._saved_limits is not None:
+            moto_compat.set_limits(self._saved_limits)
+            self._saved_limits = None
         self._server = None
         self._port = None
         self._session = None

@@ -2,10 +2,11 @@
 
 Everything else in :mod:`orchestrator.local` uses moto only through public APIs (its server, the
 ``/moto-api`` endpoints, the AWS APIs it serves) and the botocore hook in
-:mod:`~orchestrator.local.invoke_hook`. This module holds the two speed patches the embedded
-engine applies, each guarded by a version check and an identity check of every function it
-replaces, and :func:`check_internals`, which ``tests/functional/test_engine.py`` calls so that a
-moto upgrade that moves these internals fails loudly instead of silently running slow.
+:mod:`~orchestrator.local.invoke_hook`. This module holds the patches the embedded engine applies
+(speed, and AWS's limits, which moto does not enforce), each guarded by a version check and an
+identity check of every function or method it replaces, and :func:`check_internals`, which
+``tests/functional/test_engine.py`` calls so that a moto upgrade that moves these internals fails
+loudly instead of silently running slow or lax.
 
 The patches (``apply_patches()`` is idempotent; ``revert_patches()`` undoes them)
 --------------------------------------------------------------------------------------------
@@ -26,6 +27,37 @@ The patches (``apply_patches()`` is idempotent; ``revert_patches()`` undoes them
     calls. In moto 5.2.5 ``boto_client_for`` ignores the state's credentials (always ``ak``/``sk``),
     so leaving them out of the key changes nothing. The client is created after the invoke hook
     is installed (the engine installs the hook first), so it carries the hook.
+``payload-limit``
+    AWS: a task's, a state's or an execution's input or output is at most 262,144 bytes of UTF-8
+    (``PAYLOAD_LIMIT``); beyond it the execution fails with ``States.DataLimitExceeded``, a
+    terminal error ``States.ALL`` does not catch. moto checks a state's output and a task's
+    result, but against ``< 256 KiB`` of spaced, ASCII-escaped JSON, and its ``States.ALL``
+    catches the error. The patch: the three ``_verify_size_quota`` methods count compact UTF-8
+    JSON against :func:`current_limits` (``<=``; over it moto's own failure is raised, with the
+    figures in its cause); a state's input (``_get_state_entered_event_details``) and a task's
+    input after ``Parameters`` (``StateTaskLambda._eval_parameters``,
+    ``StateTaskService._before_eval_execution``) are checked too; ``ErrorEqualsDecl._eval_body``
+    lets ``States.ALL`` (Retry and Catch) miss ``States.DataLimitExceeded``.
+``iteration-errors``
+    A Map iteration or Parallel branch that failed with a ``States.*`` error re-raises it through
+    ``CustomErrorName``, which refuses that prefix (``ValueError``): the worker dies ("Unhandled
+    termination error", an engine fault) instead of failing the Map. The patch gives those two
+    modules a ``CustomErrorName`` that builds moto's ``StatesErrorName`` for known ``States.*``
+    names.
+``history-limit``
+    AWS: at most 25,000 events (``HISTORY_EVENT_LIMIT``); when event number 25,000 is not
+    ``ExecutionSucceeded``, ``ExecutionFailed`` is that event, error ``States.Runtime``, cause
+    "The execution reached the maximum number of history events (25000)." moto has no cap. The
+    patch: ``EventManager.add_event`` refuses a non-final event that would take the last number
+    and fails the execution (``Environment.set_error`` on its root, whose ``__init__`` the patch
+    wraps to give the event manager a reference; ``set_error`` wrapped so that no later error
+    replaces it); events its still-running frames write afterwards are dropped, and
+    ``Program.eval`` does not start a program in a frame opened after the failure (a Map worker
+    taking its next item would raise, an engine fault).
+
+The limits are process-wide (:func:`set_limits`; ``EmbeddedEngine(history_event_limit=...,
+payload_limit=...)`` sets them while it runs); ``tests/functional/test_engine_limits.py`` checks
+each rule on the engine.
 
 Measured on moto 5.2.5 / jsonpath-ng 1.16, 2 cores (``python -m tests.bench.bench_engine``: a Map
 of 30 components, each 3 x Lambda task -> Choice -> Wait 0 s, 271 state transitions, 876 history
@@ -84,7 +116,7 @@ Behaviour measured:
   Wait, Choice, Pass or Succeed state, 4 per Map state, 2 per Map iteration, 6 per
   ``.waitForTaskToken`` task, 3 per retried attempt, 2 for the execution itself (started and
   succeeded/failed). ``get_execution_history`` pages at 1,000 by default (``maxResults``,
-  ``nextToken``). The 25,000-event cap is not enforced.
+  ``nextToken``). The 25,000-event cap is not enforced by moto (``history-limit`` does).
 * ``start_execution`` with the name of a RUNNING execution and the same input returns that
   execution (idempotent); with another input, or once it finished, ``ExecutionAlreadyExists``.
 * The interpreter logs every caught ASL error at ERROR level with the whole state's ``repr``
@@ -93,10 +125,14 @@ Behaviour measured:
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import functools
 import importlib
+import json
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -119,25 +155,50 @@ class MotoCompatError(EnvironmentProblemError):
 
 @dataclass(frozen=True)
 class PatchTarget:
-    """A module-level name in moto that must be ``original`` (``"package.module:function"``)."""
+    """A name in moto that must be ``original``: a module-level function (``attribute="parse"``,
+    ``original="package.module:function"``) or a method defined on a class of that module
+    (``attribute="Class.method"``, ``original="package.module:Class.method"``). ``wrap``, when
+    given, replaces the :class:`Patch`'s own for this target."""
 
     module: str
     attribute: str
     original: str
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
 
     def original_function(self) -> Callable[..., Any]:
-        module_name, _, function = self.original.partition(":")
-        found: Callable[..., Any] = getattr(importlib.import_module(module_name), function)
+        module_name, _, path = self.original.partition(":")
+        found: Callable[..., Any] = _lookup(importlib.import_module(module_name), path)
         return found
+
+    def owner(self) -> tuple[Any, str]:
+        """The module or class that holds the name, and the name."""
+        *parents, name = self.attribute.split(".")
+        owner: Any = importlib.import_module(self.module)
+        for parent in parents:
+            owner = getattr(owner, parent)
+        return owner, name
+
+
+def _lookup(owner: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        owner = getattr(owner, part)
+    return owner
 
 
 @dataclass(frozen=True)
 class Patch:
-    """Replace every target with ``wrap(original)``; targets sharing an original share a wrapper."""
+    """Replace every target with ``wrap(original)`` (or the target's own ``wrap``); targets
+    sharing an original and a wrap share one wrapper."""
 
     name: str
     targets: tuple[PatchTarget, ...]
-    wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
+
+    def wrap_for(self, target: PatchTarget) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        wrap = target.wrap or self.wrap
+        if wrap is None:
+            raise ValueError(f"patch {self.name}: no wrap for {target.module}.{target.attribute}")
+        return wrap
 
 
 def _cached_parse(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -172,6 +233,372 @@ def _cached_client(original: Callable[..., Any]) -> Callable[..., Any]:
     setattr(boto_client_for, _ORIGINAL_MARK, original)
     boto_client_for.cache_clear = clients.clear  # type: ignore[attr-defined]
     return boto_client_for
+
+
+# -- AWS's limits on one execution (history events, payload bytes) ---------------------------------
+
+HISTORY_EVENT_LIMIT = 25_000
+"""Step Functions' hard quota on the history of one (standard) execution, in events."""
+PAYLOAD_LIMIT = 262_144
+"""Step Functions' quota on a task's, a state's or an execution's input or output: 262,144 bytes of
+data as a UTF-8 encoded string (256 KiB)."""
+DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
+HISTORY_LIMIT_ERROR = "States.Runtime"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the ``history-limit`` and ``payload-limit`` patches enforce (AWS's figures by default;
+    tests set small ones). Process-wide, like the rest of moto's state."""
+
+    history_events: int = HISTORY_EVENT_LIMIT
+    payload_bytes: int = PAYLOAD_LIMIT
+
+    def __post_init__(self) -> None:
+        if self.history_events < 2:  # ExecutionStarted is the first event
+            raise ValueError(f"history_events must be at least 2, got {self.history_events}")
+        if self.payload_bytes < 1:
+            raise ValueError(f"payload_bytes must be at least 1, got {self.payload_bytes}")
+
+
+AWS_LIMITS = Limits()
+_limits = AWS_LIMITS
+
+
+def set_limits(limits: Limits) -> Limits:
+    """Enforce ``limits`` from now on (every execution, running ones included); the previous."""
+    global _limits
+    previous, _limits = _limits, limits
+    return previous
+
+
+def current_limits() -> Limits:
+    return _limits
+
+
+def history_limit_cause(limit: int) -> str:
+    """AWS's cause, word for word, when an execution reaches its history quota."""
+    return f"The execution reached the maximum number of history events ({limit})."
+
+
+def _json_default(value: Any) -> Any:
+    # as moto's own encoder (asl/utils/encoding.py): dates in ISO form, anything else as str
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def payload_bytes(value: Any) -> int:
+    """The size Step Functions counts: the value as compact JSON, UTF-8 encoded (moto counts
+    ``json.dumps`` with spaces and ``\\uXXXX`` escapes, up to 6 bytes for 2)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _size_cause(what: str, size: int, limit: int) -> str:
+    return (
+        f"{what} with a size exceeding the maximum number of bytes service limit: {size:,} bytes "
+        f"(UTF-8 JSON), over the limit of {limit:,} bytes."
+    )
+
+
+def _limited_result(measured: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Any]:
+    """Wrap one of moto's ``_verify_size_quota(self, env, value)``: ``measured(value)`` against
+    the configured limit (``<=``, where moto refuses exactly 256 KiB). Over it, moto's own check
+    raises its own failure (its history event type and details, which differ per state kind), fed
+    a value it must refuse, and the cause gets the figures."""
+
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        oversized: list[str] = []
+
+        def verify_size_quota(self: Any, env: Any, value: Any) -> None:
+            limit = _limits.payload_bytes
+            size = payload_bytes(measured(value))
+            if size <= limit:
+                return
+            if not oversized:
+                quotas = importlib.import_module("moto.stepfunctions.parser.quotas")
+                oversized.append("x" * int(quotas.MAX_STATE_SIZE_UTF8_BYTES))
+            try:
+                original(self, env, oversized[0])
+            except Exception as exc:
+                _set_failure_cause(exc, size, limit)
+                raise
+            raise MotoCompatError(
+                "moto's _verify_size_quota accepted a value over its own quota: re-check the "
+                "payload-limit patch in orchestrator/local/moto_compat.py"
+            )
+
+        return verify_size_quota
+
+    return wrap
+
+
+def _set_failure_cause(exc: BaseException, size: int, limit: int) -> None:
+    """Put the figures in the cause of one of moto's ``FailureEventException`` s (in place)."""
+    failure = getattr(exc, "failure_event", None)
+    details = getattr(failure, "event_details", None)
+    if not isinstance(details, dict) or len(details) != 1:
+        return
+    spec = next(iter(details.values()))
+    cause = str(spec.get("cause") or "")
+    what = cause.split(" with a size exceeding", 1)[0] or "The state/task returned a result"
+    spec["cause"] = _size_cause(what, size, limit)
+
+
+def _task_result(value: Any) -> Any:
+    """A plain-ARN Lambda task's result is the function's payload (moto holds the response)."""
+    if isinstance(value, dict) and "Payload" in value:
+        return value["Payload"]
+    return value
+
+
+def _data_limit_failure(env: Any, cause: str, event_type: str, details_key: str) -> Exception:
+    """A ``FailureEventException`` for ``States.DataLimitExceeded`` (moto's own types)."""
+    from moto.stepfunctions.parser.api import HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    typ = StatesErrorNameType.StatesStatesDataLimitExceeded
+    details: Any = {details_key: {"error": typ.to_name(), "cause": cause}}
+    failure = FailureEvent(
+        env=env,
+        error_name=StatesErrorName(typ=typ),
+        event_type=HistoryEventType(event_type),
+        event_details=details,
+    )
+    exception: Exception = FailureEventException(failure_event=failure)
+    return exception
+
+
+def _limited_state_input(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``CommonStateField._get_state_entered_event_details``: a state entered with an input
+    over the limit fails before its ``*StateEntered`` event (outside any Catch, as on AWS)."""
+
+    def state_entered_event_details(self: Any, env: Any) -> Any:
+        details = original(self, env)
+        text = details.get("input") if isinstance(details, dict) else None
+        limit = _limits.payload_bytes
+        # moto's text is compact and ASCII-escaped: never shorter than the UTF-8 count
+        if isinstance(text, str) and len(text) > limit:
+            size = payload_bytes(json.loads(text))
+            if size > limit:
+                cause = _size_cause(f"The state '{self.name}' received an input", size, limit)
+                raise _data_limit_failure(env, cause, "TaskFailed", "executionFailedEventDetails")
+        return details
+
+    return state_entered_event_details
+
+
+def _limited_lambda_input(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``StateTaskLambda._eval_parameters``: the payload after ``Parameters`` is the task's
+    input (a plain-ARN Lambda task)."""
+
+    def eval_parameters(self: Any, env: Any) -> Any:
+        parameters = original(self, env)
+        limit = _limits.payload_bytes
+        size = payload_bytes(parameters.get("Payload"))
+        if size > limit:
+            cause = _size_cause(f"The state/task '{self.name}' was given an input", size, limit)
+            raise _data_limit_failure(
+                env,
+                cause,
+                "LambdaFunctionScheduleFailed",
+                "lambdaFunctionScheduleFailedEventDetails",
+            )
+        return parameters
+
+    return eval_parameters
+
+
+def _limited_service_input(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``StateTaskService._before_eval_execution``: the parameters after ``Parameters`` are
+    an integration task's input (``arn:aws:states:::lambda:invoke`` and the other services)."""
+
+    def before_eval_execution(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+        raw_parameters = kwargs.get("raw_parameters", args[1] if len(args) > 1 else None)
+        limit = _limits.payload_bytes
+        size = payload_bytes(raw_parameters)
+        if size > limit:
+            cause = _size_cause(f"The state/task '{self.name}' was given an input", size, limit)
+            raise _data_limit_failure(env, cause, "TaskFailed", "taskFailedEventDetails")
+        return original(self, env, *args, **kwargs)
+
+    return before_eval_execution
+
+
+_UNCATCHABLE_BY_ALL = frozenset({DATA_LIMIT_EXCEEDED})
+"""Errors ``States.ALL`` does not match on AWS ("a terminal error"); moto's matches them. Named
+explicitly in ``ErrorEquals`` they still match. (``States.Runtime`` is left as moto has it: moto
+raises it where AWS raises other names.)"""
+
+
+def _all_not_terminal(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``ErrorEqualsDecl._eval_body`` (Retry and Catch): ``States.ALL`` does not match a
+    terminal error."""
+
+    def eval_body(self: Any, env: Any) -> None:
+        error = getattr(env.stack[-1], "error_name", None) if env.stack else None
+        if error in _UNCATCHABLE_BY_ALL:
+            names = [getattr(name, "error_name", None) for name in self.error_names]
+            if error not in names:
+                env.stack.pop()
+                env.stack.append(False)
+                return
+        original(self, env)
+
+    return eval_body
+
+
+_ENV_REF = "_moto_compat_env"
+_HISTORY_FULL = "_moto_compat_history_full"
+_FINAL_EVENTS = frozenset(
+    {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+)
+_history_lock = threading.Lock()
+
+
+def _remember_environment(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``Environment.__init__``: the execution's event manager knows its root environment
+    (a frame builds its own manager, then takes its parent's, which keeps the root)."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        manager = getattr(self, "event_manager", None)
+        if manager is not None and getattr(manager, _ENV_REF, None) is None:
+            setattr(manager, _ENV_REF, weakref.ref(self))
+
+    return __init__
+
+
+def _limited_history(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``EventManager.add_event`` with AWS's rule: the last event an execution may write is
+    number ``history_events``, and it must end the execution. A non-final event that would take
+    that number is not written; the execution fails instead (``set_error`` on its root, which
+    stops every frame as StopExecution does), and its ``ExecutionFailed`` becomes that event,
+    with AWS's error and cause. Later events of its running frames are dropped."""
+
+    from moto.stepfunctions.parser.api import HistoryEventType
+
+    execution_failed = HistoryEventType.ExecutionFailed
+
+    def add_event(
+        self: Any,
+        context: Any,
+        event_type: Any,
+        event_details: Any = None,
+        timestamp: Any = None,
+        update_source_event_id: bool = True,
+    ) -> int:
+        kind = str(getattr(event_type, "value", event_type))
+        stop: tuple[Any, Any] | None = None
+        with _history_lock:
+            full = getattr(self, _HISTORY_FULL, None)
+            next_id = int(self._event_id_gen._next_id)
+            if full is not None:
+                if kind not in _FINAL_EVENTS or full.get("closed"):
+                    return next_id - 1
+                full["closed"] = True
+                details = {"executionFailedEventDetails": dict(full["details"])}
+                return int(
+                    original(
+                        self, context, execution_failed, details, timestamp, update_source_event_id
+                    )
+                )
+            limit = _limits.history_events
+            if next_id < limit or kind in _FINAL_EVENTS:
+                return int(
+                    original(
+                        self, context, event_type, event_details, timestamp, update_source_event_id
+                    )
+                )
+            failed = {"error": HISTORY_LIMIT_ERROR, "cause": history_limit_cause(limit)}
+            setattr(self, _HISTORY_FULL, {"details": failed, "closed": False})
+            reference = getattr(self, _ENV_REF, None)
+            stop = (reference() if reference is not None else None, failed)
+        environment, failed = stop
+        if environment is not None:
+            environment.set_error(dict(failed))
+        return next_id - 1
+
+    return add_event
+
+
+_ENDED_BADLY = frozenset({"ProgramError", "ProgramStopped"})
+"""The program states ``IterationWorker._eval_job`` turns into the iteration's failure."""
+
+
+def _no_program_in_an_ended_frame(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``Program.eval``: a frame opened after its execution ended (a Map worker taking its
+    next item once the history is full) does not start its program. moto's ``Program.eval``
+    sets the first state's name first, which raises ``RuntimeError`` in an ended frame: the
+    worker logs "Unhandled termination error" (an engine fault) although the execution failed
+    as it should. The frame's failed or stopped state is then its result, as for any iteration
+    that failed or was stopped."""
+
+    def eval(self: Any, env: Any) -> None:
+        if env.is_frame() and type(env.program_state()).__name__ in _ENDED_BADLY:
+            return
+        original(self, env)
+
+    return eval
+
+
+def _keep_history_error(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``Environment.set_error``: once the history is full, that is the execution's error
+    (a frame that fails while it stops cannot replace it)."""
+
+    def set_error(self: Any, error: Any) -> None:
+        full = getattr(getattr(self, "event_manager", None), _HISTORY_FULL, None)
+        original(self, dict(full["details"]) if full is not None else error)
+
+    return set_error
+
+
+def _states_error_names(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Replace ``CustomErrorName`` where a Map iteration or a Parallel branch re-raises its
+    program's error: moto builds a ``CustomErrorName`` from it, which refuses ``States.*`` names
+    (``ValueError``), so an iteration that failed with ``States.Runtime`` or
+    ``States.DataLimitExceeded`` killed its worker ("Unhandled termination error in item processor
+    worker", an engine fault) instead of failing the Map. A known ``States.*`` name becomes moto's
+    ``StatesErrorName``, as when the error was first raised."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+
+    def error_name_of(error_name: Any = None) -> Any:
+        if isinstance(error_name, str) and error_name.startswith("States."):
+            with contextlib.suppress(ValueError):
+                return StatesErrorName.from_name(error_name)
+        return original(error_name=error_name)
+
+    return error_name_of
+
+
+_STATE = f"{_SFN_PARSER}.component.state.state"
+_LAMBDA_TASK = f"{_TASK}.state_task_lambda"
+_SERVICE_TASK = f"{_TASK}.service.state_task_service"
+_ERROR_EQUALS = f"{_SFN_PARSER}.component.common.error_name.error_equals_decl"
+_ENVIRONMENT = f"{_SFN_PARSER}.eval.environment"
+_CUSTOM_ERROR = f"{_SFN_PARSER}.component.common.error_name.custom_error_name:CustomErrorName"
+_ERROR_REBUILDERS = (
+    f"{_SFN_PARSER}.component.state.exec.state_map.iteration.iteration_worker",
+    f"{_SFN_PARSER}.component.state.exec.state_parallel.branches_decl",
+)
+_EVENT_MANAGER = f"{_SFN_PARSER}.eval.event.event_manager"
+_PROGRAM = f"{_SFN_PARSER}.component.program.program"
+
+
+def _method(module: str, attribute: str, wrap: Callable[..., Any]) -> PatchTarget:
+    return PatchTarget(module, attribute, f"{module}:{attribute}", wrap)
 
 
 _BOTO_CLIENT = f"{_SFN_PARSER}.utils.boto_client:boto_client_for"
@@ -211,6 +638,42 @@ PATCHES: tuple[Patch, ...] = (
         tuple(PatchTarget(module, "boto_client_for", _BOTO_CLIENT) for module in _CLIENT_USERS),
         _cached_client,
     ),
+    Patch(
+        "payload-limit",
+        (
+            _method(_STATE, "CommonStateField._verify_size_quota", _limited_result(lambda v: v)),
+            _method(
+                _LAMBDA_TASK, "StateTaskLambda._verify_size_quota", _limited_result(_task_result)
+            ),
+            _method(
+                _SERVICE_TASK, "StateTaskService._verify_size_quota", _limited_result(lambda v: v)
+            ),
+            _method(
+                _STATE, "CommonStateField._get_state_entered_event_details", _limited_state_input
+            ),
+            _method(_LAMBDA_TASK, "StateTaskLambda._eval_parameters", _limited_lambda_input),
+            _method(
+                _SERVICE_TASK, "StateTaskService._before_eval_execution", _limited_service_input
+            ),
+            _method(_ERROR_EQUALS, "ErrorEqualsDecl._eval_body", _all_not_terminal),
+        ),
+    ),
+    Patch(
+        "iteration-errors",
+        tuple(
+            PatchTarget(module, "CustomErrorName", _CUSTOM_ERROR) for module in _ERROR_REBUILDERS
+        ),
+        _states_error_names,
+    ),
+    Patch(
+        "history-limit",
+        (
+            _method(_ENVIRONMENT, "Environment.__init__", _remember_environment),
+            _method(_ENVIRONMENT, "Environment.set_error", _keep_history_error),
+            _method(_EVENT_MANAGER, "EventManager.add_event", _limited_history),
+            _method(_PROGRAM, "Program.eval", _no_program_in_an_ended_frame),
+        ),
+    ),
 )
 PATCH_NAMES = tuple(patch.name for patch in PATCHES)
 
@@ -232,6 +695,13 @@ def _unwrapped(function: Any) -> Any:
     return getattr(function, _ORIGINAL_MARK, function)
 
 
+def _marked(wrapper: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
+    """``wrapper``, carrying the function it replaces (what :func:`check_internals` compares)."""
+    if getattr(wrapper, _ORIGINAL_MARK, None) is None:
+        setattr(wrapper, _ORIGINAL_MARK, original)
+    return wrapper
+
+
 def check_internals(names: Iterable[str] | None = None) -> list[str]:
     """What is not as the patches expect on the installed moto; empty when all is well."""
     problems: list[str] = []
@@ -246,14 +716,16 @@ def check_internals(names: Iterable[str] | None = None) -> list[str]:
         for target in patch.targets:
             where = f"[{patch.name}] {target.module}.{target.attribute}"
             try:
-                module = importlib.import_module(target.module)
+                owner, name = target.owner()
                 expected = _unwrapped(target.original_function())
-            except ImportError as exc:
+            except (ImportError, AttributeError) as exc:
                 problems.append(f"{where}: cannot import: {exc}")
                 continue
-            current = getattr(module, target.attribute, None)
+            current = getattr(owner, name, None)
             if current is None:
                 problems.append(f"{where}: no longer exists")
+            elif isinstance(owner, type) and name not in vars(owner):
+                problems.append(f"{where}: is inherited, no longer defined on {owner.__name__}")
             elif _unwrapped(current) is not expected:
                 problems.append(f"{where}: is {current!r}, expected {target.original}")
     if names is None:
@@ -306,14 +778,16 @@ def apply_patches(names: Iterable[str] | None = None, *, strict: bool = False) -
                 ok = False
                 continue
             saved: dict[PatchTarget, Callable[..., Any]] = {}
-            wrappers: dict[int, Callable[..., Any]] = {}
+            wrappers: dict[tuple[int, int], Callable[..., Any]] = {}
             for target in patch.targets:
-                module = importlib.import_module(target.module)
-                original = getattr(module, target.attribute)
-                if id(original) not in wrappers:
-                    wrappers[id(original)] = patch.wrap(original)
+                owner, name = target.owner()
+                original = getattr(owner, name)
+                wrap = patch.wrap_for(target)
+                key = (id(original), id(wrap))
+                if key not in wrappers:
+                    wrappers[key] = _marked(wrap(original), original)
                 saved[target] = original
-                setattr(module, target.attribute, wrappers[id(original)])
+                setattr(owner, name, wrappers[key])
             _applied[patch.name] = saved
         return ok
 
@@ -324,7 +798,8 @@ def revert_patches(names: Iterable[str] | None = None) -> None:
         for patch in _select(names):
             saved = _applied.pop(patch.name, None)
             for target, original in (saved or {}).items():
-                setattr(importlib.import_module(target.module), target.attribute, original)
+                owner, name = target.owner()
+                setattr(owner, name, original)
 
 
 def active_patches() -> list[str]:
@@ -342,7 +817,8 @@ def parse_cache_info() -> dict[str, dict[str, int]]:
     info: dict[str, dict[str, int]] = {}
     with _lock:
         for target in _applied.get("jsonpath-cache", {}):
-            current = getattr(importlib.import_module(target.module), target.attribute)
+            owner, name = target.owner()
+            current = getattr(owner, name)
             cache_info = getattr(current, "cache_info", None)
             if cache_info is not None:
                 info[f"{target.module}.{target.attribute}"] = dict(cache_info()._asdict())
