@@ -154,13 +154,16 @@ class GatesSpec(_Spec):
     max_inconclusive: int | None = Field(default=None, ge=0, le=20)
     max_errors: int | None = Field(default=None, ge=0, le=20)
     judge: JudgeName | None = None
-    """``threshold`` (the new version's error rate against ``max_error_rate``) or ``sequential``
-    (its error rate against the old version's, ``planning/judge.py``)."""
+    """``sequential`` (the default: the new version's error rate against the old one's behind
+    the same alias, anytime-valid, ``docs/judge.md``) or ``threshold`` (each bake's error rate
+    against ``max_error_rate``)."""
     false_alarm_rate: float | None = Field(default=None, gt=0.0, lt=1.0)
     """The sequential judge's false-alarm budget for the whole release, split across its checks."""
     tolerance: float | None = Field(default=None, ge=0.0, le=10.0)
     """The sequential judge fails a new version whose error rate exceeds ``1 + tolerance`` times
     the old version's."""
+    early_pass: bool | None = None
+    """The sequential judge may end a bake early when the evidence is conclusive (default on)."""
 
 
 class DefaultsSpec(_Spec):
@@ -291,10 +294,12 @@ class Gates(_Spec):
     max_queue_age_seconds: float | None = None
     max_inconclusive: int = 2
     max_errors: int = 2
-    judge: JudgeName = "threshold"
-    """``threshold`` for now: Verify does not run the sequential judge yet (issue 10)."""
+    judge: JudgeName = "sequential"
+    """``sequential`` (``planning/judge.py``, ``docs/judge.md``) or ``threshold``."""
     false_alarm_rate: float = Field(default=0.01, gt=0.0, lt=1.0)
+    """The sequential judge's budget for the whole release, split across its checks."""
     tolerance: float = Field(default=0.25, ge=0.0, le=10.0)
+    early_pass: bool = True
 
 
 class Component(_Spec):

@@ -87,6 +87,33 @@ class Verdict(_Model):
     broken: str | None = None
     """The component whose metrics broke the gate (a downstream consumer, or ``component``)."""
     at: datetime | None = None
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    """The sequential judge's evidence, one entry per check (the version, then each downstream
+    consumer): counts of both sides, ratio, interval, e-values and a ``text`` line for people."""
+    early: bool = False
+    """The sequential judge decided before the bake's end (early pass or early fail)."""
+
+
+class JudgeCursor(_Model):
+    """The sequential judge's evidence of one shift, carried from look to look and step to step
+    (``planning/judge.JudgeState.to_dict`` per check); ``ShiftState.judge``."""
+
+    own: dict[str, Any] = Field(default_factory=dict)
+    downstream: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Downstream consumer -> its check, against its own figures before the shift began."""
+    baselines_read: bool = False
+    shift_started_at: datetime
+    step_started_at: datetime
+    judged_until: datetime | None = None
+    """The end of the last whole minute judged: every minute is judged once."""
+    bake_seconds: int
+    """The step's nominal bake; ``ShiftState.nominal_bake_seconds`` is the current look."""
+    baked_seconds: int = 0
+    """Nominal seconds of the current bake already looked at."""
+    inconclusive: int = 0
+    """Whole bakes of this step that ended without enough invocations (re-bakes)."""
+    errors: int = 0
+    """Looks in a row whose metrics could not be read."""
 
 
 class ShiftState(_Model):
@@ -107,6 +134,8 @@ class ShiftState(_Model):
     """The version that keeps the rest of the traffic while the canary grows."""
     steps: list[float]
     hotfix: bool = False
+    judge: JudgeCursor | None = None
+    """The sequential judge's cursor (``gates.judge: sequential``); None: the threshold rule."""
 
 
 class ShiftRef(ReleaseRef):

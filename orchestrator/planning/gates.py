@@ -31,12 +31,15 @@ An alarm in ``INSUFFICIENT_DATA`` whose policy is ``ok`` counts as ``OK``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from orchestrator.model.manifest import Gates
 from orchestrator.model.steps import Phase, Verdict
+from orchestrator.planning.judge import Judgement, evidence_line
 
 ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
@@ -86,7 +89,11 @@ def evaluate(
     step: float,
     seen: Observation,
     at: datetime | None = None,
+    *,
+    rates: bool = True,
 ) -> Verdict:
+    """The threshold rule (``gates.judge: threshold``); with ``rates=False`` only the rules that
+    do not judge error rates or sample sizes (the sequential judge's companion rules)."""
     values: dict[str, float] = {}
     if seen.own is not None:
         values.update(
@@ -124,7 +131,7 @@ def evaluate(
 
     # 2. FAILED: thresholds; the sample-size ones only with enough invocations
     failures: list[tuple[str, str]] = []  # (component that broke, reason)
-    if own.invocations >= minimum and own.error_rate > gates.max_error_rate:
+    if rates and own.invocations >= minimum and own.error_rate > gates.max_error_rate:
         failures.append(
             (
                 component,
@@ -173,7 +180,7 @@ def evaluate(
         key = f"{figures.component}@{figures.version}"
         values[f"downstream.{key}.errors"] = figures.errors
         values[f"downstream.{key}.invocations"] = figures.invocations
-        if figures.invocations >= minimum and figures.error_rate > gates.max_error_rate:
+        if rates and figures.invocations >= minimum and figures.error_rate > gates.max_error_rate:
             failures.append(
                 (
                     figures.component,
@@ -191,9 +198,9 @@ def evaluate(
 
     # 3. INCONCLUSIVE: too little traffic (or data) to judge
     waiting: list[str] = []
-    if own.invocations < minimum:
+    if rates and own.invocations < minimum:
         waiting.append(f"{me} had {own.invocations:g} invocations < min_invocations {minimum}")
-    for reader, queues in sorted(seen.new_data_readers.items()):
+    for reader, queues in sorted(seen.new_data_readers.items() if rates else ()):
         met = sum(f.invocations for f in seen.downstream if f.component == reader)
         values[f"downstream.{reader}.invocations"] = met
         if met < minimum:
@@ -206,3 +213,151 @@ def evaluate(
     if waiting:
         return verdict(Phase.INCONCLUSIVE, waiting)
     return verdict(Phase.PASSED, [])
+
+
+@dataclass(frozen=True)
+class Check:
+    """One sequential check: whose figures, compared with what, and the judge's judgement."""
+
+    component: str
+    subject: str
+    """``enrich@18``, or a downstream consumer's live versions (``store@5``)."""
+    baseline: str
+    """``enrich@17``, or ``store@5 before the shift``."""
+    judgement: Judgement
+    step_invocations: int = 0
+
+
+def evaluate_sequential(
+    gates: Gates,
+    component: str,
+    version: str,
+    step: float,
+    seen: Observation,
+    own: Check,
+    downstream: Sequence[Check],
+    *,
+    minutes: float,
+    bake_minutes: float,
+    at: datetime | None = None,
+) -> Verdict:
+    """The sequential judge's verdict (``gates.judge: sequential``, ``planning/judge.py``).
+
+    In order: a read that failed (or an impossible figure) is ERROR; the version's judge FAILED
+    (the ratio, or the ceiling), a downstream consumer's judge FAILED (``broken`` names it), or
+    one of the rules that do not judge rates (throttles, alarms, dead letters, queue age: as
+    the threshold rule) is FAILED; the version's judge not decided yet, or a downstream consumer
+    that has not met the new data (``min_invocations`` in the step), is INCONCLUSIVE (mid-bake:
+    keep baking; at the bake's end: a re-bake); otherwise PASSED (``early`` before the bake's
+    end). A downstream consumer's own judgement never holds a step: only its FAILED counts.
+    """
+    base = evaluate(gates, component, version, step, seen, at, rates=False)
+    checks = [own, *downstream]
+    evidence = []
+    for check in checks:
+        judged = check.judgement
+        entry = judge_evidence(check)
+        entry["text"] = evidence_line(
+            check.subject,
+            check.baseline,
+            judged.evidence,
+            judged.phase,
+            step,
+            minutes,
+            bake_minutes,
+        )
+        evidence.append(entry)
+    values = dict(base.values)
+    ev = own.judgement.evidence
+    values.update(
+        shift_invocations=ev.new_invocations,
+        shift_errors=ev.new_errors,
+        baseline_invocations=ev.old_invocations,
+        baseline_errors=ev.old_errors,
+        step_invocations=own.step_invocations,
+    )
+    if ev.ratio is not None and math.isfinite(ev.ratio):
+        values["ratio"] = round(ev.ratio, 6)
+
+    def verdict(
+        phase: Phase, reasons: list[str], broken: str | None = None, early: bool = False
+    ) -> Verdict:
+        return base.model_copy(
+            update={
+                "phase": phase,
+                "reasons": reasons,
+                "broken": broken,
+                "values": values,
+                "evidence": evidence,
+                "early": early,
+            }
+        )
+
+    if base.phase is Phase.ERROR:
+        return verdict(Phase.ERROR, base.reasons)
+    errors = [c for c in checks if c.judgement.phase is Phase.ERROR]
+    if errors:
+        return verdict(
+            Phase.ERROR, [f"{c.subject}: {r}" for c in errors for r in c.judgement.reasons]
+        )
+    failures: list[tuple[str, str]] = []
+    for check in checks:
+        if check.judgement.phase is Phase.FAILED:
+            text = evidence[checks.index(check)]["text"]
+            reasons = "; ".join(check.judgement.reasons)
+            failures.append((check.component, f"{text} ({reasons})"))
+    if base.phase is Phase.FAILED:
+        failures.extend((base.broken or component, reason) for reason in base.reasons)
+    if failures:
+        downstream_broken = [name for name, _ in failures if name != component]
+        broken = downstream_broken[0] if downstream_broken else component
+        return verdict(
+            Phase.FAILED,
+            [reason for _, reason in failures],
+            broken,
+            early=own.judgement.early or any(c.judgement.early for c in downstream),
+        )
+    waiting = list(base.reasons) if base.phase is Phase.INCONCLUSIVE else []
+    if own.judgement.phase is Phase.INCONCLUSIVE:
+        waiting.extend(f"{own.subject}: {r}" for r in own.judgement.reasons)
+    minimum = min_invocations(gates)
+    for reader, queues in sorted(seen.new_data_readers.items()):
+        met = sum(c.step_invocations for c in downstream if c.component == reader)
+        values[f"downstream.{reader}.invocations"] = met
+        if met < minimum:
+            waiting.append(
+                f"downstream {reader} has not met {component}@{version}'s new data yet: {met:g} "
+                f"invocations < min_invocations {minimum} (it reads {', '.join(sorted(queues))})"
+            )
+    if waiting:
+        return verdict(Phase.INCONCLUSIVE, waiting)
+    return verdict(
+        Phase.PASSED, [evidence[0]["text"], *own.judgement.reasons], early=own.judgement.early
+    )
+
+
+def judge_evidence(check: Check) -> dict[str, Any]:
+    """A check's evidence as JSON data (infinite figures as None, with ``ratio_infinite``)."""
+    ev = check.judgement.evidence
+
+    def finite(value: float | None) -> float | None:
+        return value if value is not None and math.isfinite(value) else None
+
+    return {
+        "component": check.component,
+        "subject": check.subject,
+        "baseline": check.baseline,
+        "phase": check.judgement.phase.value,
+        "early": check.judgement.early,
+        "new_invocations": ev.new_invocations,
+        "new_errors": ev.new_errors,
+        "old_invocations": ev.old_invocations,
+        "old_errors": ev.old_errors,
+        "ratio": finite(ev.ratio),
+        "ratio_infinite": ev.ratio == math.inf,
+        "interval": [finite(ev.interval[0]), finite(ev.interval[1])] if ev.interval else None,
+        "e_fail": finite(ev.e_fail),
+        "e_pass": finite(ev.e_pass),
+        "e_ceiling": finite(ev.e_ceiling),
+        "threshold": finite(ev.threshold),
+    }

@@ -61,6 +61,14 @@ FAIL_MULTIPLIERS = (1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0)
 baseline conclusive (each then multiplies the e-value by nearly ``1 / p0``)."""
 PASS_DIVISORS = (1.5, 2.0)
 """Alternatives for passing: ``rho = r / d``, and ``1.0`` when ``1.0 < r``."""
+CEILING_MULTIPLIERS = (1.5, 2.0, 3.0, 5.0, 10.0)
+"""Alternatives of the ceiling test: the new version's rate at ``max_error_rate`` times these."""
+REFERENCE_SHARE = 0.2
+"""The share of a check's budget spent on the old rate's bound at 100% (the rest: the tests)."""
+CEILING_SHARE = 0.25
+"""The share of a check's budget spent on the ceiling test, when ``max_error_rate`` is set."""
+LOG_CAP = 1e6
+"""Log e-values are kept within +-``LOG_CAP`` so that the state stays finite JSON."""
 CONFIDENCE = 0.95
 """The level of the reported (fixed-sample) interval of the ratio."""
 
@@ -94,9 +102,29 @@ class JudgeConfig:
         return 1.0 + self.tolerance
 
     @property
+    def reference_alpha(self) -> float:
+        """The level of the old rate's bound that the new version is compared with at 100%."""
+        return self.alpha * REFERENCE_SHARE
+
+    @property
+    def ceiling_alpha(self) -> float:
+        """The budget of the ceiling test (0 without ``max_error_rate``)."""
+        return self.alpha * CEILING_SHARE if self.max_error_rate is not None else 0.0
+
+    @property
     def test_alpha(self) -> float:
-        """Half the budget for the e-value, half for the old rate's bound at 100%."""
-        return self.alpha / 2.0
+        """The budget of the ratio's e-value: what the reference bound and the ceiling leave.
+
+        The three ways a healthy version can be failed (the e-value crossing, the old rate's
+        bound being wrong at 100%, the ceiling's e-value crossing) add up to at most ``alpha``.
+        """
+        return self.alpha - self.reference_alpha - self.ceiling_alpha
+
+    @property
+    def ceiling_rates(self) -> tuple[float, ...]:
+        if self.max_error_rate is None:
+            return ()
+        return tuple(min(self.max_error_rate * m, 1.0 - 1e-9) for m in CEILING_MULTIPLIERS)
 
     @property
     def fail_rhos(self) -> tuple[float, ...]:
@@ -126,6 +154,8 @@ class JudgeState:
 
     log_e_fail: tuple[float, ...] = ()
     log_e_pass: tuple[float, ...] = ()
+    log_e_ceiling: tuple[float, ...] = ()
+    """The ceiling test: the new version's own rate above ``max_error_rate``."""
     new_invocations: int = 0
     new_errors: int = 0
     old_invocations: int = 0
@@ -139,8 +169,9 @@ class JudgeState:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "log_e_fail": list(self.log_e_fail),
-            "log_e_pass": list(self.log_e_pass),
+            "log_e_fail": [_capped(v) for v in self.log_e_fail],
+            "log_e_pass": [_capped(v) for v in self.log_e_pass],
+            "log_e_ceiling": [_capped(v) for v in self.log_e_ceiling],
             "new_invocations": self.new_invocations,
             "new_errors": self.new_errors,
             "old_invocations": self.old_invocations,
@@ -157,6 +188,7 @@ class JudgeState:
         return cls(
             log_e_fail=tuple(float(v) for v in data.get("log_e_fail", ())),
             log_e_pass=tuple(float(v) for v in data.get("log_e_pass", ())),
+            log_e_ceiling=tuple(float(v) for v in data.get("log_e_ceiling", ())),
             new_invocations=int(data.get("new_invocations", 0)),
             new_errors=int(data.get("new_errors", 0)),
             old_invocations=int(data.get("old_invocations", 0)),
@@ -181,6 +213,7 @@ class Evidence:
     e_fail: float
     e_pass: float
     threshold: float
+    e_ceiling: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -196,7 +229,12 @@ def start(config: JudgeConfig) -> JudgeState:
     return JudgeState(
         log_e_fail=tuple(0.0 for _ in config.fail_rhos),
         log_e_pass=tuple(0.0 for _ in config.pass_rhos),
+        log_e_ceiling=tuple(0.0 for _ in config.ceiling_rates),
     )
+
+
+def _capped(value: float) -> float:
+    return max(-LOG_CAP, min(LOG_CAP, value))
 
 
 def begin_step(state: JudgeState) -> JudgeState:
@@ -228,9 +266,11 @@ def _log_lr(k: int, n: int, p1: float, p0: float) -> float:
 
 def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeState:
     """Add one window's counts to the evidence."""
+    fresh = start(config)
     if not state.log_e_fail:
-        fresh = start(config)
         state = replace(state, log_e_fail=fresh.log_e_fail, log_e_pass=fresh.log_e_pass)
+    if len(state.log_e_ceiling) != len(fresh.log_e_ceiling):
+        state = replace(state, log_e_ceiling=fresh.log_e_ceiling)
     counts = [
         _count(window.new_invocations),
         _count(window.new_errors),
@@ -245,6 +285,10 @@ def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeStat
     r = config.ratio
     log_fail = list(state.log_e_fail)
     log_pass = list(state.log_e_pass)
+    log_ceiling = list(state.log_e_ceiling)
+    if config.max_error_rate is not None and n_new > 0:
+        for i, q1 in enumerate(config.ceiling_rates):
+            log_ceiling[i] += _log_lr(k_new, n_new, q1, config.max_error_rate)
     reference = state.reference
     if n_old > 0 and n_new > 0:
         total = k_new + k_old
@@ -255,7 +299,7 @@ def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeStat
             log_pass[i] += _log_lr(k_new, total, rho * n_new / (rho * n_new + n_old), p0)
     elif n_new > 0 and n_old == 0 and state.old_invocations > 0:
         if reference is None:
-            a = config.test_alpha
+            a = config.reference_alpha
             reference = (
                 _beta_quantile(a, state.old_errors, state.old_invocations - state.old_errors + 1)
                 if state.old_errors > 0
@@ -277,8 +321,9 @@ def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeStat
                 log_pass[i] += _log_lr(k_new, n_new, rho * low, q0)
     return replace(
         state,
-        log_e_fail=tuple(log_fail),
-        log_e_pass=tuple(log_pass),
+        log_e_fail=tuple(_capped(v) for v in log_fail),
+        log_e_pass=tuple(_capped(v) for v in log_pass),
+        log_e_ceiling=tuple(_capped(v) for v in log_ceiling),
         new_invocations=state.new_invocations + n_new,
         new_errors=state.new_errors + k_new,
         old_invocations=state.old_invocations + n_old,
@@ -289,16 +334,20 @@ def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeStat
     )
 
 
+def log_mixture(log_values: Sequence[float]) -> float:
+    """The log of the equal-weight mixture of e-values given by their logs (``inf`` allowed)."""
+    if not log_values:
+        return 0.0
+    top = max(log_values)
+    if top in (math.inf, -math.inf):
+        return top
+    return top + math.log(sum(math.exp(v - top) for v in log_values) / len(log_values))
+
+
 def mixture(log_values: Sequence[float]) -> float:
     """The equal-weight mixture of e-values given by their logs (``inf`` allowed)."""
-    if not log_values:
-        return 1.0
-    top = max(log_values)
-    if top == math.inf:
-        return math.inf
-    if top == -math.inf:
-        return 0.0
-    return math.exp(top) * sum(math.exp(v - top) for v in log_values) / len(log_values)
+    log_value = log_mixture(log_values)
+    return math.inf if log_value > 700.0 else math.exp(log_value)
 
 
 def decide(
@@ -310,8 +359,10 @@ def decide(
     that has its ``min_invocations`` in this step and no conclusive regression PASSES.
     """
     threshold = 1.0 / config.test_alpha
+    log_threshold = -math.log(config.test_alpha)
     e_fail = mixture(state.log_e_fail)
     e_pass = mixture(state.log_e_pass)
+    e_ceiling = mixture(state.log_e_ceiling)
     evidence = Evidence(
         new_invocations=state.new_invocations,
         new_errors=state.new_errors,
@@ -322,6 +373,7 @@ def decide(
         e_fail=e_fail,
         e_pass=e_pass,
         threshold=threshold,
+        e_ceiling=e_ceiling,
     )
 
     def judged(phase: Phase, reason: str, early: bool = False) -> Judgement:
@@ -333,15 +385,16 @@ def decide(
     if (
         config.max_error_rate is not None
         and enough
-        and state.new_invocations > 0
-        and state.new_errors / state.new_invocations > config.max_error_rate
+        and log_mixture(state.log_e_ceiling) >= -math.log(config.ceiling_alpha)
     ):
         rate = state.new_errors / state.new_invocations
         return judged(
             Phase.FAILED,
-            f"error rate {rate:.4g} above the ceiling max_error_rate {config.max_error_rate}",
+            f"error rate {rate:.4g} above the ceiling max_error_rate {config.max_error_rate} "
+            f"(e-value {e_ceiling:.3g} >= {1.0 / config.ceiling_alpha:.3g})",
+            early=not bake_complete,
         )
-    if e_fail >= threshold:
+    if log_mixture(state.log_e_fail) >= log_threshold:
         return judged(
             Phase.FAILED,
             f"error rate ratio above {config.ratio:g} (e-value {e_fail:.3g} >= {threshold:.3g})",
@@ -353,7 +406,7 @@ def decide(
             f"{state.step_invocations} invocations of the new version in this step, "
             f"fewer than min_invocations {max(1, config.min_invocations)}",
         )
-    if config.early_pass and e_pass >= threshold:
+    if config.early_pass and log_mixture(state.log_e_pass) >= log_threshold:
         return judged(
             Phase.PASSED,
             f"error rate ratio below {config.ratio:g} (e-value {e_pass:.3g} >= {threshold:.3g})",
@@ -448,3 +501,32 @@ def _beta_quantile(q: float, a: float, b: float) -> float:
         if high - low < 1e-12:
             break
     return (low + high) / 2.0
+
+
+def _ratio_text(value: float) -> str:
+    return "inf" if value == math.inf else f"{value:.2g}" if value < 10 else f"{value:.0f}"
+
+
+def evidence_line(
+    subject: str,
+    baseline: str,
+    evidence: Evidence,
+    phase: Phase,
+    step: float,
+    minutes: float,
+    bake_minutes: float,
+) -> str:
+    """One line for people: ``enrich@18: 14 errors / 1,200 invocations vs enrich@17: 9 / 10,800;
+    ratio 14.0 (95% interval 6.1-31); FAILED at 10% after 4 of 5 minutes``."""
+    own = f"{subject}: {evidence.new_errors:,} errors / {evidence.new_invocations:,} invocations"
+    if evidence.old_invocations:
+        own += f" vs {baseline}: {evidence.old_errors:,} / {evidence.old_invocations:,}"
+    else:
+        own += f" ({baseline}: no figures to compare with)"
+    if evidence.ratio is not None:
+        ratio = "inf" if evidence.ratio == math.inf else f"{evidence.ratio:.1f}"
+        own += f"; ratio {ratio}"
+        if evidence.interval is not None:
+            low, high = evidence.interval
+            own += f" ({CONFIDENCE:.0%} interval {_ratio_text(low)}-{_ratio_text(high)})"
+    return f"{own}; {phase.value} at {step:g}% after {minutes:g} of {bake_minutes:g} minutes"

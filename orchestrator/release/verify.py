@@ -23,13 +23,22 @@ versions' invocations are summed against ``min_invocations`` by ``planning.gates
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import EnvironmentProblemError, TransientError
 from orchestrator.model.live import MetricQuery
-from orchestrator.model.steps import ShiftState, Verdict
-from orchestrator.planning.gates import Observation, VersionFigures, evaluate
+from orchestrator.model.steps import JudgeCursor, ShiftState, Verdict
+from orchestrator.planning import judge
+from orchestrator.planning.gates import (
+    Check,
+    Observation,
+    VersionFigures,
+    evaluate,
+    evaluate_sequential,
+)
 
 if TYPE_CHECKING:
     from orchestrator.model.live import MetricResult
@@ -124,9 +133,28 @@ def dlq_depths(ports: Ports, context: ReleaseContext, name: str) -> dict[str, in
 
 
 def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState) -> Observation:
+    start, end = window(shift.started_at, ports.clock.now())
+    return read(ports, context, name, shift, start, end)[0]
+
+
+Series = dict[tuple[str, str], dict[str, "MetricResult"]]
+"""(component, version) -> metric -> what CloudWatch answered."""
+
+
+def read(
+    ports: Ports,
+    context: ReleaseContext,
+    name: str,
+    shift: ShiftState,
+    start: datetime,
+    end: datetime,
+    *,
+    with_base: bool = False,
+) -> tuple[Observation, Series]:
+    """Everything a check needs over ``[start, end)``, in one GetMetricData call; with
+    ``with_base`` also the Invocations and Errors of the base version behind the same alias
+    (the sequential judge's baseline). Returns the observation and the series read."""
     comp = context.component(name)
-    now = ports.clock.now()
-    start, end = window(shift.started_at, now)
     queries: list[MetricQuery] = []
     owners: dict[str, tuple[str, str, str]] = {}  # query id -> (component, version, metric)
 
@@ -146,6 +174,9 @@ def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState)
 
     for metric in LAMBDA_METRICS:
         add(comp, shift.version, metric)
+    if with_base and shift.base_version != shift.version:
+        add(comp, shift.base_version, "Invocations")
+        add(comp, shift.base_version, "Errors")
     for other in downstream_consumers(context, name, shift.version):
         target = context.component(other)
         live = ports.alias_reads.read(target.function, target.alias)
@@ -172,7 +203,7 @@ def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState)
     try:
         results = ports.metrics.query(queries, start, end)
     except (TransientError, EnvironmentProblemError) as exc:
-        return Observation(own=None, failed_reads=[f"CloudWatch metrics ({exc})"])
+        return Observation(own=None, failed_reads=[f"CloudWatch metrics ({exc})"]), {}
     series: dict[tuple[str, str], dict[str, MetricResult]] = {}
     for qid, (owner, version, metric) in owners.items():
         result = results.get(qid)
@@ -233,7 +264,7 @@ def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState)
             growth[queue] = max(0, depth - shift.dlq_baseline.get(queue, depth))
     except (TransientError, EnvironmentProblemError) as exc:
         failed.append(f"dead-letter queue depths ({exc})")
-    return Observation(
+    observation = Observation(
         own=own,
         downstream=downstream,
         alarms=alarms,
@@ -242,9 +273,246 @@ def observe(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState)
         failed_reads=failed,
         new_data_readers=new_data_readers(context, name, shift),
     )
+    return observation, series
 
 
 def verify(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState) -> Verdict:
     seen = observe(ports, context, name, shift)
     comp = context.component(name)
     return evaluate(comp.gates, name, shift.version, shift.weight, seen, at=ports.clock.now())
+
+
+# -- the sequential judge (gates.judge: sequential) ---------------------------------------------
+
+LOOK_SECONDS = 60
+"""The sequential judge looks after every minute of a bake (CloudWatch's period for Lambda)."""
+MAX_LOOKS_PER_BAKE = 10
+"""Longer bakes are looked at in longer slices: history events stay bounded per step."""
+BASELINE_LOOKBACK = timedelta(minutes=30)
+"""How far before a shift began a downstream consumer's own figures are read (its baseline)."""
+
+
+def look_seconds(bake_seconds: int) -> int:
+    """The length of one look: a minute, or a tenth of a long bake in whole minutes."""
+    if bake_seconds <= LOOK_SECONDS:
+        return max(0, bake_seconds)
+    return max(LOOK_SECONDS, math.ceil(bake_seconds / MAX_LOOKS_PER_BAKE / 60) * 60)
+
+
+def next_look(cursor: JudgeCursor) -> int:
+    return min(look_seconds(cursor.bake_seconds), cursor.bake_seconds - cursor.baked_seconds)
+
+
+def with_look(context: ReleaseContext, shift: ShiftState, cursor: JudgeCursor) -> ShiftState:
+    """The shift waiting for its next look: Bake waits one look, not the whole bake."""
+    look = next_look(cursor)
+    return shift.model_copy(
+        update={
+            "judge": cursor,
+            "nominal_bake_seconds": look,
+            "bake_seconds": context.scaled(look),
+            "inconclusive": 0,
+            "errors": 0,
+        }
+    )
+
+
+def start_judge(context: ReleaseContext, name: str, shift: ShiftState) -> ShiftState:
+    """A new shift's cursor: with ``gates.judge: sequential``, the judge's (the first look);
+    otherwise unchanged (the threshold rule bakes whole bakes)."""
+    if context.component(name).gates.judge != "sequential":
+        return shift
+    cursor = JudgeCursor(
+        shift_started_at=shift.started_at,
+        step_started_at=shift.started_at,
+        bake_seconds=shift.nominal_bake_seconds,
+    )
+    return with_look(context, shift, cursor)
+
+
+def shifted_components(context: ReleaseContext) -> int:
+    return sum(1 for comp in context.manifest.resolved.values() if not comp.unchanged)
+
+
+def judge_config(context: ReleaseContext, name: str, checks: int) -> judge.JudgeConfig:
+    """This component's checks' share of the release budget: ``false_alarm_rate`` over the
+    release's shifted components, then over this component's checks (itself and each
+    downstream consumer)."""
+    gates = context.component(name).gates
+    return judge.JudgeConfig(
+        alpha=judge.alpha_per_check(gates.false_alarm_rate, shifted_components(context), checks),
+        tolerance=gates.tolerance,
+        min_invocations=gates.min_invocations,
+        max_error_rate=gates.max_error_rate,
+        early_pass=gates.early_pass,
+    )
+
+
+def _floor(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class _Counts:
+    invocations: float = 0.0
+    errors: float = 0.0
+
+
+def _split(
+    series: Series, owner: str, version: str, since: datetime, before: datetime
+) -> tuple[_Counts, _Counts]:
+    """Invocations and errors of ``owner@version`` from ``since`` on, and before ``before``
+    (values without timestamps count as from ``since`` on)."""
+    now = {"Invocations": 0.0, "Errors": 0.0}
+    earlier = {"Invocations": 0.0, "Errors": 0.0}
+    for metric in now:
+        result = series.get((owner, version), {}).get(metric)
+        if result is None:
+            continue
+        stamps = result.timestamps if len(result.timestamps) == len(result.values) else []
+        for i, value in enumerate(result.values):
+            at = stamps[i] if stamps else None
+            if at is None or at >= since:
+                now[metric] += value
+            elif at < before:
+                earlier[metric] += value
+    return (
+        _Counts(now["Invocations"], now["Errors"]),
+        _Counts(earlier["Invocations"], earlier["Errors"]),
+    )
+
+
+@dataclass(frozen=True)
+class Look:
+    """What one look of the sequential judge decided, and the cursor to carry on with."""
+
+    verdict: Verdict
+    cursor: JudgeCursor
+    bake_complete: bool
+
+
+def verify_sequential(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState) -> Look:
+    """One look: the minutes not judged yet, both versions behind the alias in one
+    GetMetricData call (on the first look also the downstream consumers' figures before the
+    shift began), added to the evidence carried in ``shift.judge``, then judged."""
+    cursor = shift.judge
+    assert cursor is not None, "start_judge sets the judge's cursor"
+    comp = context.component(name)
+    now = ports.clock.now()
+    bake_complete = cursor.baked_seconds + shift.nominal_bake_seconds >= cursor.bake_seconds
+    since = max(
+        cursor.judged_until or _floor(cursor.step_started_at), _floor(cursor.step_started_at)
+    )
+    end = _floor(now)
+    if bake_complete and end < now:
+        end += timedelta(minutes=1)  # a bake that ends mid-minute judges that minute now
+    end = max(end, since)
+    before = _floor(cursor.shift_started_at)
+    start = since if cursor.baselines_read else min(since, before - BASELINE_LOOKBACK)
+    consumers = downstream_consumers(context, name, shift.version)
+    config = judge_config(context, name, 1 + len(consumers))
+    if end > start:
+        seen, series = read(ports, context, name, shift, start, end, with_base=True)
+    else:  # not a whole minute since the last look: nothing new to read
+        seen, series = read(
+            ports, context, name, shift, start, start + timedelta(minutes=1), with_base=True
+        )
+        series = {}
+    readable = not seen.failed_reads and seen.own is not None
+    own_state = judge.JudgeState.from_dict(cursor.own) if cursor.own else judge.start(config)
+    states = {c: judge.JudgeState.from_dict(d) for c, d in cursor.downstream.items()}
+    if readable:
+        new, _ = _split(series, name, shift.version, since, before)
+        old, _ = _split(series, name, shift.base_version, since, before)
+        if shift.base_version == shift.version:
+            old = _Counts()
+        own_state = judge.observe(
+            config,
+            own_state,
+            judge.Window(new.invocations, new.errors, old.invocations, old.errors),
+        )
+        for consumer in consumers:
+            versions = sorted(v for (o, v) in series if o == consumer)
+            now_counts, before_counts = _Counts(), _Counts()
+            for version in versions:
+                a, b = _split(series, consumer, version, since, before)
+                now_counts = _Counts(
+                    now_counts.invocations + a.invocations, now_counts.errors + a.errors
+                )
+                before_counts = _Counts(
+                    before_counts.invocations + b.invocations, before_counts.errors + b.errors
+                )
+            state = states.get(consumer)
+            if state is None:
+                state = judge.start(config)
+                if before_counts.invocations > 0:
+                    state = judge.observe(
+                        config,
+                        state,
+                        judge.Window(0, 0, before_counts.invocations, before_counts.errors),
+                    )
+            states[consumer] = judge.observe(
+                config, state, judge.Window(now_counts.invocations, now_counts.errors)
+            )
+    own = Check(
+        component=name,
+        subject=f"{name}@{shift.version}",
+        baseline=f"{name}@{shift.base_version}",
+        judgement=judge.decide(config, own_state, bake_complete=bake_complete),
+        step_invocations=own_state.step_invocations,
+    )
+    downstream = []
+    for consumer in consumers:
+        state = states.get(consumer) or judge.start(config)
+        live = sorted(v for (o, v) in series if o == consumer) or ["?"]
+        downstream.append(
+            Check(
+                component=consumer,
+                subject=f"{consumer}@{'+'.join(live)}",
+                baseline=f"{consumer} before the shift",
+                judgement=judge.decide(config, state, bake_complete=bake_complete),
+                step_invocations=state.step_invocations,
+            )
+        )
+    baked = cursor.baked_seconds + shift.nominal_bake_seconds
+    verdict = evaluate_sequential(
+        comp.gates,
+        name,
+        shift.version,
+        shift.weight,
+        seen,
+        own,
+        downstream,
+        minutes=round(baked / 60.0, 2),
+        bake_minutes=round(cursor.bake_seconds / 60.0, 2),
+        at=now,
+    )
+    if readable:
+        cursor = cursor.model_copy(
+            update={
+                "own": own_state.to_dict(),
+                "downstream": {c: st.to_dict() for c, st in states.items()},
+                "baselines_read": True,
+                "judged_until": end,
+            }
+        )
+    return Look(verdict=verdict, cursor=cursor, bake_complete=bake_complete)
+
+
+def next_step_cursor(cursor: JudgeCursor, started_at: datetime) -> JudgeCursor:
+    """The evidence carries on into the next traffic step; the step's own counts start over."""
+    return cursor.model_copy(
+        update={
+            "own": judge.begin_step(judge.JudgeState.from_dict(cursor.own)).to_dict()
+            if cursor.own
+            else {},
+            "downstream": {
+                c: judge.begin_step(judge.JudgeState.from_dict(d)).to_dict()
+                for c, d in cursor.downstream.items()
+            },
+            "step_started_at": started_at,
+            "baked_seconds": 0,
+            "inconclusive": 0,
+            "errors": 0,
+        }
+    )

@@ -31,6 +31,7 @@ from orchestrator.errors import (
 )
 from orchestrator.model.steps import ComponentInput, ComponentRecord, Phase, ShiftState, Verdict
 from orchestrator.release import ledger
+from orchestrator.release.scheduling import check_current
 from orchestrator.release.shifting import (
     check_not_stopped,
     expected_state,
@@ -39,8 +40,12 @@ from orchestrator.release.shifting import (
     same_weights,
     target_weights,
 )
-from orchestrator.release.scheduling import check_current
-from orchestrator.release.verify import verify
+from orchestrator.release.verify import (
+    next_step_cursor,
+    verify,
+    verify_sequential,
+    with_look,
+)
 from orchestrator.step_handler import entrypoint, logger
 
 if TYPE_CHECKING:
@@ -174,6 +179,8 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
     if shift.done:
         return shift
     check_alias_where_left(ports, context, name)  # drift before the verdict, never after
+    if shift.judge is not None:
+        return advance_sequential(ports, context, name, shift)
     verdict = verify(ports, context, name, shift)
     record = record_verdict(ports, event.release, name, verdict)
     logger.info(
@@ -219,6 +226,89 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
             "errors": 0,
         }
     )
+
+
+def advance_sequential(
+    ports: Ports, context: ReleaseContext, name: str, shift: ShiftState
+) -> ShiftState:
+    """One look of the sequential judge (``gates.judge: sequential``, ``docs/judge.md``).
+
+    A bake is looked at every minute (``verify.look_seconds``): Bake waits one look, Advance
+    judges the minutes not judged yet on the evidence carried in ``shift.judge``. FAILED at any
+    look fails the gate (early fail); PASSED before the bake's end moves on at once (early pass);
+    INCONCLUSIVE mid-bake waits for the next look and is not recorded as a verdict. At the bake's
+    end INCONCLUSIVE (too few invocations) re-bakes, up to ``max_inconclusive``, then holds; ERROR
+    re-looks, up to ``max_errors`` in a row, then holds, as the threshold rule does. The
+    counters live in the judge's cursor (``ShiftState.inconclusive``/``errors`` stay 0: every
+    Bake is one look).
+    """
+    comp = context.component(name)
+    release = context.manifest.release
+    look = verify_sequential(ports, context, name, shift)
+    verdict, cursor = look.verdict, look.cursor
+    keep_baking = verdict.phase is Phase.INCONCLUSIVE and not look.bake_complete
+    record = None
+    if not keep_baking:
+        record = record_verdict(ports, release, name, verdict)
+        logger.info(
+            "verdict",
+            extra={
+                "component": name,
+                "phase": verdict.phase,
+                "step": shift.weight,
+                "early": verdict.early,
+                "reasons": verdict.reasons,
+            },
+        )
+    if verdict.phase is Phase.FAILED:
+        fail_gate(ports, context, name, verdict, f"gate failed at {shift.weight:g}%")
+    if verdict.phase is Phase.ERROR:
+        if cursor.errors + 1 > comp.gates.max_errors:
+            hold_metrics_unreadable(ports, context, name, verdict, cursor.errors + 1)
+        # the same minutes are read again at the next look
+        cursor = cursor.model_copy(update={"errors": cursor.errors + 1})
+        return with_look(
+            context, shift.model_copy(update={"started_at": ports.clock.now()}), cursor
+        )
+    baked = cursor.baked_seconds + shift.nominal_bake_seconds
+    if keep_baking:
+        cursor = cursor.model_copy(update={"baked_seconds": baked, "errors": 0})
+        return with_look(
+            context, shift.model_copy(update={"started_at": ports.clock.now()}), cursor
+        )
+    if verdict.phase is Phase.INCONCLUSIVE:
+        if cursor.inconclusive + 1 > comp.gates.max_inconclusive:
+            hold_not_enough_traffic(ports, context, name, verdict, cursor.inconclusive + 1)
+        cursor = cursor.model_copy(
+            update={"inconclusive": cursor.inconclusive + 1, "errors": 0, "baked_seconds": 0}
+        )
+        return with_look(
+            context, shift.model_copy(update={"started_at": ports.clock.now()}), cursor
+        )
+    if shift.step_index + 1 >= len(shift.steps):
+        return shift.model_copy(
+            update={
+                "done": True,
+                "inconclusive": 0,
+                "errors": 0,
+                "judge": cursor.model_copy(update={"baked_seconds": baked}),
+            }
+        )
+    index = shift.step_index + 1
+    step = shift.steps[index]
+    move_alias(
+        ports,
+        context,
+        name,
+        target_weights(shift.base_version, shift.version, step),
+        action="hotfix-shift" if shift.hotfix else "shift",
+        step=step,
+        allow_frozen=shift.hotfix,
+        record=record,
+    )
+    now = ports.clock.now()
+    moved = shift.model_copy(update={"step_index": index, "weight": step, "started_at": now})
+    return with_look(context, moved, next_step_cursor(cursor, now))
 
 
 PORTS = ("aliases", "alias_reads", "metrics", "queues", "leases", "records", "clock")

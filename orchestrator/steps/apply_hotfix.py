@@ -21,7 +21,7 @@ from orchestrator.planning.hotfix import check_hotfix, hotfix_base
 from orchestrator.release import ledger
 from orchestrator.release.live import live_from, observe_live, pending_components
 from orchestrator.release.shifting import check_not_stopped, move_alias, target_weights
-from orchestrator.release.verify import dlq_depths
+from orchestrator.release.verify import dlq_depths, start_judge
 from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ def apply_hotfix(event: ComponentInput, ports: Ports) -> ShiftState:
             update={"status": "shifting", "version": new}
         ),
     )
-    return ShiftState(
+    shift = ShiftState(
         step_index=0,
         weight=steps[0],
         bake_seconds=context.scaled(comp.strategy.bake_seconds),
@@ -209,6 +209,7 @@ def apply_hotfix(event: ComponentInput, ports: Ports) -> ShiftState:
         steps=steps,
         hotfix=True,
     )
+    return start_judge(context, name, shift)
 
 
 PORTS = ("aliases", "alias_reads", "leases", "queues", "records", "clock")

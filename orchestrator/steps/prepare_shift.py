@@ -15,7 +15,7 @@ from orchestrator.model.steps import ComponentInput, ShiftState
 from orchestrator.release import ledger
 from orchestrator.release.scheduling import check_current
 from orchestrator.release.shifting import hold_lease, move_alias, target_weights
-from orchestrator.release.verify import dlq_depths
+from orchestrator.release.verify import dlq_depths, start_judge
 from orchestrator.step_handler import entrypoint
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
             }
         ),
     )
-    return ShiftState(
+    shift = ShiftState(
         step_index=index,
         weight=steps[index],
         bake_seconds=context.scaled(comp.strategy.bake_seconds),
@@ -71,6 +71,7 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
         base_version=base,
         steps=steps,
     )
+    return start_judge(context, name, shift)
 
 
 PORTS = ("aliases", "leases", "queues", "records", "clock")

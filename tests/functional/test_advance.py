@@ -44,7 +44,13 @@ def manifest(**gates: Any) -> dict[str, Any]:
         defaults={
             "alias": "live",
             "strategy": {"steps": [10, 50, 100], "bake_seconds": BAKE},
-            "gates": {"min_invocations": 20, "max_inconclusive": 2, "max_errors": 2, **gates},
+            "gates": {
+                "judge": "threshold",
+                "min_invocations": 20,
+                "max_inconclusive": 2,
+                "max_errors": 2,
+                **gates,
+            },
         },
     )
 
@@ -264,3 +270,110 @@ def test_the_handler_runs_with_its_declared_ports(release: Release) -> None:
     out = handler.invoke(event, release.fakes.ports)
     assert (out["step_index"], out["weight"]) == (1, 50.0)
     assert release.weights() == {"17": 50.0, "18": 50.0}
+
+
+# -- the sequential judge (gates.judge: sequential, the default) ----------------------------------
+
+
+class Sequential(Release):
+    """The release with the sequential judge: Bake waits one look (a minute) at a time."""
+
+    def __init__(self, **gates: Any) -> None:
+        super().__init__(judge="sequential", **gates)
+
+    def look(self, new: tuple[float, float], old: tuple[float, float]) -> ShiftState:
+        """A minute passes; CloudWatch shows (invocations, errors) of enrich@18 and @17."""
+        self.fakes.clock.advance(self.shift.nominal_bake_seconds)
+        for version, (invocations, errors) in (("18", new), ("17", old)):
+            self.fakes.metrics.set_lambda(
+                "enrich", "live", version, invocations=invocations, errors=errors
+            )
+        return self.advance()
+
+
+def test_sequential_bakes_in_looks_and_records_only_decisions() -> None:
+    release = Sequential()
+    assert release.shift.judge is not None
+    assert (release.shift.nominal_bake_seconds, release.shift.judge.bake_seconds) == (60, BAKE)
+    for minute in range(1, 5):
+        shift = release.look((60, 0), (540, 3))
+        assert (shift.step_index, shift.weight) == (0, 10.0)  # keep baking
+        assert shift.judge is not None and shift.judge.baked_seconds == 60 * minute
+    assert release.verdicts() == []  # a look that decides nothing is no verdict
+    shift = release.look((60, 0), (540, 3))
+    assert (shift.step_index, shift.weight) == (1, 50.0)  # the bake's end: PASSED
+    assert release.verdicts() == [Phase.PASSED]
+    assert shift.judge is not None and shift.judge.baked_seconds == 0
+    assert release.weights() == {"17": 50.0, "18": 50.0}
+    # the evidence carries on into the next step
+    own = shift.judge.own
+    assert (own["new_invocations"], own["old_invocations"], own["step_invocations"]) == (
+        300,
+        2700,
+        0,
+    )
+
+
+def test_sequential_fails_early_with_the_evidence_in_the_failure() -> None:
+    release = Sequential()
+    release.look((60, 0), (540, 2))
+    with pytest.raises(GateFailedError, match="gate failed at 10%"):
+        release.look((60, 12), (540, 2))
+    failure = release.record("failure")
+    assert failure is not None
+    reasons = failure["reasons"]
+    assert isinstance(reasons, list)
+    assert reasons[0].startswith(
+        "enrich@18: 12 errors / 120 invocations vs enrich@17: 4 / 1,080; ratio 27.0 (95% interval"
+    )
+    assert "FAILED at 10% after 2 of 5 minutes" in reasons[0]
+    record = ledger.get_component(release.fakes.records, RELEASE, "enrich")
+    verdict = record.verdicts[-1]
+    assert verdict.early
+    assert verdict.evidence[0]["new_errors"] == 12
+    assert verdict.evidence[0]["ratio"] == pytest.approx(27.0)
+
+
+def test_sequential_zero_error_baseline_does_not_pass_a_canary_with_errors() -> None:
+    release = Sequential(max_error_rate=0.5)  # the ceiling out of the way
+    phases = []
+    try:
+        for _ in range(5):
+            phases.append(release.look((60, 3), (540, 0)).step_index)
+    except GateFailedError:
+        phases.append(-1)
+    assert phases[-1] == -1  # failed, within the 10% bake
+    assert all(p == 0 for p in phases[:-1])
+
+
+def test_sequential_passes_early_when_the_evidence_is_conclusive() -> None:
+    """A new version with far fewer errors than the old one: the step ends before its bake."""
+    release = Sequential(max_error_rate=0.5)
+    for _ in range(5):
+        shift = release.look((3000, 0), (27000, 2700))
+        if shift.step_index == 1:
+            break
+    assert shift.step_index == 1
+    record = ledger.get_component(release.fakes.records, RELEASE, "enrich")
+    assert record.verdicts[-1].early
+    assert record.verdicts[-1].phase is Phase.PASSED
+
+
+def test_sequential_no_traffic_re_bakes_then_holds() -> None:
+    release = Sequential()
+    for _ in range(5 * 3 - 1):
+        release.look((0, 0), (0, 0))
+    with pytest.raises(NotEnoughTrafficError):
+        release.look((0, 0), (0, 0))
+    assert release.record("failure") is None
+    assert release.verdicts() == [Phase.INCONCLUSIVE] * 3
+
+
+def test_sequential_unreadable_metrics_are_error_then_hold() -> None:
+    release = Sequential()
+    release.fakes.metrics.fail_next("query", TransientError("Rate exceeded"), times=3)
+    release.look((60, 0), (540, 0))
+    release.look((60, 0), (540, 0))
+    with pytest.raises(MetricsUnreadableError):
+        release.look((60, 0), (540, 0))
+    assert release.verdicts() == [Phase.ERROR] * 3

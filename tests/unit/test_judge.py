@@ -215,20 +215,30 @@ def _binomial(rng: random.Random, n: int, p: float) -> int:
     return sum(rng.random() < p for _ in range(n))
 
 
-# the manifest options (not wired into Verify yet: the default stays ``threshold``)
+# the manifest options
 
 
-def test_gate_options_default_to_the_threshold_rule_and_merge_from_defaults() -> None:
+def test_gate_options_default_to_the_sequential_judge_and_merge_from_defaults() -> None:
     version = {"version": "1"}
     plain = make_manifest({"a": {"from": version, "to": {"version": "2"}}})
     gates = plain.component("a").gates
-    assert (gates.judge, gates.false_alarm_rate, gates.tolerance) == ("threshold", 0.01, 0.25)
+    assert (gates.judge, gates.false_alarm_rate, gates.tolerance, gates.early_pass) == (
+        "sequential",
+        0.01,
+        0.25,
+        True,
+    )
     chosen = make_manifest(
         {"a": {"from": version, "to": {"version": "2"}, "gates": {"tolerance": 0.5}}},
-        defaults={"gates": {"judge": "sequential", "false_alarm_rate": 0.001}},
+        defaults={"gates": {"judge": "threshold", "false_alarm_rate": 0.001, "early_pass": False}},
     )
     gates = chosen.component("a").gates
-    assert (gates.judge, gates.false_alarm_rate, gates.tolerance) == ("sequential", 0.001, 0.5)
+    assert (gates.judge, gates.false_alarm_rate, gates.tolerance, gates.early_pass) == (
+        "threshold",
+        0.001,
+        0.5,
+        False,
+    )
     with pytest.raises(ManifestError):
         make_manifest(
             {"a": {"from": version, "to": {"version": "2"}, "gates": {"judge": "kayenta"}}}
