@@ -360,7 +360,9 @@ def timeline_svg(picture: Mapping[str, Any]) -> str:
     for drain in picture.get("drains", []):
         at = _time(drain.get("started_at"))
         wave = drain.get("wave")
-        members = [c for c in components if c.get("wave") == wave]
+        members = [c for c in components if c.get("name") == drain.get("component")] or [
+            c for c in components if c.get("wave") == wave
+        ]
         starts = [_time(a.get("at")) for c in members for a in c.get("actions", [])]
         later = [s for s in starts if s is not None and at is not None and s >= at]
         until = min(later) if later else scale.end
@@ -371,8 +373,9 @@ def timeline_svg(picture: Mapping[str, Any]) -> str:
             parts.append(
                 f'<g class="drain" data-wave="{e(wave)}"><rect x="{x0}" y="{top}" '
                 f'width="{max(round(x1 - x0, 1), 2)}" height="{BAND}"/><text class="small" '
-                f'x="{x0 + 4}" y="{top + 24}">drain</text><title>wave {e(wave)} waits for '
-                f"{e(queues or 'its queues')} to drain ({e(drain.get('polls'))} polls)</title></g>"
+                f'x="{x0 + 4}" y="{top + 24}">drain</text><title>{e(comp["name"])} waits for '
+                f"{e(queues or 'its queues')} to drain before {e(drain.get('component', ''))} "
+                f"({e(drain.get('polls'))} polls)</title></g>"
             )
     for index, comp in enumerate(components):
         _lane(comp, index, scale, scale.end, parts)

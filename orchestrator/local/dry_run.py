@@ -318,13 +318,11 @@ class DryRun:
         hand_over_hotfix(ports, self.deployment.sfn, release, spec, check=False)
         self._handed.append(spec.model_dump(mode="json"))
 
-    def _let_children_end(self, execution_arn: str) -> None:
+    def _parent_ended(self) -> None:
         """The parent ended: children still running (frozen siblings in a bake) stop at their
         next step once the parent no longer holds the simulated clock."""
-        assert self.deployment is not None
         if self.timeline is not None:
             self.timeline.parent_ended()
-        self.deployment.wait_children(execution_arn.rsplit(":", 1)[-1], timeout=60.0)
 
     def _wake_parent(self) -> None:
         if self.timeline is not None:
@@ -434,12 +432,10 @@ class DryRun:
         stopped: dict[str, Any] | None = None
         faults_after = len(self.engine.faults)
         try:
-            execution = deployment.wait(execution_arn, timeout=timeout, on_poll=poll)
-            faults_after = len(self.engine.faults)
-            self._let_children_end(execution_arn)
-            execution = deployment.result(
-                execution_arn, deployment.sfn.describe_execution(executionArn=execution_arn)
+            execution = deployment.wait(
+                execution_arn, timeout=timeout, on_poll=poll, on_end=self._parent_ended
             )
+            faults_after = len(self.engine.faults)
         except TimeoutError as exc:
             stopped = interrupted(
                 "timeout",

@@ -352,10 +352,14 @@ class LocalDeployment:
         *,
         on_poll: Callable[[], None] | None = None,
         poll_interval: float = 0.25,
+        on_end: Callable[[], None] | None = None,
+        children_timeout: float = 60.0,
     ) -> ExecutionResult:
         """Poll until the execution ends (``on_poll`` runs between polls); TimeoutError after
         ``timeout`` seconds. Polls are spaced out: each one competes with the interpreter's
-        threads for the engine."""
+        threads for the engine. Then ``on_end`` runs, and the release's child executions still
+        running (frozen siblings finishing their step) get ``children_timeout`` seconds to end
+        before the result, children included, is read."""
         deadline = time.monotonic() + timeout
         while True:
             described = self.sfn.describe_execution(executionArn=execution_arn)
@@ -368,6 +372,11 @@ class LocalDeployment:
             time.sleep(poll_interval)
         if on_poll is not None:
             on_poll()
+        if on_end is not None:
+            on_end()
+        release = execution_arn.rsplit(":", 1)[-1].split("-dry-run-")[0]
+        if self.wait_children(release, timeout=children_timeout):
+            described = self.sfn.describe_execution(executionArn=execution_arn)
         return self.result(execution_arn, described)
 
     def result(self, execution_arn: str, described: Mapping[str, Any]) -> ExecutionResult:

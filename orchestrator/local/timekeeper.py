@@ -46,7 +46,7 @@ class TimeKeeper:
     def __init__(
         self,
         now: Callable[[], datetime],
-        advance: Callable[[datetime], None],
+        advance: Callable[[datetime], object],
         *,
         stall_seconds: float = 600.0,
     ) -> None:

@@ -323,22 +323,23 @@ def release_picture(
     freezes = [{"at": r["at"], "reason": "; ".join(r["reasons"])} for r in rounds if r["at"]]
     if frozen is not None and iso(frozen.get("at")) not in {f["at"] for f in freezes}:
         freezes.append({"at": iso(frozen.get("at")), "reason": str(frozen.get("reason", ""))})
-    drains = [
-        {
-            "wave": int(kind.removeprefix("drain#")) + 1,
-            "started_at": iso(item.get("started_at")),
-            "polls": item.get("polls"),
-            "queues": [
-                {"queue": d.queue, "schema": d.schema_}
-                for d in plan.drains
-                if plan.wave_of(d.before[0]) == int(kind.removeprefix("drain#"))
-            ]
-            if plan.drains
-            else [],
-        }
-        for kind, item in records.list(release, "drain#")
-        if kind.removeprefix("drain#").isdigit()
-    ]
+    drains = []
+    for kind, item in records.list(release, "drain#"):
+        component = kind.removeprefix("drain#")
+        wave = plan.wave_of(component)
+        drains.append(
+            {
+                "component": component,
+                "wave": None if wave is None else wave + 1,
+                "started_at": iso(item.get("started_at")),
+                "polls": item.get("polls"),
+                "queues": [
+                    {"queue": d.queue, "schema": d.schema_}
+                    for d in plan.drains
+                    if component in d.before
+                ],
+            }
+        )
     moments = sorted(
         m
         for m in [

@@ -81,9 +81,7 @@ def _done(ports: Ports, context: ReleaseContext) -> Any:
     def done(name: str) -> bool:
         if name not in cache:
             record = ledger.get_component(ports.records, release, name)
-            cache[name] = record.status == "promoted" and record.version == context.to_version(
-                name
-            )
+            cache[name] = record.status == "promoted" and record.version == context.to_version(name)
         return cache[name]
 
     return done
@@ -246,9 +244,9 @@ def finish(ports: Ports, context: ReleaseContext, name: str, round_: int) -> lis
     done = _done(ports, context)
     started: list[str] = []
     for succ in priority_order(dag.successors.get(name, ()), rank):
-        if not done(succ) and dag.ready(succ, done):
-            if _launch_or_wait(ports, context, succ, rank.get(succ, 0.0)):
-                started.append(succ)
+        ready = not done(succ) and dag.ready(succ, done)
+        if ready and _launch_or_wait(ports, context, succ, rank.get(succ, 0.0)):
+            started.append(succ)
     _free_slot(ports, release, name, round_)
     started += _start_waiting(ports, context)
     if all_finished(ports, release):
@@ -258,9 +256,7 @@ def finish(ports: Ports, context: ReleaseContext, name: str, round_: int) -> lis
 
 def all_finished(ports: Ports, release: str) -> bool:
     """No child holds a slot and none waits for one: every reachable component is done."""
-    return not ports.records.list(release, "slot#") and not ports.records.list(
-        release, "waiting#"
-    )
+    return not ports.records.list(release, "slot#") and not ports.records.list(release, "waiting#")
 
 
 def fail(ports: Ports, release: str, name: str, round_: int, error: str, cause: str) -> bool:
@@ -280,9 +276,7 @@ def park_parent(ports: Ports, release: str, token: str, round_: int, at: datetim
         tell_parent(ports, release, round_, None)
 
 
-def tell_parent(
-    ports: Ports, release: str, round_: int, failure: tuple[str, str] | None
-) -> bool:
+def tell_parent(ports: Ports, release: str, round_: int, failure: tuple[str, str] | None) -> bool:
     """Record the round's outcome (first writer wins) and answer the parked token if there is
     one. Returns whether this call decided the outcome."""
     outcome: dict[str, object] = (

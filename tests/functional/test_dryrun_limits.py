@@ -175,7 +175,7 @@ class StubDeployment:
         self.invocations: Counter[str] = Counter()
         self.metric_calls = 0
 
-    def wait(self, arn: str, timeout: float, on_poll: Any = None) -> ExecutionResult:
+    def wait(self, arn: str, timeout: float, on_poll: Any = None, **_: Any) -> ExecutionResult:
         return self.execution
 
     def notifications(self) -> list[dict[str, str]]:

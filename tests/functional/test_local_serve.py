@@ -156,7 +156,7 @@ def test_serve_prints_one_json_line_and_answers_step_functions(
     assert document["state_machine_arn"].endswith(":stateMachine:rollout")
     assert document["release"] == RELEASE
     assert document["simulated"] is True
-    assert wait_until_answers(url) == ["rollout"]
+    assert sorted(wait_until_answers(url)) == ["rollout", "rollout-shift-component"]
     # the account is seeded from the manifest: functions with their aliases
     lam = client("lambda", url)
     assert lam.get_alias(FunctionName="enrich", Name="live")["FunctionVersion"] == "17"
@@ -254,7 +254,7 @@ def test_plain_serve_local_lambda_taken_ports_and_sigterm(tmp_path: Path) -> Non
         url = f"http://127.0.0.1:{port}"
         assert line.startswith(f"engine {url} state machine arn:aws:states:"), line
         assert line.endswith(f"Lambda endpoint http://127.0.0.1:{served_lambda_port}"), line
-        assert wait_until_answers(url) == ["rollout"]
+        assert sorted(wait_until_answers(url)) == ["rollout", "rollout-shift-component"]
         # the engine's Lambda calls go through the proxies to the endpoint, errors keep their name
         assert failed_task_errors(url, {"release": "x"}) == ["ManifestError"]
         served = client("lambda", f"http://127.0.0.1:{served_lambda_port}").list_functions()
