@@ -2,14 +2,18 @@
 
 - cfn-lint (informational checks included) passes on infra/template.yaml and the CodePipeline
   example;
-- the npm package ``asl-validator`` (pinned in package.json, installed by ``npm ci``) accepts the
-  ASL with its placeholders filled; without it the test skips locally and FAILS under CI;
-- ASL placeholders, ``DefinitionSubstitutions``, template functions and ``STEP_MODULES`` name the
+- the npm package ``asl-validator`` (pinned in package.json, installed by ``npm ci``) accepts both
+  definitions (the release, ``rollout.asl.json``, and its per-component child,
+  ``shift_component.asl.json``) with their placeholders filled; without it the test skips locally
+  and FAILS under CI;
+- each state machine's ASL placeholders are exactly its ``DefinitionSubstitutions`` and the
+  functions its role invokes; together they, the template functions and ``STEP_MODULES`` name the
   same steps; every handler imports (with the runtime dependencies only); every ``ErrorEquals``
   name is a ``States.*``/``Lambda.*`` name or a ``RolloutError`` class;
 - each step function's role grants exactly ``orchestrator.permissions.step_actions(step)`` (plus
-  the fixed runtime actions), every action on the resource it belongs to, no ``*`` action
-  anywhere, and ``Resource: "*"`` only for the actions AWS offers no resource scoping for.
+  the fixed runtime actions), every action on the resource it belongs to (children are started
+  and stopped on the child state machine only, task tokens answered on the parent only), no ``*``
+  action anywhere, and ``Resource: "*"`` only for the actions AWS offers no resource scoping for.
 
 Steps missing from ``STEP_MODULES`` (a template or ASL that runs ahead of the code) are
 ``xfail(strict=False)``, computed per step name; everything else fails hard.
@@ -45,6 +49,12 @@ ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 TEMPLATE = INFRA / "template.yaml"
 ASL = ROOT / "state_machine" / "rollout.asl.json"
+CHILD_ASL = ROOT / "state_machine" / "shift_component.asl.json"
+STATE_MACHINES = {"RolloutStateMachine": ASL, "ShiftStateMachine": CHILD_ASL}
+"""Logical id of each state machine of the template -> its ASL file."""
+CHILD_NAME = {"Fn::Sub": "${AWS::StackName}-shift-component"}
+"""The child state machine's fixed name: the step roles and the functions' environment build its
+ARN from it (a !Ref there would close a dependency cycle)."""
 CODEPIPELINE = ROOT / "examples" / "pipelines" / "codepipeline.yaml"
 GITHUB_ACTIONS = ROOT / "examples" / "pipelines" / "github-actions.yml"
 ASL_VALIDATOR = ROOT / "node_modules" / ".bin" / "asl-validator"
@@ -57,10 +67,6 @@ PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 UNSCOPABLE_ACTIONS = frozenset(
     {
         "cloudwatch:GetMetricData",
-        # Step Functions task tokens (rollout hotfix / abort): the token names the execution.
-        "states:SendTaskFailure",
-        "states:SendTaskHeartbeat",
-        "states:SendTaskSuccess",
         # X-Ray (Tracing: Active on the functions and the state machine).
         "xray:GetSamplingRules",
         "xray:GetSamplingTargets",
@@ -105,17 +111,23 @@ ACTION_SCOPES: dict[str, frozenset[str]] = {
     "cloudwatch:DescribeAlarms": frozenset({"alarms"}),
     **dict.fromkeys(("logs:CreateLogStream", "logs:PutLogEvents"), frozenset({"own-log-group"})),
     **dict.fromkeys(
-        (
-            "states:StartExecution",
-            "states:DescribeStateMachine",
-            "states:ListTagsForResource",
-            "states:ListExecutions",
-        ),
+        ("states:DescribeStateMachine", "states:ListTagsForResource"),
         frozenset({"state-machine"}),
     ),
     **dict.fromkeys(
+        ("states:StartExecution", "states:ListExecutions"),
+        frozenset({"state-machine", "shift-state-machine"}),
+    ),
+    **dict.fromkeys(
         ("states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"),
-        frozenset({"executions"}),
+        frozenset({"executions", "shift-executions"}),
+    ),
+    # Task tokens: the Service Authorization Reference lists no resource type, but Step Functions
+    # authorises SendTask* against the state machine of the token's execution (an AccessDenied
+    # names "on resource: arn:...:stateMachine:<name>"); only the parent parks tokens.
+    **dict.fromkeys(
+        ("states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"),
+        frozenset({"state-machine"}),
     ),
     **dict.fromkeys(UNSCOPABLE_ACTIONS, frozenset({"*"})),
 }
@@ -124,6 +136,9 @@ ACCOUNT_REGION = "arn:${AWS::Partition}:{service}:${AWS::Region}:${AWS::AccountI
 MANAGED_FUNCTIONS = {"Fn::Sub": ACCOUNT_REGION.replace("{service}", "lambda") + "function:*"}
 MANAGED_TAG = {"StringEquals": {"aws:ResourceTag/rollout:managed": "true"}}
 ACCOUNT_QUEUES = {"Fn::Sub": ACCOUNT_REGION.replace("{service}", "sqs") + "*"}
+STATES_ARN = ACCOUNT_REGION.replace("{service}", "states")
+CHILD_ARN_BY_NAME = {"Fn::Sub": STATES_ARN + "stateMachine:${AWS::StackName}-shift-component"}
+CHILD_EXECUTIONS_BY_NAME = {"Fn::Sub": STATES_ARN + "execution:${AWS::StackName}-shift-component:*"}
 
 # What the two operator policies grant: `rollout start --wait` and `rollout status` (pipeline);
 # plus hotfix, abort and redrive (on-call). orchestrator/operations.py is what needs them.
@@ -207,24 +222,38 @@ def step_functions() -> dict[str, dict[str, Any]]:
     return out
 
 
-def state_machine() -> dict[str, Any]:
+def state_machine(logical_id: str = "RolloutStateMachine") -> dict[str, Any]:
     machines = resources("AWS::Serverless::StateMachine")
-    assert list(machines) == ["RolloutStateMachine"]
-    return machines["RolloutStateMachine"]["Properties"]
+    assert sorted(machines) == sorted(STATE_MACHINES)
+    properties: dict[str, Any] = machines[logical_id]["Properties"]
+    return properties
 
 
-def substitutions() -> dict[str, Any]:
-    subs: dict[str, Any] = state_machine()["DefinitionSubstitutions"]
+def machine_substitutions(logical_id: str) -> dict[str, Any]:
+    subs: dict[str, Any] = state_machine(logical_id)["DefinitionSubstitutions"]
     return subs
 
 
+def substitutions() -> dict[str, Any]:
+    """The ``DefinitionSubstitutions`` of both state machines (a key in both means the same)."""
+    out: dict[str, Any] = {}
+    for logical_id in STATE_MACHINES:
+        for key, value in machine_substitutions(logical_id).items():
+            assert out.setdefault(key, value) == value, f"{key} differs between the machines"
+    return out
+
+
 @cache
-def asl_text() -> str:
-    return ASL.read_text()
+def asl_text(path: Path = ASL) -> str:
+    return path.read_text()
+
+
+def machine_placeholders(path: Path) -> set[str]:
+    return set(PLACEHOLDER.findall(asl_text(path)))
 
 
 def asl_placeholders() -> set[str]:
-    return set(PLACEHOLDER.findall(asl_text()))
+    return set().union(*(machine_placeholders(path) for path in STATE_MACHINES.values()))
 
 
 def placeholder_steps() -> set[str]:
@@ -265,6 +294,9 @@ def policy_documents() -> list[tuple[str, dict[str, Any]]]:
             ]
         elif resource["Type"] == "AWS::IAM::ManagedPolicy":
             out.append((logical_id, props["PolicyDocument"]))
+        elif resource["Type"] == "AWS::IAM::RolePolicy":
+            role_id = props["RoleName"]["Ref"]
+            out.append((f"{role_id}/{props['PolicyName']}", props["PolicyDocument"]))
         elif "Policies" in props:  # SAM policies on a function or state machine: not used here
             out.append((f"{logical_id}/Policies", {"Statement": props["Policies"]}))
     return out
@@ -288,9 +320,13 @@ def resource_kind(resource: Any, condition: Any, owner: str) -> str:
         return "alarms"
     if resource == {"Ref": "RolloutStateMachine"}:
         return "state-machine"
-    executions = "execution:${RolloutStateMachine.Name}:*"
-    if resource == {"Fn::Sub": ACCOUNT_REGION.replace("{service}", "states") + executions}:
+    if resource == {"Fn::Sub": STATES_ARN + "execution:${RolloutStateMachine.Name}:*"}:
         return "executions"
+    if resource in ({"Ref": "ShiftStateMachine"}, CHILD_ARN_BY_NAME):
+        return "shift-state-machine"
+    shift_executions = {"Fn::Sub": STATES_ARN + "execution:${ShiftStateMachine.Name}:*"}
+    if resource in (shift_executions, CHILD_EXECUTIONS_BY_NAME):
+        return "shift-executions"
     step = owner.split("Role/", 1)[0]
     if resource == {"Fn::GetAtt": [f"{step}LogGroup", "Arn"]}:
         return "own-log-group"
@@ -304,6 +340,21 @@ def resource_kind(resource: Any, condition: Any, owner: str) -> str:
     return f"unrecognised: {resource!r} (condition {condition!r})"
 
 
+PARENT_TOKEN_POLICY = "parent-task-tokens"
+"""An ``AWS::IAM::RolePolicy`` that adds the parent's task-token actions to a step role whose
+function the parent invokes (WaitForShifts): inline, ``!Ref RolloutStateMachine`` would close a
+dependency cycle. It counts as part of the step's derived actions."""
+
+
+def attached_role_policies(role_id: str) -> dict[str, dict[str, Any]]:
+    """``AWS::IAM::RolePolicy`` resources attached to ``role_id``, by policy name."""
+    return {
+        r["Properties"]["PolicyName"]: r["Properties"]["PolicyDocument"]
+        for r in resources("AWS::IAM::RolePolicy").values()
+        if r["Properties"]["RoleName"] == {"Ref": role_id}
+    }
+
+
 def role_policies(step: str) -> dict[str, dict[str, Any]]:
     function = step_functions()[step]["Properties"]
     role_id, attribute = getatt(function["Role"])
@@ -311,7 +362,10 @@ def role_policies(step: str) -> dict[str, dict[str, Any]]:
     role = resources()[role_id]
     assert role["Type"] == "AWS::IAM::Role"
     assert "ManagedPolicyArns" not in role["Properties"], f"{role_id}: managed policies add actions"
-    return {p["PolicyName"]: p["PolicyDocument"] for p in role["Properties"]["Policies"]}
+    inline = {p["PolicyName"]: p["PolicyDocument"] for p in role["Properties"]["Policies"]}
+    attached = attached_role_policies(role_id)
+    assert not set(inline) & set(attached), f"{role_id}: a policy name is used twice"
+    return inline | attached
 
 
 def document_actions(document: dict[str, Any]) -> list[str]:
@@ -387,13 +441,15 @@ def filled_definition(text: str) -> str:
     )
 
 
-def test_asl_validator_accepts_the_definition(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", list(STATE_MACHINES.values()), ids=lambda p: p.name)
+def test_asl_validator_accepts_the_definition(tmp_path: Path, path: Path) -> None:
     command = asl_validator()
-    definition = tmp_path / "rollout.asl.json"
-    definition.write_text(filled_definition(asl_text()))
+    definition = tmp_path / path.name
+    definition.write_text(filled_definition(asl_text(path)))
     # A control: the same definition with one state type broken must be rejected, so a validator
     # that accepts anything (or validates nothing) cannot pass this test.
-    broken = tmp_path / "broken.asl.json"
+    broken = tmp_path / f"broken-{path.name}"
+    assert '"Type": "Wait"' in definition.read_text(), f"{path.name}: no Wait state to break"
     broken.write_text(definition.read_text().replace('"Type": "Wait"', '"Type": "Wiat"', 1))
     result = subprocess.run(
         [*command, "--json-path", str(definition), "--json-path", str(broken)],
@@ -419,10 +475,21 @@ def test_package_json_pins_asl_validator() -> None:
 # --- placeholders, substitutions, functions, step modules --------------------------------------
 
 
-def test_asl_placeholders_are_step_arns_only() -> None:
-    assert asl_placeholders(), "the ASL has no ${...} placeholders"
-    for name in asl_placeholders():
+@pytest.mark.parametrize("path", list(STATE_MACHINES.values()), ids=lambda p: p.name)
+def test_asl_placeholders_are_step_arns_only(path: Path) -> None:
+    assert machine_placeholders(path), f"{path.name} has no ${{...}} placeholders"
+    for name in machine_placeholders(path):
         assert re.fullmatch(r"[A-Z][A-Za-z0-9]*Arn", name), f"${{{name}}} is not a ${{<Step>Arn}}"
+
+
+@pytest.mark.parametrize("logical_id", list(STATE_MACHINES))
+def test_substitutions_are_exactly_the_placeholders_of_their_definition(logical_id: str) -> None:
+    """Each machine fills exactly its own ASL's placeholders: a key the ASL does not use, or a
+    placeholder left unfilled, fails here (the union checks below would not see it)."""
+    path = STATE_MACHINES[logical_id]
+    assert set(machine_substitutions(logical_id)) == machine_placeholders(path), (
+        f"{logical_id} DefinitionSubstitutions vs {path.name} placeholders"
+    )
 
 
 @pytest.mark.parametrize("step", per_step())
@@ -450,16 +517,31 @@ def test_every_substitution_names_a_function_of_the_template() -> None:
         assert target == key.removesuffix("Arn") + "Function", f"{key} -> {target}"
 
 
-def test_state_machine_definition_and_role() -> None:
-    props = state_machine()
-    assert (INFRA / props["DefinitionUri"]).resolve() == ASL.resolve()
+LOG_GROUPS = {
+    "RolloutStateMachine": "StateMachineLogGroup",
+    "ShiftStateMachine": "ShiftStateMachineLogGroup",
+}
+
+
+@pytest.mark.parametrize("logical_id", list(STATE_MACHINES))
+def test_state_machine_definition_and_role(logical_id: str) -> None:
+    props = state_machine(logical_id)
+    assert (INFRA / props["DefinitionUri"]).resolve() == STATE_MACHINES[logical_id].resolve()
     assert props["Type"] == "STANDARD"
     assert props["Tracing"] == {"Enabled": True}
+    assert props["Logging"]["Level"] == {"Ref": "StateMachineLogLevel"}
     destinations = props["Logging"]["Destinations"]
+    group = LOG_GROUPS[logical_id]
     assert destinations == [
-        {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": ["StateMachineLogGroup", "Arn"]}}}
+        {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [group, "Arn"]}}}
     ]
+    assert resources("AWS::Logs::LogGroup")[group]["Properties"]["RetentionInDays"] == {
+        "Ref": "LogRetentionDays"
+    }
+    assert props["Tags"]["rollout:table"] == {"Ref": "RolloutTable"}
     role_id, _ = getatt(props["Role"])
+    others = {getatt(state_machine(o)["Role"])[0] for o in STATE_MACHINES if o != logical_id}
+    assert role_id not in others, "each state machine has its own role"
     role = resources()[role_id]["Properties"]
     invoked = {
         getatt(resource)
@@ -468,9 +550,24 @@ def test_state_machine_definition_and_role() -> None:
         if "lambda:InvokeFunction" in as_list(statement["Action"])
         for resource in as_list(statement["Resource"])
     }
-    assert invoked == {getatt(v) for v in substitutions().values()}, (
-        "the state machine role must invoke exactly the substituted functions"
+    assert invoked == {getatt(v) for v in machine_substitutions(logical_id).values()}, (
+        f"{logical_id}'s role must invoke exactly the functions its definition names"
     )
+    granted = {a for policy in role["Policies"] for a in document_actions(policy["PolicyDocument"])}
+    assert not {a for a in granted if a.startswith("states:")}, (
+        f"{logical_id}'s role starts nothing: the step functions start the children"
+    )
+
+
+def test_child_state_machine_has_the_fixed_name_the_roles_build_its_arn_from() -> None:
+    """The step roles and ROLLOUT_SHIFT_STATE_MACHINE_ARN name the child by a constructed ARN:
+    it must be the ARN of the child's own Name, and the parent's ``rollout:shift-state-machine``
+    tag tells the CLI the same."""
+    assert state_machine("ShiftStateMachine")["Name"] == CHILD_NAME
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["ROLLOUT_SHIFT_STATE_MACHINE_ARN"] == CHILD_ARN_BY_NAME
+    tags = state_machine("RolloutStateMachine")["Tags"]
+    assert tags["rollout:shift-state-machine"] == CHILD_ARN_BY_NAME
 
 
 @pytest.mark.parametrize("step", per_step(sorted(step_functions())))
@@ -595,9 +692,10 @@ def rollout_error_classes() -> set[str]:
     return {c.__name__ for c in seen if c.__module__.startswith("orchestrator")}
 
 
-def test_error_equals_names_exist() -> None:
+@pytest.mark.parametrize("path", list(STATE_MACHINES.values()), ids=lambda p: p.name)
+def test_error_equals_names_exist(path: Path) -> None:
     known = rollout_error_classes()
-    definition = json.loads(asl_text())
+    definition = json.loads(asl_text(path))
     unknown = sorted(
         name
         for name in error_names(definition["States"])
@@ -618,13 +716,57 @@ def test_port_adapters_cover_every_port() -> None:
 @pytest.mark.parametrize("step", per_step(sorted(step_functions())))
 def test_step_role_grants_exactly_the_derived_actions(step: str) -> None:
     policies = role_policies(step)
-    assert set(policies) == {"step-actions", "runtime"}, f"{step}: policies {sorted(policies)}"
+    assert set(policies) - {PARENT_TOKEN_POLICY} == {"step-actions", "runtime"}, (
+        f"{step}: policies {sorted(policies)}"
+    )
     granted = document_actions(policies["step-actions"])
+    if PARENT_TOKEN_POLICY in policies:
+        granted += document_actions(policies[PARENT_TOKEN_POLICY])
     assert len(granted) == len(set(granted)), f"{step}: an action is granted twice"
     assert sorted(granted) == step_actions(step), (
         f"{step}: template grants {sorted(granted)}, the step's ports need {step_actions(step)}"
     )
     assert sorted(document_actions(policies["runtime"])) == sorted(RUNTIME_ACTIONS)
+
+
+STEP_STATES_SCOPES = {
+    "states:StartExecution": "shift-state-machine",
+    "states:StopExecution": "shift-executions",
+    "states:SendTaskFailure": "state-machine",
+    "states:SendTaskSuccess": "state-machine",
+}
+"""What a step role may do with Step Functions, and on which resource: children are started and
+stopped on the child state machine only (never the parent: a step never starts a release), task
+tokens answered on the parent only (children park none)."""
+
+
+@pytest.mark.parametrize("step", per_step(sorted(step_functions())))
+def test_step_roles_touch_children_and_tokens_only_where_they_belong(step: str) -> None:
+    problems = []
+    for name, document in role_policies(step).items():
+        for statement in statements(document):
+            for action in as_list(statement["Action"]):
+                if not action.startswith("states:"):
+                    continue
+                for resource in as_list(statement["Resource"]):
+                    kind = resource_kind(resource, statement.get("Condition"), name)
+                    if STEP_STATES_SCOPES.get(action) != kind:
+                        problems.append(f"{step}/{name}: {action} on {kind}")
+    assert not problems, "\n".join(problems)
+
+
+def test_parent_token_policy_grants_task_tokens_on_the_parent_only() -> None:
+    for logical_id, policy in resources("AWS::IAM::RolePolicy").items():
+        props = policy["Properties"]
+        assert props["PolicyName"] == PARENT_TOKEN_POLICY, logical_id
+        role_id = props["RoleName"]["Ref"]
+        assert role_id.endswith("Role") and role_id.removesuffix("Role") in step_functions()
+        for statement in statements(props["PolicyDocument"]):
+            assert set(as_list(statement["Action"])) <= {
+                "states:SendTaskFailure",
+                "states:SendTaskSuccess",
+            }, logical_id
+            assert statement["Resource"] == {"Ref": "RolloutStateMachine"}, logical_id
 
 
 def test_every_statement_is_scoped() -> None:
@@ -682,16 +824,62 @@ def test_functions_share_the_runtime_settings() -> None:
         ), f"{step}: no Errors alarm notifying the topic"
 
 
-def test_state_machine_failures_raise_alarms() -> None:
-    watched = {
+def watched_metrics(logical_id: str) -> set[str]:
+    """Metrics of state machine ``logical_id`` that a plain alarm notifying the topic watches."""
+    return {
         a["Properties"]["MetricName"]
         for a in resources("AWS::CloudWatch::Alarm").values()
-        if a["Properties"]["Namespace"] == "AWS/States"
+        if a["Properties"].get("Namespace") == "AWS/States"
         and a["Properties"]["Dimensions"]
-        == [{"Name": "StateMachineArn", "Value": {"Ref": "RolloutStateMachine"}}]
+        == [{"Name": "StateMachineArn", "Value": {"Ref": logical_id}}]
         and a["Properties"]["AlarmActions"] == [{"Ref": "RolloutTopic"}]
     }
-    assert watched == {"ExecutionsFailed", "ExecutionsTimedOut"}
+
+
+def test_state_machine_failures_raise_alarms() -> None:
+    assert watched_metrics("RolloutStateMachine") == {"ExecutionsFailed", "ExecutionsTimedOut"}
+
+
+def test_child_failures_raise_alarms_only_when_nobody_told_the_parent() -> None:
+    """A child FAILED is normal during roll-forward (the broken child and every sibling stopped by
+    the freeze end FAILED after ShiftFailed), so a plain ExecutionsFailed alarm on the child would
+    fire on every roll-forward. The alarm counts children FAILED minus ShiftFailed tasks that
+    succeeded: a child that failed where no Catch reached ShiftFailed, or whose ShiftFailed
+    failed, left the parent waiting on a token nobody answers. A timeout is never normal."""
+    assert watched_metrics("ShiftStateMachine") == {"ExecutionsTimedOut"}
+    alarm = resources("AWS::CloudWatch::Alarm")["ShiftStateMachineUnreportedFailureAlarm"]
+    props = alarm["Properties"]
+    assert props["AlarmActions"] == [{"Ref": "RolloutTopic"}]
+    metrics = {m["Id"]: m for m in props["Metrics"]}
+    assert [m["Id"] for m in props["Metrics"] if m.get("ReturnData")] == ["unreported"]
+    assert metrics["unreported"]["Expression"] == "FILL(failed, 0) - FILL(reported, 0)"
+    failed = metrics["failed"]["MetricStat"]["Metric"]
+    assert (failed["Namespace"], failed["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert failed["Dimensions"] == [
+        {"Name": "StateMachineArn", "Value": {"Ref": "ShiftStateMachine"}}
+    ]
+    reported = metrics["reported"]["MetricStat"]["Metric"]
+    assert (reported["Namespace"], reported["MetricName"]) == (
+        "AWS/States",
+        "LambdaFunctionsSucceeded",
+    )
+    assert reported["Dimensions"] == [
+        {"Name": "LambdaFunctionArn", "Value": {"Fn::GetAtt": ["ShiftFailedFunction", "Arn"]}}
+    ]
+    assert metrics["failed"]["MetricStat"]["Period"] == metrics["reported"]["MetricStat"]["Period"]
+    assert (props["Threshold"], props["ComparisonOperator"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
+    # Every way out of a child's shift goes through ShiftFailed (so the subtraction means what
+    # it says): each Task's Catch takes States.ALL to ShiftFailed, whose own Catch ends it.
+    child = json.loads(asl_text(CHILD_ASL))["States"]
+    for name, state in child.items():
+        if state["Type"] != "Task" or name == "ShiftFailed":
+            continue
+        assert [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]] == [
+            (["States.ALL"], "ShiftFailed")
+        ], name
 
 
 def test_table_matches_the_store() -> None:
@@ -711,16 +899,50 @@ def managed_policy_actions(logical_id: str) -> set[str]:
     return set(document_actions(policy["PolicyDocument"]))
 
 
+def managed_policy_grants(logical_id: str) -> set[tuple[str, str]]:
+    """``(action, resource kind)`` of every grant of a managed policy."""
+    policy = resources("AWS::IAM::ManagedPolicy")[logical_id]["Properties"]
+    return {
+        (action, resource_kind(resource, statement.get("Condition"), logical_id))
+        for statement in statements(policy["PolicyDocument"])
+        for action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    }
+
+
+CHILD_VIEW = {
+    ("states:ListExecutions", "shift-state-machine"),
+    ("states:DescribeExecution", "shift-executions"),
+    ("states:GetExecutionHistory", "shift-executions"),
+}
+"""What `rollout status` needs to list each component's child execution and its state."""
+
+
 def test_pipeline_and_oncall_policies() -> None:
     assert set(resources("AWS::IAM::ManagedPolicy")) == {"PipelinePolicy", "OnCallPolicy"}
     assert managed_policy_actions("PipelinePolicy") == PIPELINE_ACTIONS
     assert managed_policy_actions("OnCallPolicy") == ONCALL_ACTIONS
     assert set(SqsMessageMover.AWS_ACTIONS) <= ONCALL_ACTIONS, "rollout redrive would be denied"
+    pipeline = managed_policy_grants("PipelinePolicy")
+    oncall = managed_policy_grants("OnCallPolicy")
+    assert pipeline >= CHILD_VIEW, "rollout status cannot see the children"
+    assert CHILD_VIEW | {("states:StopExecution", "shift-executions")} <= oncall, (
+        "rollout abort cannot stop the children"
+    )
+    assert ("states:StopExecution", "executions") in oncall
+    assert not {g for g in pipeline | oncall if g[0] == "states:StartExecution"} - {
+        ("states:StartExecution", "state-machine")
+    }, "people start releases, never a component's child execution by hand"
+    assert {g for g in oncall if g[0].startswith("states:SendTask")} == {
+        (a, "state-machine")
+        for a in ("states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess")
+    }
 
 
 def test_outputs() -> None:
     outputs = template()["Outputs"]
     assert outputs["StateMachineArn"]["Value"] == {"Ref": "RolloutStateMachine"}
+    assert outputs["ShiftStateMachineArn"]["Value"] == {"Ref": "ShiftStateMachine"}
     assert outputs["TopicArn"]["Value"] == {"Ref": "RolloutTopic"}
     assert outputs["TableName"]["Value"] == {"Ref": "RolloutTable"}
     assert outputs["PipelinePolicyArn"]["Value"] == {"Ref": "PipelinePolicy"}
