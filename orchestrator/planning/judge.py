@@ -28,13 +28,16 @@ ends PASSED (as the threshold rule does) once ``min_invocations`` is met.
 the old version's counts accumulated in the earlier windows of this shift: for failing, with the
 Clopper-Pearson upper bound of the old rate (one-sided, level ``alpha``), for passing with its lower
 bound, each new window adding a one-sample binomial likelihood ratio of ``rho * bound`` against
-``r * bound``. The bound holds with probability ``1 - alpha``, so the whole shift's false-alarm
-rate is at most ``2 * alpha`` by the union bound: the judge tests at ``alpha / 2``
-(``test_alpha``) to keep the total at ``alpha``. A shift that starts at 100% with no earlier
+``r * bound``. The bound holds with probability ``1 - reference_alpha``, so by the union bound
+the shift's false-alarm rate is at most ``test_alpha + reference_alpha (+ ceiling_alpha)``, which
+``JudgeConfig`` keeps equal to ``alpha`` (55% / 20% / 25% with a ceiling, 80% / 20% without). A
+shift that starts at 100% with no earlier
 evidence has nothing to compare with: only the absolute ceiling can fail it.
 
-``max_error_rate`` (when set) stays an absolute ceiling: a new version above it FAILS whatever the
-baseline, once it had ``min_invocations`` invocations in the step. Passing also needs
+``max_error_rate`` (when set) stays an absolute ceiling: a new version *conclusively* above it (an
+e-value of one-sample binomial likelihood ratios against ``max_error_rate`` times 1.5 to 10
+crossing ``1 / ceiling_alpha``) FAILS whatever the baseline, once it had ``min_invocations``
+invocations in the step. Passing also needs
 ``min_invocations`` in the step; the e-value may FAIL a version sooner, because its guarantee holds
 at every sample size (a handful of invocations never carries enough errors to cross it unless the
 baseline is clean and the canary is not). No data, zero invocations and all-zero windows carry no

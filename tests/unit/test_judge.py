@@ -243,3 +243,13 @@ def test_gate_options_default_to_the_sequential_judge_and_merge_from_defaults() 
         make_manifest(
             {"a": {"from": version, "to": {"version": "2"}, "gates": {"judge": "kayenta"}}}
         )
+
+
+def test_the_ceiling_needs_conclusive_evidence_not_a_noisy_point_estimate() -> None:
+    """0.8% background, ceiling 1%: 2 errors in 60 invocations (3.3%) is noise, not FAILED;
+    a version failing 5% over 1,200 invocations is conclusively above the ceiling."""
+    config = JudgeConfig(alpha=alpha_per_check(0.01, 20, 1), max_error_rate=0.01)
+    _, phases = run([Window(60, 2, 540, 4)], config)
+    assert phases == [Phase.PASSED]  # the bake's end: nothing conclusive
+    _, phases = run([Window(1200, 60, 10800, 86)], config)
+    assert phases == [Phase.FAILED]
