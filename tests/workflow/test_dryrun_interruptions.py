@@ -4,11 +4,13 @@
   ``interrupted.reason == "timeout"``, exit 1, in JSON and in text.
 * An engine-side failure (moto's ASL interpreter failing in itself, as it did on a 700-component
   release: "Unhandled termination error in item processor worker") ends the run at once with a
-  clear report, whether the engine then waits for ever (a ``Map`` whose worker thread died) or
-  carries on down a Catch as if the release had failed.
+  clear report, whether the engine then waits for ever (an execution whose interpreter thread
+  died: the parent waits for a child that never ends) or ends the child on ``States.Runtime``
+  without its Catch running (nobody tells the parent).
 
-The engine failures are injected by patching moto's ``IterationWorker._eval_job`` for one call
-(test-only; the product touches moto's internals only in orchestrator/local/moto_compat.py).
+The engine failures are injected by patching moto's ``ExecutionWorker._execution_logic`` for the
+first child execution (test-only; the product touches moto's internals only in
+orchestrator/local/moto_compat.py).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ TIMEOUT = 120.0
 PROMPT = 30.0
 """What "at once" means on a loaded 2-core machine."""
 
-WORKER = "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker"
+WORKER = "moto.stepfunctions.parser.backend.execution_worker"
 
 
 def seed() -> dict[str, Any]:
@@ -102,43 +104,49 @@ def test_the_library_still_raises_on_a_timeout_unless_asked_to_report(dry: MakeR
 
 
 def sabotage(monkeypatch: pytest.MonkeyPatch, failure: Callable[..., None]) -> None:
-    """The first Map job after this runs ``failure(original, self, env, job)``'s way."""
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
-        iteration_worker,
-    )
+    """The first child execution's interpreter runs ``failure(original, self)``'s way."""
+    from moto.stepfunctions.parser.backend import execution_worker
 
-    original = iteration_worker.IterationWorker._eval_job
+    original = execution_worker.ExecutionWorker._execution_logic
     armed = [True]
 
-    def eval_job(self: Any, env: Any, job: Any) -> None:
-        if armed[0]:
+    def execution_logic(self: Any) -> None:
+        name = self._evaluation_details.execution_details.name
+        if armed[0] and "--" in str(name):
             armed[0] = False
-            failure(original, self, env, job)
+            failure(original, self)
             return
-        original(self, env, job)
+        original(self)
 
-    monkeypatch.setattr(iteration_worker.IterationWorker, "_eval_job", eval_job)
-
-
-def worker_thread_dies(original: Any, self: Any, env: Any, job: Any) -> None:
-    """The worker's thread ends on an exception: its job is never closed, the Map waits for
-    ever (what a 700-component release did after moto's AttributeError)."""
-    raise AttributeError("'str' object has no attribute 'get'")
+    monkeypatch.setattr(execution_worker.ExecutionWorker, "_execution_logic", execution_logic)
 
 
-def worker_evaluation_fails(original: Any, self: Any, env: Any, job: Any) -> None:
-    """moto's "Unhandled termination error in item processor worker": the job fails on a
-    Python exception, which the Map turns into States.Runtime for the ASL to catch."""
+def worker_thread_dies(original: Any, self: Any) -> None:
+    """The child's interpreter thread ends on an exception: the execution never ends and the
+    parent waits for ever (what a 700-component release did after moto's AttributeError)."""
 
-    def broken(input_value: Any) -> None:
+    def broken() -> None:
         raise AttributeError("'str' object has no attribute 'get'")
 
-    env.states.reset = broken
-    original(self, env, job)
+    self._get_evaluation_entrypoint = broken
+    original(self)  # dies inside moto's own thread function
+
+
+def worker_evaluation_fails(original: Any, self: Any) -> None:
+    """moto's "Stepfunctions computation ended with exception": the program fails on a Python
+    exception and the execution ends on States.Runtime, which no Catch sees."""
+    program = self._get_evaluation_entrypoint()
+
+    def broken(env: Any) -> None:
+        raise AttributeError("'str' object has no attribute 'get'")
+
+    self._get_evaluation_entrypoint = lambda: program
+    program._eval_body = broken
+    original(self)
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_map_worker_that_dies_ends_the_dry_run_at_once(
+def test_an_interpreter_thread_that_dies_ends_the_dry_run_at_once(
     dry: MakeRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sabotage(monkeypatch, worker_thread_dies)
@@ -168,16 +176,17 @@ def test_without_reporting_a_dead_worker_raises_at_once(
     assert time.monotonic() - began < PROMPT
 
 
-def test_an_engine_error_the_asl_catches_is_not_passed_off_as_the_release_halting(
+def test_an_engine_error_no_catch_sees_is_not_passed_off_as_the_release_halting(
     dry: MakeRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Before: the release 'HALTED' on States.Runtime, as if a gate had failed."""
+    """A child ended on States.Runtime without telling the parent: the dry run stops at once
+    with an engine error instead of waiting for ever (or reporting the release HALTED)."""
     sabotage(monkeypatch, worker_evaluation_fails)
     result = dry(seed()).run(timeout=TIMEOUT, report_interruptions=True)
     assert result.status == "FAILED"
     assert result.interrupted is not None
     assert result.interrupted["reason"] == "engine-error"
-    assert "Unhandled termination error in item processor worker" in (result.interrupted["message"])
+    assert "computation ended with exception" in result.interrupted["message"]
     assert result.report["error"]["Error"] == "EngineError"
 
 
