@@ -139,6 +139,8 @@ class DryRunResult:
                     "weights": c["weights"],
                     "status": c["status"],
                     "wave": c.get("wave"),
+                    "started_at": c.get("started_at"),
+                    "finished_at": c.get("finished_at"),
                 }
                 for name, c in report.get("final", {}).items()
             },

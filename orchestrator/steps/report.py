@@ -11,6 +11,7 @@ ROLLED_FORWARD (the same, through at least one hotfix), HALTED (stopped on a fai
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -39,6 +40,12 @@ class ComponentSummary(BaseModel):
     status: str
     wave: int | None
     verdicts: list[dict[str, Any]] = Field(default_factory=list)
+    started_at: datetime | None = None
+    """When its (latest) shift set its first weight."""
+    finished_at: datetime | None = None
+    """When its child execution finished it (promoted)."""
+    execution: str | None = None
+    """Its latest child execution."""
 
 
 class ReleaseReport(BaseModel):
@@ -84,6 +91,9 @@ def build_report(event: ReportInput, ports: Ports, *, store: bool = True) -> Rel
             status=record.status if wave is not None or name in records else "unchanged",
             wave=None if wave is None else wave + 1,
             verdicts=[v.model_dump(mode="json") for v in record.verdicts],
+            started_at=record.shift_started_at,
+            finished_at=record.shift_finished_at,
+            execution=record.execution,
         )
     rollforward = ledger.get_rollforward(ports.records, event.release)
     hotfixes = rollforward.applied

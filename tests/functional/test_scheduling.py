@@ -48,9 +48,7 @@ def finish(fakes: Fakes, name: str, round_: int = 0) -> list[str]:
 
 
 def park(fakes: Fakes, token: str = "parent-token", round_: int = 0) -> None:
-    wait_for_shifts(
-        ShiftsWait(release="r1", token=SecretStr(token), round=round_), fakes.ports
-    )
+    wait_for_shifts(ShiftsWait(release="r1", token=SecretStr(token), round=round_), fakes.ports)
 
 
 def test_each_component_starts_when_its_own_predecessors_finish() -> None:
@@ -126,9 +124,7 @@ def test_the_first_failure_freezes_and_tells_the_parent_once() -> None:
     assert fakes.callbacks.answers["parent-token"]["error"] == "GateFailedError"
     # the sibling stops at its next forward move: it tells nobody
     sibling = shift_failed(
-        ShiftFailure(
-            release="r1", component="c", round=0, failure={"Error": "ReleaseFrozenError"}
-        ),
+        ShiftFailure(release="r1", component="c", round=0, failure={"Error": "ReleaseFrozenError"}),
         fakes.ports,
     )
     assert not sibling.told_parent

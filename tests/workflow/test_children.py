@@ -1,0 +1,96 @@
+"""Child executions and event-driven scheduling on the embedded engine (issue 11).
+
+Each component shifts in its own execution of ``shift_component.asl.json``, started as soon as
+its own predecessors are promoted; time is the dry run's discrete-event clock, so start times are
+exact and the same on every run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from orchestrator.local.dry_run import DryRunResult
+from tests.dag_factory import dag_manifest
+from tests.workflow.conftest import MakeRun
+
+pytestmark = pytest.mark.workflow
+
+STEPS = [10.0, 50.0, 100.0]
+EXACT = {"noise": False}
+
+
+def t(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def diamond(**extra: Any) -> dict[str, Any]:
+    """a -> (b: 600 s bakes, c: 60 s bakes) -> d, and c -> e."""
+    nodes = ["a", "b", "c", "d", "e"]
+    edges = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("c", "e")]
+    bake = {"a": 60, "b": 600, "c": 60, "d": 60, "e": 60}
+    return dag_manifest(
+        nodes,
+        edges,
+        bake=bake,
+        steps={n: STEPS for n in nodes},
+        defaults={"gates": {"judge": "threshold"}},
+        **extra,
+    )
+
+
+def offsets(result: DryRunResult) -> dict[str, tuple[float, float]]:
+    final = result.report["final"]
+    zero = min(t(c["started_at"]) for c in final.values() if c.get("started_at"))
+    return {
+        name: (
+            (t(c["started_at"]) - zero).total_seconds(),
+            (t(c["finished_at"]) - zero).total_seconds(),
+        )
+        for name, c in final.items()
+        if c.get("started_at") and c.get("finished_at")
+    }
+
+
+def test_a_short_branch_successor_starts_as_soon_as_its_own_predecessor_finishes(
+    dry: MakeRun,
+) -> None:
+    result = dry(diamond(), EXACT).run(timeout=300)
+    assert result.status == "SUCCEEDED"
+    when = offsets(result)
+    assert when["a"] == (0.0, 180.0)
+    assert when["b"] == (180.0, 180.0 + 1800.0)
+    assert when["c"] == (180.0, 360.0)
+    # e waits for c only: it starts at once, long before b (in the same wave) finishes
+    assert when["e"] == (360.0, 540.0)
+    assert when["d"] == (1980.0, 2160.0)
+    assert result.execution.executions["count"] == 6  # the parent and one child per component
+    assert result.execution.executions["parent_events"] < 60
+
+
+def test_the_same_release_gives_the_same_timeline_every_run(dry: MakeRun) -> None:
+    first = offsets(dry(diamond(), EXACT).run(timeout=300))
+    second = offsets(dry(diamond(), EXACT).run(timeout=300))
+    assert first == second
+
+
+def test_max_concurrency_holds_while_the_critical_path_goes_first(dry: MakeRun) -> None:
+    result = dry(diamond(max_concurrency=1), EXACT).run(timeout=300)
+    assert result.status == "SUCCEEDED"
+    when = offsets(result)
+    spans = sorted(when.values())
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
+    assert when["b"][0] < when["c"][0], "b leads the longest path: it takes the slot first"
+
+
+def test_a_failing_child_freezes_its_running_siblings(dry: MakeRun) -> None:
+    scenario = {**EXACT, "versions": {"c@2": {"error_rate": 0.5}}}
+    result = dry(diamond(), scenario).run(timeout=300)
+    assert result.status in ("HALTED", "FAILED")
+    final = result.report["final"]
+    assert final["c"]["weights"] == {"1": 100.0}, "the broken canary was pulled back"
+    # b was mid-shift when c failed: it stops where it stands, never promoted after the freeze
+    assert final["b"]["status"] != "promoted"
+    assert all(m["component"] != "d" and m["component"] != "e" for m in result.report["actions"])
