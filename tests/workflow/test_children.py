@@ -7,6 +7,7 @@ exact and the same on every run.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any
 
@@ -81,7 +82,7 @@ def test_max_concurrency_holds_while_the_critical_path_goes_first(dry: MakeRun) 
     assert result.status == "SUCCEEDED"
     when = offsets(result)
     spans = sorted(when.values())
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), spans
     assert when["b"][0] < when["c"][0], "b leads the longest path: it takes the slot first"
 
 
