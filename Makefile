@@ -46,6 +46,15 @@ BENCH_JUDGE_RELEASES ?= 2000
 bench-judge: $(BIN)/rollout
 	$(BIN)/python -m tests.bench.bench_judge --releases $(BENCH_JUDGE_RELEASES)
 
+## bench-makespan: simulated makespan against the critical path (and what wave barriers would
+## give) on uneven DAGs; bench-scale: healthy releases of BENCH_SCALE_SIZES components
+.PHONY: bench-makespan bench-scale
+BENCH_SCALE_SIZES ?= 100,1000,5000
+bench-makespan: $(BIN)/rollout
+	$(BIN)/python -m tests.bench.bench_makespan
+bench-scale: $(BIN)/rollout
+	$(BIN)/python -m tests.bench.bench_scale --sizes $(BENCH_SCALE_SIZES)
+
 ## fuzz: the release property test (tests/workflow/test_release_properties.py) with thousands of
 ## random releases through the real ASL, failures shrunk to a minimal example, then a summary
 ## (Hypothesis statistics: statuses, hotfixes, violations). FUZZ_EXAMPLES is per shard (4 shards,

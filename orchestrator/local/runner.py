@@ -64,8 +64,9 @@ REMOTE_ACCOUNT_ID = "123456789012"
 """Step Functions Local's default region and account: the ARNs of a remote deployment."""
 
 BeforeStep = Callable[[str, dict[str, Any]], None]
-AfterStep = Callable[[str, dict[str, Any], BaseException | None], None]
-"""Told ``(step, event, error or None)`` once a step handler returned or raised."""
+AfterStep = Callable[[str, dict[str, Any], BaseException | None, Any], None]
+"""Told ``(step, event, error or None, result or None)`` once a step handler returned or
+raised."""
 ChildStarted = Callable[[str, Mapping[str, object]], None]
 """Told ``(execution name, payload)`` right before the release starts a child execution."""
 Answered = Callable[[str], None]
@@ -257,10 +258,10 @@ class LocalDeployment:
                 result = bound(event, context)
             except BaseException as exc:
                 if self.after_step is not None:
-                    self.after_step(step, event, exc)
+                    self.after_step(step, event, exc, None)
                 raise
             if self.after_step is not None:
-                self.after_step(step, event, None)
+                self.after_step(step, event, None, result)
             return result
 
         return handler

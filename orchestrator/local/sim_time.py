@@ -7,7 +7,8 @@ component and round) to a :class:`~orchestrator.local.timekeeper.TimeKeeper` and
 * a bake is the ``Advance`` step about to run: its execution sleeps until the bake's nominal end
   (now + ``nominal_bake_seconds``; "now" is the time of its previous step, since a running actor
   holds the clock);
-* a repeated ``DrainQueues`` check sleeps the queue's nominal poll interval;
+* a repeated ``DrainQueues`` check sleeps the queue's nominal poll interval (the one the previous
+  check of the same execution returned);
 * a child joins when the release starts it and leaves when ``FinishShift`` or ``ShiftFailed``
   ends; the parent leaves while it waits for its children (``WaitForShifts``) and, unless the dry
   run answers its waits itself, while it waits for a person (``WaitForHotfix``), and joins again
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.local.timekeeper import PARENT, TimeKeeper
@@ -59,6 +60,8 @@ class SimulatedTime:
         )
         self._lock = threading.Lock()
         self._started: set[str] = set()
+        self._next_poll: dict[str, datetime] = {}
+        """Per actor: when its next DrainQueues check is due (its last check found waiting)."""
 
     def parent_started(self) -> None:
         self.keeper.join(PARENT)
@@ -77,19 +80,27 @@ class SimulatedTime:
             if seconds > 0:
                 self.keeper.sleep_until(actor_of(event), now + timedelta(seconds=seconds))
         elif step == "DrainQueues":
-            drain = event.get("drain")
-            if isinstance(drain, Mapping) and not drain.get("done"):
-                seconds = float(drain.get("nominal_poll_seconds") or 0)
-                if seconds > 0:
-                    self.keeper.sleep_until(actor_of(event), now + timedelta(seconds=seconds))
+            actor = actor_of(event)
+            with self._lock:
+                due = self._next_poll.pop(actor, None)
+            if due is not None:
+                self.keeper.sleep_until(actor, due)
         elif step == "ApplyHotfix" and isinstance(event.get("hotfix"), Mapping):
             self.simulator.learn_hotfix(event["hotfix"])
         elif step == "WaitForShifts" or (step == "WaitForHotfix" and not self.answers_waits):
             self.keeper.leave(PARENT)
 
-    def after_step(self, step: str, event: dict[str, Any], error: BaseException | None) -> None:
+    def after_step(
+        self, step: str, event: dict[str, Any], error: BaseException | None, result: Any
+    ) -> None:
         if step == "ShiftFailed" or (step == "FinishShift" and error is None):
             self.keeper.leave(actor_of(event))
+        elif step == "DrainQueues" and isinstance(result, Mapping) and not result.get("done"):
+            seconds = float(result.get("nominal_poll_seconds") or 0)
+            if seconds > 0:
+                due = self.simulator.clock.now() + timedelta(seconds=seconds)
+                with self._lock:
+                    self._next_poll[actor_of(event)] = due
 
     def child_started(self, name: str, payload: Mapping[str, object]) -> None:
         """Before StartExecution: the child holds the clock from now (once per execution name;

@@ -186,7 +186,7 @@ def test_an_engine_error_no_catch_sees_is_not_passed_off_as_the_release_halting(
     assert result.status == "FAILED"
     assert result.interrupted is not None
     assert result.interrupted["reason"] == "engine-error"
-    assert "computation ended with exception" in result.interrupted["message"]
+    assert "failed in itself, not the release" in result.interrupted["message"]
     assert result.report["error"]["Error"] == "EngineError"
 
 
