@@ -27,6 +27,16 @@ The patches (``apply_patches()`` is idempotent; ``revert_patches()`` undoes them
     calls. In moto 5.2.5 ``boto_client_for`` ignores the state's credentials (always ``ak``/``sk``),
     so leaving them out of the key changes nothing. The client is created after the invoke hook
     is installed (the engine installs the hook first), so it carries the hook.
+``cloudwatch-index``
+    ``CloudWatchBackend.get_metric_data`` scans every stored datapoint once per request and once
+    per query and period (O(datapoints x queries x periods); the store grows with components x
+    simulated time). ``get_metric_data`` and ``get_metric_statistics`` answer instead through
+    :class:`~orchestrator.local.moto_cloudwatch_index.MetricIndex` (by namespace and name, by name
+    and dimensions, each series sorted by time), with moto's semantics and quirks kept so that
+    every answer is moto's own, float for float (``tests/functional/test_engine.py`` compares
+    them on random data). ``python -m tests.bench.bench_engine --cloudwatch 30,100,300``: stock
+    3.6 / 12 / 39 ms per call for 10,800 / 36,000 / 108,000 datapoints, indexed 0.10 ms at every
+    size.
 ``payload-limit``
     AWS: a task's, a state's or an execution's input or output is at most 262,144 bytes of UTF-8
     (``PAYLOAD_LIMIT``); beyond it the execution fails with ``States.DataLimitExceeded``, a
@@ -139,6 +149,7 @@ from importlib import metadata
 from typing import Any
 
 from orchestrator.errors import EnvironmentProblemError
+from orchestrator.local import moto_cloudwatch_index
 
 TESTED_MOTO = (5, 2)
 """The moto minor version the patches were written against (``pyproject.toml`` pins ``<5.3``)."""
@@ -583,6 +594,19 @@ def _states_error_names(original: Callable[..., Any]) -> Callable[..., Any]:
     return error_name_of
 
 
+def _through_index(implementation: Callable[..., Any]) -> Callable[[Callable[..., Any]], Any]:
+    """Wrap a ``CloudWatchBackend`` query method: ``implementation(original, backend, ...)``
+    answers through :mod:`~orchestrator.local.moto_cloudwatch_index` (moto's own answer)."""
+
+    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
+        def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return implementation(original, self, *args, **kwargs)
+
+        return query
+
+    return wrap
+
+
 _STATE = f"{_SFN_PARSER}.component.state.state"
 _LAMBDA_TASK = f"{_TASK}.state_task_lambda"
 _SERVICE_TASK = f"{_TASK}.service.state_task_service"
@@ -595,6 +619,7 @@ _ERROR_REBUILDERS = (
 )
 _EVENT_MANAGER = f"{_SFN_PARSER}.eval.event.event_manager"
 _PROGRAM = f"{_SFN_PARSER}.component.program.program"
+_CLOUDWATCH = "moto.cloudwatch.models"
 
 
 def _method(module: str, attribute: str, wrap: Callable[..., Any]) -> PatchTarget:
@@ -639,6 +664,21 @@ PATCHES: tuple[Patch, ...] = (
         _cached_client,
     ),
     Patch(
+        "cloudwatch-index",
+        (
+            _method(
+                _CLOUDWATCH,
+                "CloudWatchBackend.get_metric_data",
+                _through_index(moto_cloudwatch_index.indexed_get_metric_data),
+            ),
+            _method(
+                _CLOUDWATCH,
+                "CloudWatchBackend.get_metric_statistics",
+                _through_index(moto_cloudwatch_index.indexed_get_metric_statistics),
+            ),
+        ),
+    ),
+    Patch(
         "payload-limit",
         (
             _method(_STATE, "CommonStateField._verify_size_quota", _limited_result(lambda v: v)),
@@ -676,6 +716,7 @@ PATCHES: tuple[Patch, ...] = (
     ),
 )
 PATCH_NAMES = tuple(patch.name for patch in PATCHES)
+PATCHES_BY_NAME = {patch.name: patch for patch in PATCHES}
 
 _lock = threading.Lock()
 _applied: dict[str, dict[PatchTarget, Callable[..., Any]]] = {}

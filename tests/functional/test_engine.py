@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import json
 import queue
+import random
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
+from moto.cloudwatch.models import CloudWatchBackend
 
 from orchestrator.errors import EnvironmentProblemError, InputError
-from orchestrator.local import invoke_hook, moto_compat
-from orchestrator.local.engine import EmbeddedEngine, fill_placeholders, wait_for_execution
+from orchestrator.local import invoke_hook, moto_cloudwatch_index, moto_compat
+from orchestrator.local.engine import (
+    ACCOUNT_ID,
+    EmbeddedEngine,
+    fill_placeholders,
+    wait_for_execution,
+)
 from orchestrator.local.invoke_hook import LambdaContext, parse_function_name
 
 TIMEOUT = 30.0
@@ -615,3 +623,212 @@ def test_reset_empties_moto_and_recreates_the_handlers_functions(
     assert lam.get_function(FunctionName="echo")["Configuration"]["Runtime"] == "python3.12"
     described, _ = run_to_end(engine, sfn, one_task("${echo}"), {"after": "reset"})
     assert described["status"] == "SUCCEEDED"
+
+
+# -- the cloudwatch-index patch -------------------------------------------------------------------
+
+_T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+_SHARED = [_T0 + timedelta(minutes=minute) for minute in range(0, 120, 7)]
+"""Instants many datapoints share, and where some query windows start and end."""
+_DIMENSION_SETS: list[list[dict[str, str]]] = [
+    [],
+    [{"Name": "FunctionName", "Value": "a"}],
+    [{"Name": "FunctionName", "Value": "b"}],
+    [{"Name": "FunctionName", "Value": "a"}, {"Name": "Resource", "Value": "a:live"}],
+    [{"Name": "Resource", "Value": "a:live"}, {"Name": "FunctionName", "Value": "a"}],
+    [{"Name": "FunctionName", "Value": "a"}, {"Name": "ExecutedVersion", "Value": "7"}],
+    [{"Name": "QueueName", "Value": "q"}],
+]
+
+
+_WILDCARD_SETS: list[list[dict[str, Any]]] = [
+    [{"Name": "FunctionName", "Value": None}],
+    [{"Name": "FunctionName", "Value": None}, {"Name": "Resource", "Value": "a:live"}],
+]
+"""Dimensions without a value (a direct backend call; moto's ``Dimension`` then matches any)."""
+
+
+def _random_metric_data(rng: random.Random, count: int) -> list[tuple[str, dict[str, Any]]]:
+    """What put_metric_data receives (namespace, one MetricData member): values, lists with
+    counts, statistic sets; units or none; timestamps out of order, with microseconds, shared."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for _ in range(count):
+        member: dict[str, Any] = {
+            "MetricName": rng.choice(["Invocations", "Errors", "Duration"]),
+            "Dimensions": rng.choice(_DIMENSION_SETS),
+            "Timestamp": rng.choice(_SHARED)
+            if rng.random() < 0.2
+            else _T0 + timedelta(seconds=rng.uniform(-600, 7800)),
+        }
+        if rng.random() < 0.5:
+            member["Unit"] = rng.choice(["Count", "Milliseconds"])
+        kind = rng.random()
+        if kind < 0.6:
+            member["Value"] = rng.uniform(0, 1000) / 7
+        elif kind < 0.8:
+            member["Values"] = [rng.uniform(0, 10) / 3 for _ in range(3)]
+            member["Counts"] = [str(rng.randint(1, 3)) for _ in range(3)]
+        else:
+            low = rng.uniform(0, 5)
+            member["StatisticValues"] = {
+                "SampleCount": float(rng.randint(1, 9)),
+                "Sum": low * 9.1,
+                "Minimum": low,
+                "Maximum": low + rng.uniform(0, 5),
+            }
+        out.append((rng.choice(["AWS/Lambda", "AWS/Lambda", "Custom", "AWS/SQS"]), member))
+    return out
+
+
+def _random_queries(rng: random.Random, seconds: float) -> list[dict[str, Any]]:
+    """1 to 6 MetricStat queries (and maybe an expression) for a window of ``seconds``."""
+    periods = [1, 60, 60, 300] if seconds <= 120 else [60, 300, 300, 3600]
+    queries: list[dict[str, Any]] = []
+    for number in range(rng.randint(1, 6)):
+        stat: dict[str, Any] = {
+            "Metric": {
+                "Namespace": rng.choice(["AWS/Lambda", "Custom", "AWS/SQS", "Nothing"]),
+                "MetricName": rng.choice(["Invocations", "Errors", "Duration", "Missing"]),
+                "Dimensions": rng.choice(_DIMENSION_SETS + _WILDCARD_SETS),
+            },
+            "Period": rng.choice(periods),
+            "Stat": rng.choice(["Sum", "Average", "Minimum", "Maximum", "SampleCount"]),
+        }
+        if rng.random() < 0.2:
+            stat["Unit"] = rng.choice(["Count", "Milliseconds"])
+        query: dict[str, Any] = {"Id": f"m{number}", "MetricStat": stat}
+        if rng.random() < 0.2:
+            query["Label"] = f"label {number}"
+        if rng.random() < 0.2:
+            query["ReturnData"] = False
+        queries.append(query)
+    if rng.random() < 0.3:
+        queries.append({"Id": "e0", "Expression": "m0"})
+    return queries
+
+
+class _WithProviderMetrics(CloudWatchBackend):  # type: ignore[misc]
+    """moto's backend, with out-of-the-box metrics as a provider (S3's) would add them."""
+
+    provided: list[Any] = []
+
+    @property
+    def aws_metric_data(self) -> list[Any]:
+        return list(self.provided)
+
+
+def _statistics_figures(statistics: list[Any]) -> list[tuple[Any, ...]]:
+    return [
+        (s.timestamp, s.unit, s.sum, s.average, s.minimum, s.maximum, s.sample_count)
+        for s in statistics
+    ]
+
+
+def test_the_cloudwatch_index_answers_exactly_as_moto_on_a_varied_data_set() -> None:
+    """Every answer of the indexed get_metric_data / get_metric_statistics equals moto's own
+    (same floats, same order), over random data and queries, as the store grows, with provider
+    metrics, and after the store is replaced."""
+    from moto.cloudwatch.models import MetricDatum
+
+    original_data = moto_compat.PATCHES_BY_NAME["cloudwatch-index"].targets[0].original_function()
+    original_statistics = (
+        moto_compat.PATCHES_BY_NAME["cloudwatch-index"].targets[1].original_function()
+    )
+    rng = random.Random(11)
+    backend = _WithProviderMetrics("us-east-1", ACCOUNT_ID)
+    backend.provided = [
+        MetricDatum(
+            "AWS/Lambda", "Invocations", 3.0, _DIMENSION_SETS[1], _T0 + timedelta(minutes=5)
+        ),
+        MetricDatum("Custom", "Errors", 1.5, [], _T0 + timedelta(minutes=61)),
+    ]
+    compared = 0
+    for batch in range(4):
+        for namespace, member in _random_metric_data(rng, 400):
+            backend.put_metric_data(namespace, [member])
+        for _ in range(20):  # a dimension without a value: moto's Dimension matches any value
+            dimensions = rng.choice(_DIMENSION_SETS[1:] + _WILDCARD_SETS)
+            backend.metric_data.append(
+                MetricDatum(
+                    "AWS/Lambda",
+                    rng.choice(["Invocations", "Errors"]),
+                    rng.uniform(0, 9),
+                    [{"Name": d["Name"], "Value": None} for d in dimensions[:1]] + dimensions[1:],
+                    _T0 + timedelta(seconds=rng.uniform(0, 7200)),
+                )
+            )
+        if batch == 3:  # a store that was replaced (and shrank) is indexed again
+            backend.metric_data = backend.metric_data[:300]
+        for _ in range(60):
+            if rng.random() < 0.3:  # datapoints right on both edges of the window
+                start, end = sorted(rng.sample(_SHARED, 2))
+            else:
+                start = _T0 + timedelta(seconds=rng.uniform(-900, 6000))
+                end = start + timedelta(seconds=rng.choice([1.5, 60, 600, 3600, 9000]))
+            seconds = (end - start).total_seconds()
+            queries = _random_queries(rng, seconds)
+            scan_by = rng.choice(["TimestampAscending", "TimestampDescending"])
+            expected = original_data(backend, queries, start, end, scan_by)
+            got = moto_cloudwatch_index.indexed_get_metric_data(
+                original_data, backend, queries, start, end, scan_by
+            )
+            assert got == expected
+            compared += sum(len(r["values"]) for r in expected)
+            metric = queries[0]["MetricStat"]["Metric"]
+            arguments = (
+                metric["Namespace"],
+                metric["MetricName"],
+                start,
+                end,
+                rng.choice([1, 60, 300]),
+                ["Sum", "Average", "Minimum", "Maximum", "SampleCount"],
+                rng.choice([[], *_DIMENSION_SETS[1:]]),
+                rng.choice([None, "Count"]),
+            )
+            assert _statistics_figures(
+                moto_cloudwatch_index.indexed_get_metric_statistics(
+                    original_statistics, backend, *arguments
+                )
+            ) == _statistics_figures(original_statistics(backend, *arguments))
+        assert moto_cloudwatch_index.index_of(backend).indexed == len(backend.metric_data)
+    assert compared > 1000, "the data set should give many non-empty periods"
+
+    with pytest.raises(Exception, match="StartTime"):  # moto's own validation error
+        moto_cloudwatch_index.indexed_get_metric_data(
+            original_data, backend, _random_queries(rng, 60), _T0, _T0, "TimestampAscending"
+        )
+
+
+def test_the_engine_answers_get_metric_data_through_the_index(engine: EmbeddedEngine) -> None:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    assert "cloudwatch-index" in moto_compat.active_patches()
+    cloudwatch = engine.client("cloudwatch")
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {"MetricName": "Errors", "Dimensions": _DIMENSION_SETS[1], "Timestamp": _T0, "Value": v}
+            for v in (1.0, 2.5)
+        ],
+    )
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "errors",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/Lambda",
+                        "MetricName": "Errors",
+                        "Dimensions": _DIMENSION_SETS[1],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=_T0 - timedelta(minutes=1),
+        EndTime=_T0 + timedelta(minutes=1),
+    )
+    assert answer["MetricDataResults"][0]["Values"] == [3.5]
+    backend = cloudwatch_backends[ACCOUNT_ID][engine.region]
+    assert moto_cloudwatch_index.index_of(backend).indexed == len(backend.metric_data) >= 2
