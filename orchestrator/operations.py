@@ -442,7 +442,11 @@ def open_release(
     """The stored release, loaded as far as it loads; ReleaseNotFoundError when neither a stored
     context nor an execution exists (listing the known releases when they can be listed)."""
     execution = describe(sfn, execution_arn) if sfn is not None and execution_arn else None
-    item = ports.records.get(release, "context")
+    item: dict[str, Any] | None
+    try:
+        item = ledger.context_document(ports.records, release)
+    except ReleaseNotFoundError:
+        item = None
     if item is None:
         if execution is not None and execution.status != "NOT_STARTED":
             why = (
@@ -488,7 +492,7 @@ def refuse_ended(ports: Ports, stored: StoredRelease, what: str, hint: str) -> N
     asked) is refused with its status: exit 1."""
     execution = stored.execution
     try:
-        report = ports.records.get(stored.release, "report")
+        report = ledger.load_report(ports.records, stored.release)
     except RolloutError:
         report = None
     ended = execution.ended if execution is not None else report is not None
@@ -847,6 +851,10 @@ def _components(
             "status": record.status if record else ("unchanged" if wave is None else "pending"),
             "target": target,
             "last_verdict": last.model_dump(mode="json") if last else None,
+            "execution": record.execution if record else None,
+            "round": record.round if record else None,
+            "started_at": rfc3339(record.shift_started_at) if record else None,
+            "finished_at": rfc3339(record.shift_finished_at) if record else None,
         }
     return out
 
@@ -887,7 +895,11 @@ def release_status(
     except _LOAD_ERRORS as exc:
         problems.append(f"the roll-forward record does not load: {_short(exc)}")
         rollforward = None
-    report = _get(ports, release, "report", problems)
+    try:
+        report = ledger.load_report(ports.records, release)
+    except RolloutError as exc:
+        problems.append(f"the report record could not be read: {exc}")
+        report = None
     parked = _get(ports, release, "hotfix-token", problems)
     running = execution.running if execution is not None else report is None
     waiting: dict[str, Any] | None = None
@@ -1024,7 +1036,7 @@ def redrive(
         raise InputError([Issue("--queue", f"queue {queue!r} has no dlq_url in the manifest")])
     problems: list[str] = []
     running = stored.execution.running if stored.execution is not None else True
-    report = ports.records.get(release, "report")
+    report = ledger.load_report(ports.records, release)
     if waiting_token(ports, release) is not None and running and report is None:
         problems.append(
             f"release {release} still waits for a hotfix: redrive once the hotfix is live"

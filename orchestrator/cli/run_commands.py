@@ -42,6 +42,7 @@ from orchestrator.cli.views import (
 from orchestrator.errors import RolloutError
 from orchestrator.model.load import load_manifest, parse_document
 from orchestrator.planning import plan_release
+from orchestrator.release import ledger
 
 
 @app.command("dry-run")
@@ -309,7 +310,7 @@ def already_ran(conn: Any, release: str, arn: str, execution: Any, fmt: str, hin
     """`start` of a release whose execution has ended: nothing is started, exit 1."""
     report: dict[str, Any] | None = None
     with contextlib.suppress(RolloutError, BotoCoreError, ClientError):
-        report = conn.ports.records.get(release, "report")
+        report = ledger.load_report(conn.ports.records, release)
     status = (report or {}).get("status") or execution.status
     message = (
         f"release {release} already ran ({status}): nothing was started. An execution name is "

@@ -462,6 +462,13 @@ class DryRun:
             )
             if execution.status == "RUNNING" or execution.report is None:
                 execution.report = self.report_so_far(stopped)
+        if execution.report is not None and "final" not in execution.report:
+            # the execution's output is the Report step's summary: the report is in the ledger
+            with contextlib.suppress(Exception):
+                execution.report = (
+                    ledger.load_report(deployment.ports.records, self.manifest.release)
+                    or execution.report
+                )
         report = execution.report or {}
         status = str(report.get("status") or "FAILED")
         if stopped is not None:  # whatever the execution says, the run did not complete

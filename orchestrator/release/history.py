@@ -204,6 +204,8 @@ def history(
         context = items.get("context")
         if context is None:  # a report without a plan: not a release this orchestrator ran
             continue
+        if "digest" in context:  # stored in parts: read the document
+            context = ledger.context_document(records, release)
         components = _dict(_dict(context.get("manifest")).get("components"))
         if component is not None and component not in components:
             continue
@@ -253,7 +255,7 @@ def release_picture(
             f"{str(exc).splitlines()[0][:200]}), so it cannot be drawn: `rollout status {release}` "
             "shows what is known"
         ) from None
-    stored = report if report is not None else records.get(release, "report")
+    stored = report if report is not None else ledger.load_report(records, release)
     done: dict[str, Any] = dict(stored or {})
     plan = _original_plan(context)
     component_records = ledger.all_components(records, release)

@@ -19,6 +19,7 @@ have finished (DESIGN §6).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import threading
 import time
@@ -77,6 +78,53 @@ class ReleaseContext:
 _cache: dict[tuple[str, str], ReleaseContext] = {}
 _cache_lock = threading.Lock()
 
+CONTEXT_PART_BYTES = 300_000
+"""The context (manifest, plan, options) is stored in parts of at most this many bytes of JSON:
+a DynamoDB item holds 400 KB, and a release of thousands of components needs several."""
+PART_KIND = "context-part#"
+
+
+def write_context_document(records: RecordStore, release: str, item: dict[str, Any]) -> None:
+    """Store the context document in parts (``context-part#<k>``), then its header
+    (``context``: the part count and a digest, so readers can tell a new version from the one
+    they cached without reading the parts)."""
+    body = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
+    parts = [body[i : i + CONTEXT_PART_BYTES] for i in range(0, len(body), CONTEXT_PART_BYTES)]
+    for index, chunk in enumerate(parts or [""]):
+        records.put(release, f"{PART_KIND}{digest}#{index:05d}", {"chunk": chunk})
+    previous = records.get(release, "context")
+    records.put(release, "context", {"digest": digest, "parts": max(1, len(parts))})
+    old = str((previous or {}).get("digest") or "")
+    if old and old != digest:  # the superseded version's parts
+        for kind, _ in records.list(release, f"{PART_KIND}{old}#"):
+            records.delete(release, kind)
+
+
+def _read_context(records: RecordStore, release: str) -> tuple[str, dict[str, Any]]:
+    """``(digest, document)`` of the stored context; a context written whole (before parts)
+    reads as it is."""
+    header = records.get(release, "context")
+    if header is None:
+        raise ReleaseNotFoundError(f"no plan is stored for release {release!r}")
+    if "digest" not in header:
+        return json.dumps(header, sort_keys=True, default=str), dict(header)
+    digest = str(header["digest"])
+    chunks = records.list(release, f"{PART_KIND}{digest}#")
+    if len(chunks) != int(str(header.get("parts", 0))):
+        raise ReleaseNotFoundError(
+            f"the stored plan of release {release!r} is incomplete ({len(chunks)} of "
+            f"{header.get('parts')} parts): it is being rewritten; retry"
+        )
+    body = "".join(str(item.get("chunk", "")) for _, item in chunks)
+    document: dict[str, Any] = json.loads(body)
+    return digest, document
+
+
+def context_document(records: RecordStore, release: str) -> dict[str, Any]:
+    """The stored context document (manifest, plan, options, resolved ``from``, hotfixes)."""
+    return _read_context(records, release)[1]
+
 
 def save_context(
     records: RecordStore,
@@ -86,9 +134,9 @@ def save_context(
     options: RunOptions,
     resolved_from: dict[str, str],
 ) -> None:
-    records.put(
+    write_context_document(
+        records,
         release,
-        "context",
         {
             "manifest": manifest_data,
             "plan": plan.model_dump(mode="json", by_alias=True),
@@ -99,15 +147,24 @@ def save_context(
 
 
 def load_context(records: RecordStore, release: str) -> ReleaseContext:
-    item = records.get(release, "context")
-    if item is None:
+    header = records.get(release, "context")
+    if header is None:
         raise ReleaseNotFoundError(f"no plan is stored for release {release!r}")
-    digest = json.dumps(item, sort_keys=True, default=str)
-    key = (release, digest)
-    with _cache_lock:
-        cached = _cache.get(key)
-    if cached is not None:
-        return cached
+    if "digest" in header:
+        # one small read per step: the parts only when this version is not cached yet
+        key = (release, str(header["digest"]))
+        with _cache_lock:
+            cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        _, item = _read_context(records, release)
+    else:
+        item = dict(header)
+        key = (release, json.dumps(item, sort_keys=True, default=str))
+        with _cache_lock:
+            cached = _cache.get(key)
+        if cached is not None:
+            return cached
     manifest_data = item["manifest"]
     assert isinstance(manifest_data, dict)
     raw_hotfixes = item.get("hotfixes") or {}
@@ -124,7 +181,7 @@ def load_context(records: RecordStore, release: str) -> ReleaseContext:
         manifest=manifest_from_data(effective) if hotfixes else original,
         plan=Plan.model_validate(item["plan"]),
         options=RunOptions.model_validate(item["options"]),
-        resolved_from=dict(item.get("resolved_from") or {}),  # type: ignore[call-overload]
+        resolved_from=dict(item.get("resolved_from") or {}),
         original=original,
         hotfixes=hotfixes,
     )
@@ -137,19 +194,15 @@ def load_context(records: RecordStore, release: str) -> ReleaseContext:
 
 def add_hotfix(records: RecordStore, release: str, component: str, spec: VersionSpec) -> None:
     """Make ``spec`` the component's new version for the rest of the release."""
-    item = records.get(release, "context")
-    if item is None:
-        raise ReleaseNotFoundError(f"no plan is stored for release {release!r}")
-    hotfixes = dict(item.get("hotfixes") or {})  # type: ignore[call-overload]
+    _, item = _read_context(records, release)
+    hotfixes = dict(item.get("hotfixes") or {})
     hotfixes[component] = [*hotfixes.get(component, []), spec.model_dump(mode="json")]
-    records.put(release, "context", {**item, "hotfixes": hotfixes})
+    write_context_document(records, release, {**item, "hotfixes": hotfixes})
 
 
 def replace_plan(records: RecordStore, release: str, plan: Plan) -> None:
-    item = records.get(release, "context")
-    if item is None:
-        raise ReleaseNotFoundError(f"no plan is stored for release {release!r}")
-    records.put(release, "context", {**item, "plan": plan.model_dump(mode="json", by_alias=True)})
+    _, item = _read_context(records, release)
+    write_context_document(records, release, {**item, "plan": plan.model_dump(mode="json", by_alias=True)})
 
 
 def base_version(context: ReleaseContext, record: ComponentRecord) -> str:
@@ -200,6 +253,38 @@ def actions(records: RecordStore, release: str) -> list[AliasMove]:
     items = [item for _, item in records.list(release, "action#")]
     items.sort(key=lambda item: (str(item.get("at", "")), int(str(item.get("seq", 0)))))
     return [AliasMove.model_validate(item) for item in items]
+
+
+REPORT_FINAL_KIND = "report-final#"
+
+
+def store_report(records: RecordStore, release: str, document: dict[str, Any]) -> None:
+    """Store the final report so that no item grows with the release: one ``report-final#<c>``
+    per component, the moves already are ``action#`` items, and the ``report`` header keeps the
+    rest (status, failure, rounds, hotfixes, findings: bounded by the rounds, not the size)."""
+    final = document.get("final") or {}
+    for name, summary in final.items():
+        records.put(release, f"{REPORT_FINAL_KIND}{name}", summary)
+    header = {k: v for k, v in document.items() if k not in ("final", "actions")}
+    header["components"] = len(final)
+    header["actions_count"] = len(document.get("actions") or [])
+    records.put(release, "report", header)
+
+
+def load_report(records: RecordStore, release: str) -> dict[str, Any] | None:
+    """The whole final report (as the Report step built it), or None before there is one."""
+    header = records.get(release, "report")
+    if header is None:
+        return None
+    if "final" in header:  # stored whole (before reports were stored in parts)
+        return dict(header)
+    document = {k: v for k, v in header.items() if k not in ("components", "actions_count")}
+    document["final"] = {
+        kind.removeprefix(REPORT_FINAL_KIND): item
+        for kind, item in records.list(release, REPORT_FINAL_KIND)
+    }
+    document["actions"] = [a.model_dump(mode="json") for a in actions(records, release)]
+    return document
 
 
 def get_rollforward(records: RecordStore, release: str) -> RollForwardRecord:

@@ -117,12 +117,38 @@ def build_report(event: ReportInput, ports: Ports, *, store: bool = True) -> Rel
     )
     if store:
         document = report.model_dump(mode="json")
-        ports.records.put(event.release, "report", document)
+        ledger.store_report(ports.records, event.release, document)
         publish_final_notice(ports, document)  # once per release, on every terminal status
     return report
+
+
+class ReportSummary(BaseModel):
+    """What the Report task returns (the execution's output): a few figures whatever the size of
+    the release; the whole report is in the ledger (``ledger.load_report``)."""
+
+    release: str
+    status: Status
+    components: int
+    actions: int
+    error: dict[str, Any] | None = None
+    findings: list[str] = Field(default_factory=list)
+    report: str = "ledger"
+    """Where the whole report is: ``rollout report RELEASE`` / ``rollout status RELEASE``."""
+
+
+def report(event: ReportInput, ports: Ports) -> ReportSummary:
+    built = build_report(event, ports)
+    return ReportSummary(
+        release=built.release,
+        status=built.status,
+        components=len(built.final),
+        actions=len(built.actions),
+        error=built.error,
+        findings=built.findings[:20],
+    )
 
 
 PORTS = ("alias_reads", "records", "notifier")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
-handler = entrypoint("Report", ReportInput, build_report, PORTS)
+handler = entrypoint("Report", ReportInput, report, PORTS)

@@ -52,7 +52,11 @@ def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
     manifest = manifest_from_data(event.manifest)
     plan = plan_release(manifest)
     release = manifest.release
-    stored = ports.records.get(release, "context")
+    stored = (
+        ledger.context_document(ports.records, release)
+        if ports.records.get(release, "context") is not None
+        else None
+    )
     if stored is not None and stored.get("manifest") != event.manifest:
         raise ManifestError(
             [

@@ -15,6 +15,7 @@ from orchestrator.aws.store import DynamoRecordStore, create_table
 from orchestrator.cli.app import app
 from orchestrator.errors import ReleaseStateError
 from orchestrator.ports import ReleaseCatalog
+from orchestrator.release import ledger
 from orchestrator.release.history import RUNNING, history, release_picture, summarize
 from orchestrator.testing import FakeRecordStore
 from tests.functional.conftest import REGION
@@ -165,9 +166,8 @@ def test_the_picture_of_a_stored_release_reads_the_ledger() -> None:
 def test_a_stored_plan_that_does_not_load_is_a_release_state_error() -> None:
     records = FakeRecordStore()
     seed_story(records)
-    context = records.get("2026-11-28.1", "context")
-    assert context is not None
-    records.put("2026-11-28.1", "context", {**context, "manifest": {"release": 3}})
+    context = ledger.context_document(records, "2026-11-28.1")
+    ledger.write_context_document(records, "2026-11-28.1", {**context, "manifest": {"release": 3}})
     with pytest.raises(ReleaseStateError, match=r"rollout status 2026-11-28\.1"):
         release_picture(records, "2026-11-28.1")
     # the history still lists it, with what it can read

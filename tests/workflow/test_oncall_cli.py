@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from orchestrator.cli.app import app
 from orchestrator.operations import waiting_token
+from orchestrator.release import ledger
 from tests.factories import manifest_data
 from tests.workflow.conftest import MakeRun, wait_until
 
@@ -304,10 +305,9 @@ def test_status_and_abort_work_when_the_stored_manifest_no_longer_validates(
     run, arn = waiting_seed(dry, engine)
     assert run.deployment is not None
     records = run.deployment.ports.records
-    item = records.get(RELEASE, "context")
-    assert item is not None
+    item = ledger.context_document(records, RELEASE)
     broken = {"version": "19", "reads": {"nosuchq": [1]}, "writes": {}}
-    records.put(RELEASE, "context", {**item, "hotfixes": {"enrich": [broken]}})
+    ledger.write_context_document(records, RELEASE, {**item, "hotfixes": {"enrich": [broken]}})
 
     out = rollout(engine, "status", RELEASE, "-f", "json")
     assert out.exit_code == 0, out.stdout + out.stderr
