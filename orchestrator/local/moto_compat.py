@@ -27,6 +27,13 @@ The patches (``apply_patches()`` is idempotent; ``revert_patches()`` undoes them
     calls. In moto 5.2.5 ``boto_client_for`` ignores the state's credentials (always ``ak``/``sk``),
     so leaving them out of the key changes nothing. The client is created after the invoke hook
     is installed (the engine installs the hook first), so it carries the hook.
+``server-dispatch-cache``
+    moto's server does two things on every request whose answer cannot change while the process
+    runs: ``get_backend_for_host`` lists the moto package's folders (``listdir`` and a ``stat``
+    per entry, through ``moto.backends.list_of_moto_modules``) and ``call_action`` runs
+    ``inspect.getmembers`` over the response class (``method_names_from_class``). Both are
+    computed once (per class for the second). About 8% of a 30-component dry run's CPU
+    (profiled: 6.9 s and 2.8 s of 118 s).
 ``cloudwatch-index``
     ``CloudWatchBackend.get_metric_data`` scans every stored datapoint once per request and once
     per query and period (O(datapoints x queries x periods); the store grows with components x
@@ -607,6 +614,35 @@ def _through_index(implementation: Callable[..., Any]) -> Callable[[Callable[...
     return wrap
 
 
+def _listed_once(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``moto.backends.list_of_moto_modules``: moto's server asks, on every request
+    (``get_backend_for_host``), for the folders of the installed moto package, listing the
+    directory and ``stat``-ing each entry anew; the list cannot change while the process runs."""
+    listed: list[tuple[str, ...]] = []
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        if not listed:
+            listed.append(tuple(original()))
+        return listed[0]
+
+    return list_of_moto_modules
+
+
+def _names_per_class(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``method_names_from_class`` in ``moto.core.responses``: ``call_action`` runs
+    ``inspect.getmembers`` over the response class on every request; once per class here (a
+    method added to a response class later would not be seen)."""
+    names: dict[type, tuple[str, ...]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        found = names.get(clazz)
+        if found is None:
+            found = names[clazz] = tuple(original(clazz))
+        return list(found)
+
+    return method_names_from_class
+
+
 _STATE = f"{_SFN_PARSER}.component.state.state"
 _LAMBDA_TASK = f"{_TASK}.state_task_lambda"
 _SERVICE_TASK = f"{_TASK}.service.state_task_service"
@@ -662,6 +698,23 @@ PATCHES: tuple[Patch, ...] = (
         "client-cache",
         tuple(PatchTarget(module, "boto_client_for", _BOTO_CLIENT) for module in _CLIENT_USERS),
         _cached_client,
+    ),
+    Patch(
+        "server-dispatch-cache",
+        (
+            PatchTarget(
+                "moto.backends",
+                "list_of_moto_modules",
+                "moto.backends:list_of_moto_modules",
+                _listed_once,
+            ),
+            PatchTarget(
+                "moto.core.responses",
+                "method_names_from_class",
+                "moto.core.utils:method_names_from_class",
+                _names_per_class,
+            ),
+        ),
     ),
     Patch(
         "cloudwatch-index",

@@ -832,3 +832,20 @@ def test_the_engine_answers_get_metric_data_through_the_index(engine: EmbeddedEn
     assert answer["MetricDataResults"][0]["Values"] == [3.5]
     backend = cloudwatch_backends[ACCOUNT_ID][engine.region]
     assert moto_cloudwatch_index.index_of(backend).indexed == len(backend.metric_data) >= 2
+
+
+def test_the_server_dispatch_cache_gives_moto_s_own_answers(engine: EmbeddedEngine) -> None:
+    import moto.backends
+    import moto.core.responses
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.dynamodb.responses import DynamoHandler
+
+    assert "server-dispatch-cache" in moto_compat.active_patches()
+    patch = moto_compat.PATCHES_BY_NAME["server-dispatch-cache"]
+    listed, names = (target.original_function() for target in patch.targets)
+    assert moto.backends.list_of_moto_modules() == tuple(listed())
+    assert "dynamodb" in moto.backends.list_of_moto_modules()
+    for response in (DynamoHandler, CloudWatchResponse):
+        assert moto.core.responses.method_names_from_class(response) == names(response)
+    # and the server still answers through them
+    assert "TableNames" in engine.client("dynamodb").list_tables()
