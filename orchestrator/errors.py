@@ -25,6 +25,7 @@ maps them to exit codes. Leaves end in ``Error`` and carry their context as attr
     │   ├── DrainTimeoutError          a queue still holds old-schema messages after its timeout
     │   ├── ReleaseFrozenError         a forward move was tried while the release is frozen
     │   ├── ReleaseAbortedError        an operator aborted the release; no further moves
+    │   ├── ShiftCrashedError          a child execution ended without reporting; the release halts
     │   └── UnsafeRollbackError        moving an alias back was asked where it is not proven safe
     │       └── BackwardsMoveError     a move would give weight to a version a promotion superseded
     └── ReleaseNotFoundError           no execution or record exists for the release id
@@ -143,6 +144,11 @@ class MetricsUnreadableError(ReleaseStateError):
 
 class ReleaseFrozenError(ReleaseStateError):
     """A forward alias move was attempted while the release is frozen for roll-forward."""
+
+
+class ShiftCrashedError(ReleaseStateError):
+    """A component's child execution ended without reporting (an error no Catch takes, or its
+    ShiftFailed step failed): the parent halts instead of waiting for ever."""
 
 
 class ReleaseAbortedError(ReleaseStateError):

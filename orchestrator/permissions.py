@@ -19,7 +19,12 @@ from typing import ClassVar, Protocol
 
 from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
-from orchestrator.aws.executions import StepFunctionsCallbacks, StepFunctionsShiftLauncher
+from orchestrator.aws.executions import (
+    StepFunctionsCallbacks,
+    StepFunctionsShiftLauncher,
+    StepFunctionsShiftMonitor,
+)
+from orchestrator.aws.invoker import LambdaFunctionInvoker
 from orchestrator.aws.metrics import CloudWatchMetricSource
 from orchestrator.aws.notifier import SnsNotifier
 from orchestrator.aws.queue_inspector import SqsQueueInspector
@@ -43,7 +48,9 @@ PORT_ADAPTERS: dict[str, type[Adapter]] = {
     "notifier": SnsNotifier,
     "clock": SystemClock,
     "shifts": StepFunctionsShiftLauncher,
+    "shift_status": StepFunctionsShiftMonitor,
     "callbacks": StepFunctionsCallbacks,
+    "invoker": LambdaFunctionInvoker,
 }
 """Port name (a field of ``orchestrator.ports.Ports``) -> the adapter wired to it in AWS."""
 

@@ -7,9 +7,9 @@ that are passed in (never created at import time), and tests may pass fakes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from orchestrator.model.live import AliasState, MetricQuery, MetricResult, QueueDepth
 
@@ -129,6 +129,40 @@ class MessageMover(Protocol):
         ...
 
 
+class InvokeResult(NamedTuple):
+    """What a direct invocation of a function version answered."""
+
+    status: int
+    """The Invoke API's ``StatusCode`` (200 for a synchronous call that ran)."""
+    payload: Any
+    """The response payload, parsed as JSON (the raw text when it is not JSON; None if empty)."""
+    error: str | None = None
+    """``FunctionError`` (``Unhandled``) when the function raised; None when it returned."""
+    version: str | None = None
+    """``ExecutedVersion``: the version that ran."""
+
+
+class FunctionInvoker(Protocol):
+    """Invokes one published version of a component's function directly (a pre-traffic smoke
+    test: the alias is not involved, so no traffic reaches the version)."""
+
+    def invoke(self, function: str, qualifier: str, payload: Any) -> InvokeResult:
+        """A synchronous Invoke of ``function`` at ``qualifier`` (a version number) with the
+        JSON ``payload``. A function that raises is a result (``error`` set), not an exception;
+        an unreachable or refusing Lambda raises the adapters' usual errors."""
+        ...
+
+
+class _NoInvoker:
+    """The ``invoker`` of a bundle built without one: using it fails loudly."""
+
+    def invoke(self, function: str, qualifier: str, payload: Any) -> InvokeResult:
+        raise AttributeError(
+            f"no FunctionInvoker is wired into these ports (invoke {function}:{qualifier}): "
+            "pass invoker= when building the Ports"
+        )
+
+
 class Notifier(Protocol):
     """Tells on-call what happened."""
 
@@ -149,6 +183,14 @@ class ShiftLauncher(Protocol):
 
     def stop(self, execution: str, error: str, cause: str) -> None:
         """Stop a running child execution; a no-op when it has ended or does not exist."""
+        ...
+
+
+class ShiftMonitor(Protocol):
+    """Reads how a child execution stands (the parent's check for a child that died)."""
+
+    def status(self, execution: str) -> str:
+        """``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT``, ``ABORTED``, or ``MISSING``."""
         ...
 
 
@@ -179,7 +221,11 @@ class Ports:
     notifier: Notifier
     clock: Clock
     shifts: ShiftLauncher
+    shift_status: ShiftMonitor
     callbacks: Callbacks
+    invoker: FunctionInvoker = field(default_factory=_NoInvoker)
+    """Direct invocations of component versions (smoke tests); a default that fails on use, so
+    bundles built before the port existed keep working until a step needs it."""
 
 
 PORT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Ports))

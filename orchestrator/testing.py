@@ -51,7 +51,7 @@ from orchestrator.errors import AliasDriftError, LockConflictError, ResourceMiss
 from orchestrator.model.live import AliasState, MetricQuery, MetricResult, QueueDepth
 from orchestrator.model.load import manifest_from_data
 from orchestrator.model.steps import RunOptions, StartInput
-from orchestrator.ports import Ports
+from orchestrator.ports import InvokeResult, Ports
 from orchestrator.release import ledger
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FakeAliasRouter",
     "FakeClock",
+    "FakeFunctionInvoker",
     "FakeLeaseStore",
     "FakeMessageMover",
     "FakeMetricSource",
@@ -566,6 +567,8 @@ class FakeShiftLauncher(_Faults):
         super().__init__()
         self.started: dict[str, dict[str, object]] = {}
         self.stopped: list[tuple[str, str]] = []
+        self.statuses: dict[str, str] = {}
+        """Execution ARN -> status for ``status`` (default ``RUNNING`` once started)."""
 
     def start(self, name: str, payload: Mapping[str, object]) -> str:
         self._maybe_fail("start")
@@ -575,6 +578,16 @@ class FakeShiftLauncher(_Faults):
     def stop(self, execution: str, error: str, cause: str) -> None:
         self._maybe_fail("stop")
         self.stopped.append((execution, error))
+        self.statuses[execution] = "ABORTED"
+
+    def status(self, execution: str) -> str:
+        """The ``ShiftMonitor`` side of the fake: what ``statuses`` says, else ``RUNNING`` for a
+        started execution and ``MISSING`` for another."""
+        self._maybe_fail("status")
+        if execution in self.statuses:
+            return self.statuses[execution]
+        name = execution.rsplit(":", 1)[-1]
+        return "RUNNING" if name in self.started else "MISSING"
 
 
 class FakeCallbacks(_Faults):
@@ -599,6 +612,36 @@ class FakeCallbacks(_Faults):
         return True
 
 
+class FakeFunctionInvoker(_Faults):
+    """Scripted answers of direct invocations (smoke tests): ``answer(function, version, ...)``
+    sets what ``function:version`` answers (default: status 200, payload ``{}``, no error);
+    ``calls`` lists every ``(function, qualifier, payload)`` asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._answers: dict[tuple[str, str], InvokeResult] = {}
+        self.calls: list[tuple[str, str, Any]] = []
+
+    def answer(
+        self,
+        function: str,
+        version: str,
+        payload: Any = None,
+        *,
+        status: int = 200,
+        error: str | None = None,
+    ) -> None:
+        self._answers[(function, version)] = InvokeResult(
+            status=status, payload={} if payload is None else payload, error=error, version=version
+        )
+
+    def invoke(self, function: str, qualifier: str, payload: Any) -> InvokeResult:
+        self._maybe_fail("invoke")
+        self.calls.append((function, qualifier, json.loads(json.dumps(payload))))
+        default = InvokeResult(status=200, payload={}, error=None, version=qualifier)
+        return self._answers.get((function, qualifier), default)
+
+
 # -- the bundle -----------------------------------------------------------------------------------
 
 
@@ -620,6 +663,7 @@ class Fakes:
     mover: FakeMessageMover = field(default_factory=FakeMessageMover)
     shifts: FakeShiftLauncher = field(default_factory=FakeShiftLauncher)
     callbacks: FakeCallbacks = field(default_factory=FakeCallbacks)
+    invoker: FakeFunctionInvoker = field(default_factory=FakeFunctionInvoker)
 
     @property
     def ports(self) -> Ports:
@@ -633,7 +677,9 @@ class Fakes:
             notifier=self.notifier,
             clock=self.clock,
             shifts=self.shifts,
+            shift_status=self.shifts,
             callbacks=self.callbacks,
+            invoker=self.invoker,
         )
 
     def seed(self, manifest: Manifest) -> None:
@@ -680,6 +726,7 @@ def fake_ports(
     clock: FakeClock | None = None,
     shifts: FakeShiftLauncher | None = None,
     callbacks: FakeCallbacks | None = None,
+    invoker: FakeFunctionInvoker | None = None,
 ) -> Ports:
     """The steps' ``Ports`` on the given fakes; every port not given gets a fresh, empty fake."""
     fakes = Fakes()
@@ -693,7 +740,9 @@ def fake_ports(
         notifier=notifier if notifier is not None else fakes.notifier,
         clock=clock if clock is not None else fakes.clock,
         shifts=shifts if shifts is not None else fakes.shifts,
+        shift_status=shifts if shifts is not None else fakes.shifts,
         callbacks=callbacks if callbacks is not None else fakes.callbacks,
+        invoker=invoker if invoker is not None else fakes.invoker,
     )
 
 
@@ -712,4 +761,6 @@ if TYPE_CHECKING:
     _clock: _ports.Clock = FakeClock()
     _mover: _ports.MessageMover = FakeMessageMover()
     _shifts: _ports.ShiftLauncher = FakeShiftLauncher()
+    _monitor: _ports.ShiftMonitor = FakeShiftLauncher()
     _callbacks: _ports.Callbacks = FakeCallbacks()
+    _invoker: _ports.FunctionInvoker = FakeFunctionInvoker()

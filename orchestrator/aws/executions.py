@@ -69,6 +69,26 @@ class StepFunctionsShiftLauncher:
             raise translate_error(exc, "states:StopExecution", execution) from exc
 
 
+class StepFunctionsShiftMonitor:
+    """``ShiftMonitor`` on Step Functions: DescribeExecution."""
+
+    AWS_ACTIONS: ClassVar[tuple[str, ...]] = ("states:DescribeExecution",)
+
+    def __init__(self, client: Any) -> None:
+        self._sfn = client
+
+    def status(self, execution: str) -> str:
+        try:
+            described = self._sfn.describe_execution(executionArn=execution)
+        except ClientError as exc:
+            if error_code(exc) == "ExecutionDoesNotExist":
+                return "MISSING"
+            raise translate_error(exc, "states:DescribeExecution", execution) from exc
+        except BotoCoreError as exc:
+            raise translate_error(exc, "states:DescribeExecution", execution) from exc
+        return str(described["status"])
+
+
 class StepFunctionsCallbacks:
     """``Callbacks`` on Step Functions: SendTaskSuccess / SendTaskFailure."""
 

@@ -13,7 +13,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
-from orchestrator.aws.executions import StepFunctionsCallbacks, StepFunctionsShiftLauncher
+from orchestrator.aws.executions import (
+    StepFunctionsCallbacks,
+    StepFunctionsShiftLauncher,
+    StepFunctionsShiftMonitor,
+)
+from orchestrator.aws.invoker import LambdaFunctionInvoker
 from orchestrator.aws.metrics import CloudWatchMetricSource
 from orchestrator.aws.notifier import SnsNotifier
 from orchestrator.aws.queue_inspector import SqsQueueInspector
@@ -73,7 +78,9 @@ def build_ports(
         notifier=SnsNotifier(client("sns"), topic_arn),
         clock=clock or SystemClock(),
         shifts=shifts(launcher) if shifts is not None else launcher,
+        shift_status=StepFunctionsShiftMonitor(sfn),
         callbacks=callbacks(answers) if callbacks is not None else answers,
+        invoker=LambdaFunctionInvoker(client("lambda")),
     )
 
 

@@ -32,7 +32,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
 from orchestrator.aws.clock import SystemClock
-from orchestrator.aws.executions import StepFunctionsCallbacks, StepFunctionsShiftLauncher
+from orchestrator.aws.executions import (
+    StepFunctionsCallbacks,
+    StepFunctionsShiftLauncher,
+    StepFunctionsShiftMonitor,
+)
+from orchestrator.aws.invoker import LambdaFunctionInvoker
 from orchestrator.aws.metrics import CloudWatchMetricSource
 from orchestrator.aws.notifier import SnsNotifier
 from orchestrator.aws.queue_inspector import SqsQueueInspector
@@ -197,7 +202,9 @@ class LocalDeployment:
             notifier=SnsNotifier(sns, self.topic_arn),
             clock=clock or SystemClock(),
             shifts=_Unwired(),
+            shift_status=_Unwired(),
             callbacks=_Unwired(),
+            invoker=LambdaFunctionInvoker(engine.client("lambda")),
         )
         self.sfn = remote.client() if remote is not None else engine.client("stepfunctions")
         self.child_state_machine_arn = (
@@ -211,6 +218,7 @@ class LocalDeployment:
             shifts=_ObservedLauncher(
                 StepFunctionsShiftLauncher(self.sfn, self.child_state_machine_arn), on_child_start
             ),
+            shift_status=StepFunctionsShiftMonitor(self.sfn),
             callbacks=_ObservedCallbacks(StepFunctionsCallbacks(self.sfn), on_answer),
         )
         self.state_machine_arn = self.deploy()

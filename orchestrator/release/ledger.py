@@ -202,7 +202,9 @@ def add_hotfix(records: RecordStore, release: str, component: str, spec: Version
 
 def replace_plan(records: RecordStore, release: str, plan: Plan) -> None:
     _, item = _read_context(records, release)
-    write_context_document(records, release, {**item, "plan": plan.model_dump(mode="json", by_alias=True)})
+    write_context_document(
+        records, release, {**item, "plan": plan.model_dump(mode="json", by_alias=True)}
+    )
 
 
 def base_version(context: ReleaseContext, record: ComponentRecord) -> str:

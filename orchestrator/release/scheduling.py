@@ -22,10 +22,11 @@ sees the other.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import ReleaseFrozenError
+from orchestrator.errors import ReleaseFrozenError, ShiftCrashedError
 from orchestrator.planning.schedule import Dag, dag_of, execution_name, priority_order, ranks
 from orchestrator.release import ledger
 
@@ -264,6 +265,46 @@ def fail(ports: Ports, release: str, name: str, round_: int, error: str, cause: 
     failure, tell the parent (which freezes and rolls forward). Returns whether it told."""
     _free_slot(ports, release, name, round_)
     return tell_parent(ports, release, round_, (error, cause))
+
+
+ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "MISSING"})
+
+
+def reconcile(ports: Ports, release: str, round_: int) -> list[str]:
+    """The parent's periodic check: a child that ended while it still holds a slot never ran
+    (or never finished) FinishShift or ShiftFailed, so nobody will answer the parent. Its round
+    fails with ``ShiftCrashedError`` (the release halts, reported) instead of waiting for ever.
+    Returns the components found so."""
+    crashed: list[str] = []
+    for kind, item in ports.records.list(release, "slot#"):
+        name = str(item.get("component"))
+        if int(str(item.get("round", -1))) != round_:
+            continue
+        record = ledger.get_component(ports.records, release, name)
+        if not record.execution:
+            continue
+        status = ports.shift_status.status(record.execution)
+        # re-read: a child that freed its slot and ended between the two reads is fine
+        if status in ENDED and ports.records.get(release, kind) == item:
+            crashed.append(f"{name} ({status})")
+    if crashed:
+        tell_parent(
+            ports,
+            release,
+            round_,
+            (
+                ShiftCrashedError.__name__,
+                json.dumps(
+                    {
+                        "errorType": ShiftCrashedError.__name__,
+                        "errorMessage": "child execution(s) ended without reporting: "
+                        + ", ".join(crashed)
+                        + "; see runbooks/stuck-execution.md",
+                    }
+                ),
+            ),
+        )
+    return crashed
 
 
 def park_parent(ports: Ports, release: str, token: str, round_: int, at: datetime) -> None:

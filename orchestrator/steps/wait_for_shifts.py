@@ -5,7 +5,9 @@ with success; the first child to fail answers it with its error (``GateFailedErr
 ``NotEnoughTrafficError``, ...), which the parent's Catch sends down the roll-forward path exactly
 as a failed step did when the release was one execution. A round that ended before the token was
 parked is answered here at once. The parent's history grows by this one task per round, whatever
-the number of components.
+the number of components. The wait times out every ``check_seconds`` and parks again after
+checking that no child ended without telling (``scheduling.reconcile``): a child that died
+outside the ASL's error handling halts the release instead of leaving it waiting for ever.
 """
 
 from __future__ import annotations
@@ -33,13 +35,16 @@ class ShiftsParked(BaseModel):
 
 
 def wait_for_shifts(event: ShiftsWait, ports: Ports) -> ShiftsParked:
+    # every (re)park first checks that no child died without telling: the wait times out every
+    # `check_seconds` and comes back here
+    scheduling.reconcile(ports, event.release, event.round)
     scheduling.park_parent(
         ports, event.release, event.token.get_secret_value(), event.round, ports.clock.now()
     )
     return ShiftsParked(release=event.release, round=event.round)
 
 
-PORTS = ("records", "callbacks", "clock")
+PORTS = ("records", "shift_status", "callbacks", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("WaitForShifts", ShiftsWait, wait_for_shifts, PORTS)

@@ -91,7 +91,9 @@ ACTION_SCOPES: dict[str, frozenset[str]] = {
         ("lambda:GetAlias", "lambda:GetFunctionConfiguration", "lambda:UpdateAlias"),
         frozenset({"managed-functions"}),
     ),
-    "lambda:InvokeFunction": frozenset({"step-functions"}),
+    # the state machines invoke the step functions; PrepareShift's smoke test invokes a managed
+    # function's new version (by qualifier) directly
+    "lambda:InvokeFunction": frozenset({"step-functions", "managed-functions"}),
     **dict.fromkeys(
         ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"),
         frozenset({"table"}),
@@ -732,12 +734,14 @@ def test_step_role_grants_exactly_the_derived_actions(step: str) -> None:
 STEP_STATES_SCOPES = {
     "states:StartExecution": "shift-state-machine",
     "states:StopExecution": "shift-executions",
+    "states:DescribeExecution": "shift-executions",
     "states:SendTaskFailure": "state-machine",
     "states:SendTaskSuccess": "state-machine",
 }
 """What a step role may do with Step Functions, and on which resource: children are started and
-stopped on the child state machine only (never the parent: a step never starts a release), task
-tokens answered on the parent only (children park none)."""
+stopped (and, by the parent's periodic check, described) on the child state machine only (never
+the parent: a step never starts a release), task tokens answered on the parent only (children
+park none)."""
 
 
 @pytest.mark.parametrize("step", per_step(sorted(step_functions())))

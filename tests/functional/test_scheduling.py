@@ -169,3 +169,26 @@ def test_the_next_round_starts_fresh_and_old_children_are_stale() -> None:
 def test_component_record_keeps_its_child() -> None:
     record = ComponentRecord(component="a", execution="arn:x", round=2)
     assert ComponentRecord.model_validate(record.model_dump(mode="json")) == record
+
+
+def test_a_child_that_died_without_telling_halts_the_release_at_the_next_check() -> None:
+    fakes = planned(*DIAMOND)
+    start_shifts(ReleaseRef(release="r1"), fakes.ports)
+    park(fakes)
+    assert scheduling.reconcile(fakes.ports, "r1", 0) == []  # a is running: nothing to say
+    arn = ledger.get_component(fakes.records, "r1", "a").execution
+    assert arn is not None
+    fakes.shifts.statuses[arn] = "FAILED"  # ended on an error no Catch took; slot still held
+    park(fakes, token="parent-token-2")  # the wait timed out and WaitForShifts parks again
+    assert fakes.callbacks.answers["parent-token-2"]["error"] == "ShiftCrashedError"
+    assert "a (FAILED)" in str(fakes.callbacks.answers["parent-token-2"]["cause"])
+
+
+def test_a_child_that_finished_is_not_taken_for_dead() -> None:
+    fakes = planned(["a"], [])
+    start_shifts(ReleaseRef(release="r1"), fakes.ports)
+    arn = ledger.get_component(fakes.records, "r1", "a").execution
+    assert arn is not None
+    finish(fakes, "a")
+    fakes.shifts.statuses[arn] = "SUCCEEDED"
+    assert scheduling.reconcile(fakes.ports, "r1", 0) == []
