@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orchestrator.errors import EnvironmentProblemError, InputError, Issue, ReleaseNotFoundError
+from orchestrator.local import invoke_hook
 from orchestrator.local.engine import EmbeddedEngine, EngineFault
 from orchestrator.local.runner import (
     DEFAULT_LAMBDA_PORT,
@@ -239,6 +240,10 @@ class DryRun:
             )
             self.simulator = Simulator(self.manifest, self.scenario, self.engine.client, self.clock)
             self.simulator.seed_account()
+            # smoke tests invoke component versions directly: the simulator answers them
+            invoke_hook.register_simulated_functions(
+                self.engine.port, self.simulator.function_handler
+            )
             self._stage("deploying the orchestrator (state machine, step functions, table, topic)")
             self.timeline = SimulatedTime(self.simulator, answers_waits=self.auto_hotfix)
             self.deployment = LocalDeployment(
@@ -257,6 +262,10 @@ class DryRun:
         self.setup_seconds = time.monotonic() - began
 
     def close(self) -> None:
+        if self.simulator is not None and self.engine.running:
+            invoke_hook.unregister_simulated_functions(
+                self.engine.port, self.simulator.function_handler
+            )
         deployment = self.deployment
         if deployment is not None and deployment.remote is not None:
             self._stop_remote_execution(deployment)

@@ -18,6 +18,11 @@ handler for, the handler is called in-process and its result becomes the respons
 Anything else (another port, a function without a handler, real AWS) falls through untouched
 (the hook returns ``None``), so moto or AWS answers as usual.
 
+A dry run's *component* functions (the ones the release shifts) have no code either: a direct
+invocation of one (PrepareShift's smoke test) is answered by the simulator, which registers a
+resolver for the engine's port (:func:`register_simulated_functions`): function name -> handler
+or None. The step functions' own handlers come first.
+
 Why ``botocore.handlers.BUILTIN_HANDLERS`` and why before any client exists
 ---------------------------------------------------------------------------
 moto's ASL interpreter calls Lambda through a *new* ``boto3.client("lambda")`` per task, built
@@ -144,6 +149,9 @@ class InvocationRouter:
 
 
 _ROUTERS: dict[int, InvocationRouter] = {}
+SimulatedFunctions = Callable[[str], Handler | None]
+"""Function name -> the simulator's handler for it, or None (not a simulated function)."""
+_SIMULATED: dict[int, SimulatedFunctions] = {}
 _ROUTERS_LOCK = threading.Lock()
 _INSTALL_LOCK = threading.Lock()
 _installed = False
@@ -158,6 +166,28 @@ def register_router(port: int, router: InvocationRouter) -> None:
 def unregister_router(port: int) -> None:
     with _ROUTERS_LOCK:
         _ROUTERS.pop(port, None)
+
+
+def register_simulated_functions(port: int, resolver: SimulatedFunctions) -> None:
+    """Answer ``Invoke`` of the functions ``resolver`` knows, on ``port``, with its handlers
+    (after the step handlers; not counted in the router's invocations)."""
+    with _ROUTERS_LOCK:
+        _SIMULATED[port] = resolver
+
+
+def unregister_simulated_functions(port: int, resolver: SimulatedFunctions | None = None) -> None:
+    """Forget the simulated functions of ``port`` (only ``resolver``'s, when given)."""
+    with _ROUTERS_LOCK:
+        if resolver is None or _SIMULATED.get(port) == resolver:
+            _SIMULATED.pop(port, None)
+
+
+def _simulated_handler(port: int | None, name: str) -> Handler | None:
+    if port is None:
+        return None
+    with _ROUTERS_LOCK:
+        resolver = _SIMULATED.get(port)
+    return resolver(name) if resolver is not None else None
 
 
 def _router_for(port: int | None) -> InvocationRouter | None:
@@ -251,6 +281,9 @@ def before_send_lambda_invoke(request: Any, **_: Any) -> AWSResponse | None:
         return None
     name, qualifier = parse_function_name(unquote(segments[3]))
     handler = router.handler_for(name)
+    simulated = handler is None
+    if handler is None:
+        handler = _simulated_handler(port, name)
     if handler is None:
         return None
     query_qualifier = parse_qs(parts.query).get("Qualifier")
@@ -264,7 +297,8 @@ def before_send_lambda_invoke(request: Any, **_: Any) -> AWSResponse | None:
     raw = _request_body(request.body)
     arn = router.function_arn(name) + (f":{qualifier}" if qualifier else "")
     context = LambdaContext(function_name=name, function_version=version, invoked_function_arn=arn)
-    router.count(name)
+    if not simulated:
+        router.count(name)
     function_error = False
     try:
         event = json.loads(raw) if raw else {}

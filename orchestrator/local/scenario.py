@@ -33,7 +33,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -93,6 +93,9 @@ class VersionBehaviour(_Spec):
     """Throttles per minute at 100% of the traffic (scaled by the version's share)."""
     errors_on: dict[str, dict[Schema, Fraction]] = Field(default_factory=dict)
     """queue -> schema -> fraction of the messages of that schema it fails on."""
+    smoke: Literal["pass", "fail"] = "pass"
+    """How the version answers a direct smoke invocation (``components.<name>.smoke``): ``pass``
+    answers what the manifest's ``smoke.expect`` asks for; ``fail`` raises."""
 
     def schema_failure(self, queue: str, schema: int | str) -> float:
         return self.errors_on.get(queue, {}).get(schema, 0.0)

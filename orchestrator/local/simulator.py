@@ -117,6 +117,12 @@ METRIC_BATCH = 500
 _EPSILON = 1e-6
 
 
+class SimulatedSmokeFailure(Exception):
+    """What a simulated component version raises when its scenario says ``smoke: fail``: the
+    component's code failing, answered as Lambda does (``FunctionError: Unhandled``), not an
+    error of the orchestrator."""
+
+
 # -- the clock -----------------------------------------------------------------------------------
 
 
@@ -513,6 +519,30 @@ class Simulator:
             if exclude is None or hotfix.version not in exclude:
                 return hotfix
         return None
+
+    # -- direct invocations (smoke tests) --------------------------------------------------------
+
+    def function_handler(self, function: str) -> Callable[[dict[str, Any], Any], Any] | None:
+        """The in-process handler answering a direct Invoke of a component's function (moto runs
+        no code): ``invoke_hook.register_simulated_functions`` routes to it; None for a function
+        that is no component of the release."""
+        names = [n for n, c in self._components.items() if c.function_name == function]
+        if not names:
+            return None
+        name = names[0]
+
+        def handler(event: dict[str, Any], context: Any) -> Any:
+            version = str(getattr(context, "function_version", ""))
+            if self.scenario.behaviour(name, version).smoke == "fail":
+                raise SimulatedSmokeFailure(
+                    f"{name}@{version} fails its smoke test (scenario versions.{name}@{version}"
+                    ".smoke: fail)"
+                )
+            smoke = self._components[name].smoke
+            expected = smoke.expect.payload if smoke is not None else None
+            return {"ok": True} if expected is None else expected
+
+        return handler
 
     def message_ledger(self) -> dict[str, dict[str, int]]:
         """Per SQS queue name (dead-letter queues included): real messages sent, consumed, still

@@ -238,6 +238,49 @@ class VersionSpec(_Spec):
         return None if schemas is None else frozenset(schemas)
 
 
+class SmokeExpect(_Spec):
+    """What a smoke invocation must answer; every field is optional."""
+
+    status: int = Field(default=200, ge=100, le=599)
+    """The Invoke API's ``StatusCode`` (200: the function ran synchronously)."""
+    error: bool = False
+    """Whether the function may raise (``FunctionError``); by default it must return."""
+    payload: Any = None
+    """A JSON value the response must contain: a mapping matches when each of its keys matches
+    (extra keys in the response are allowed), a list element by element, anything else by
+    equality. Omitted: any response payload passes."""
+
+
+class SmokeSpec(_Spec):
+    """A pre-traffic smoke test: invoke the new version directly (by its version qualifier, so the
+    alias, and its traffic, are not involved) before the alias gives it any weight.
+
+    ``payload`` is the event, inline (any JSON value). A failure is a FAILED verdict of the 0%
+    step: the release rolls forward as for any failed gate, with nothing to pull back."""
+
+    payload: Any = Field(default_factory=dict)
+    expect: SmokeExpect = SmokeExpect()
+
+    @field_validator("payload")
+    @classmethod
+    def _payload(cls, payload: Any) -> Any:
+        import json
+
+        try:
+            size = len(json.dumps(payload))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"the smoke payload must be JSON data: {exc}") from None
+        if size > MAX_SMOKE_PAYLOAD_CHARS:
+            raise ValueError(
+                f"the smoke payload is {size} characters of JSON; at most "
+                f"{MAX_SMOKE_PAYLOAD_CHARS} are stored with the release: send a smaller event"
+            )
+        return payload
+
+
+MAX_SMOKE_PAYLOAD_CHARS = 32_768
+"""The manifest is stored with the release (and passed in the execution input)."""
+
 Delivery = Literal["alias", "per-version"]
 """How a component's queues reach its versions (DESIGN §4, delivery).
 
@@ -256,6 +299,9 @@ class ComponentSpec(_Spec):
     gates: GatesSpec = GatesSpec()
     from_: VersionSpec = Field(alias="from")
     to: VersionSpec | None = None
+    smoke: SmokeSpec | None = None
+    """A pre-traffic smoke test of the version each shift of this component moves to, run by
+    PrepareShift before the first weight."""
 
     @field_validator("function")
     @classmethod
@@ -314,6 +360,7 @@ class Component(_Spec):
     to: VersionSpec
     declared_unchanged: bool = False
     delivery: Delivery = "alias"
+    smoke: SmokeSpec | None = None
 
     @property
     def function_name(self) -> str:
@@ -406,6 +453,7 @@ class Manifest(_Spec):
             to=spec.to if spec.to is not None else spec.from_,
             declared_unchanged=spec.to is None,
             delivery=spec.delivery,
+            smoke=spec.smoke,
         )
 
     def component(self, name: str) -> Component:

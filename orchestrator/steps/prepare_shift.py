@@ -5,27 +5,69 @@ so a component promoted once and shifted again in a roll-forward round never giv
 versions weight again. Re-running it resumes instead of restarting: when this release already moved
 the alias part of the way (the ledger says so), the cursor starts at that step and the alias is not
 touched, so a repeat never moves traffic backwards.
+
+A component with ``smoke`` is invoked first, on the new version directly (its version qualifier:
+0% traffic), before the first weight; a failed smoke test is a FAILED verdict of the 0% step
+(``GateFailedError``, the usual roll-forward path, with nothing to pull back). A resumed shift
+was smoke-tested before its first weight and is not invoked again.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.model.steps import ComponentInput, ShiftState
+from orchestrator.model.steps import ComponentInput, Phase, ShiftState, Verdict
+from orchestrator.planning.smoke import smoke_reasons
 from orchestrator.release import ledger
 from orchestrator.release.scheduling import check_current
 from orchestrator.release.shifting import hold_lease, move_alias, target_weights
 from orchestrator.release.verify import dlq_depths, start_judge
-from orchestrator.step_handler import entrypoint
+from orchestrator.step_handler import entrypoint, logger
+from orchestrator.steps.advance import fail_gate, record_verdict
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports
+    from orchestrator.release.ledger import ReleaseContext
 
 
 def resume_index(steps: list[float], weight: float) -> int:
     """The last step already reached at ``weight`` percent, or -1 when none was."""
     reached = [i for i, step in enumerate(steps) if step <= weight + 1e-9]
     return reached[-1] if reached else -1
+
+
+def smoke_test(ports: Ports, context: ReleaseContext, name: str, version: str) -> None:
+    """Invoke ``version`` of the component directly with its smoke payload and judge the answer:
+    a PASSED verdict is recorded; a FAILED one fails the 0% step (``GateFailedError``)."""
+    comp = context.component(name)
+    if comp.smoke is None:
+        return
+    result = ports.invoker.invoke(comp.function, version, comp.smoke.payload)
+    reasons = smoke_reasons(comp.smoke.expect, result)
+    verdict = Verdict(
+        phase=Phase.FAILED if reasons else Phase.PASSED,
+        component=name,
+        version=version,
+        step=0.0,
+        reasons=[f"smoke test: {r}" for r in reasons]
+        or [f"smoke test passed: {comp.function_name}:{version} answered status {result.status}"],
+        values={"smoke_status": float(result.status)},
+        broken=name if reasons else None,
+        at=ports.clock.now(),
+    )
+    record_verdict(ports, context.manifest.release, name, verdict)
+    logger.info(
+        "smoke test",
+        extra={"component": name, "version": version, "phase": verdict.phase, "reasons": reasons},
+    )
+    if reasons:
+        fail_gate(
+            ports,
+            context,
+            name,
+            verdict,
+            f"smoke test of {comp.function_name}:{version} failed before any traffic",
+        )
 
 
 def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
@@ -44,6 +86,7 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     resumed = index >= 0 and record.shift_started_at is not None
     if index < 0:
         index = 0
+        smoke_test(ports, context, name, new)  # before the first weight: 0% traffic
         move_alias(
             ports, context, name, target_weights(base, new, steps[0]), action="shift", step=steps[0]
         )
@@ -74,7 +117,7 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     return start_judge(context, name, shift)
 
 
-PORTS = ("aliases", "leases", "queues", "records", "clock")
+PORTS = ("aliases", "leases", "queues", "records", "clock", "invoker")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
 handler = entrypoint("PrepareShift", ComponentInput, prepare_shift, PORTS)
