@@ -686,15 +686,54 @@ def abort_release(
             woke = True
         with contextlib.suppress(RolloutError):
             ports.records.delete(release, "hotfix-token")
+    stopped_children = _abort_children(ports, sfn, release, reason)
     document: dict[str, Any] = {
         "release": release,
         "abort_requested": True,
         "was_waiting": woke,
         "reason": reason,
+        "children_stopped": stopped_children,
     }
     if force and execution_arn is not None:
         document.update(_force_stop(ports, sfn, stored, execution_arn, reason, stop_wait_seconds))
     return document
+
+
+def _abort_children(ports: Ports, sfn: Any, release: str, reason: str) -> list[str]:
+    """Stop every running child execution of the release (each stops where it stands: a child
+    stopped mid-step has either moved its alias or not, and the report reads the live aliases),
+    then wake the parent waiting for them with ``ReleaseAbortedError``: it releases the leases
+    and writes the report. Returns the components whose child was stopped."""
+    from orchestrator.release import scheduling
+
+    stopped: list[str] = []
+    for name, arn in scheduling.running_children(ports, release):
+        with contextlib.suppress(ClientError, BotoCoreError):
+            sfn.stop_execution(executionArn=arn, error="ReleaseAborted", cause=reason[:32_000])
+            stopped.append(name)
+    parked = ports.records.get(release, scheduling.TOKEN_KIND)
+    if parked is not None:
+        round_ = int(str(parked.get("round", 0)))
+        cause = json.dumps(
+            {"errorType": ReleaseAbortedError.__name__, "errorMessage": f"aborted: {reason}"}
+        )
+        if ports.records.put_new(
+            release,
+            f"told#r{round_}",
+            {"status": "failed", "error": ReleaseAbortedError.__name__, "cause": cause},
+        ):
+            with contextlib.suppress(ReleaseStateError):
+                _send(
+                    sfn,
+                    ports,
+                    release,
+                    "send_task_failure",
+                    "",
+                    taskToken=str(parked["token"]),
+                    error=ReleaseAbortedError.__name__,
+                    cause=cause,
+                )
+    return stopped
 
 
 def _force_stop(
@@ -955,6 +994,133 @@ def release_status(
     return dict(normalise(document))
 
 
+# -- watch ----------------------------------------------------------------------------------------
+
+
+def watch_facts(
+    ports: Ports,
+    release: str,
+    *,
+    sfn: Any = None,
+    execution_arn: str | None = None,
+    release_clock: bool = False,
+) -> dict[str, Any]:
+    """What `rollout watch` derives a release's picture from, read once (JSON data, no I/O
+    left for the view): the :func:`release_status` document under ``status``, and the ledger
+    records a component's state is told from: its ``component#`` record (``records``: status,
+    weights, round, child execution, shift start, the last verdict and alias move), the plan's
+    predecessors and strategies (``plan``), the drain timers and proofs (``drains``,
+    ``drained``), the scheduler's round and ready queue (``scheduler``) and the run options.
+    Read-only.
+
+    ``now`` is ``ports.clock``'s; ``release_clock`` says that clock is the one the release's own
+    timestamps are on (a dry run's simulated clock, read in-process): otherwise a dry run's
+    stamps are simulated time and the view estimates its "now" from them."""
+    from orchestrator.planning.schedule import dag_of
+
+    status = release_status(ports, release, sfn=sfn, execution_arn=execution_arn)
+    facts: dict[str, Any] = {
+        "release": release,
+        "now": rfc3339(ports.clock.now()),
+        "release_clock": release_clock,
+        "status": status,
+        "records": {},
+        "plan": None,
+        "options": None,
+        "drains": {},
+        "scheduler": {"round": 0, "waiting": [], "started": {}},
+    }
+    problems: list[str] = status["problems"]
+    try:
+        context = ledger.load_context(ports.records, release)
+    except _LOAD_ERRORS:
+        context = None  # release_status said why (or nothing is planned yet)
+    try:
+        records = ledger.all_components(ports.records, release)
+    except _LOAD_ERRORS:
+        records = {}
+    last_moves: dict[str, Any] = {}
+    try:
+        for move in ledger.actions(ports.records, release):
+            last_moves[move.component] = move
+    except _LOAD_ERRORS as exc:
+        problems.append(f"the alias moves do not load: {_short(exc)}")
+    for name, record in sorted(records.items()):
+        last = record.verdicts[-1] if record.verdicts else None
+        moved = last_moves.get(name)
+        facts["records"][name] = {
+            **record.model_dump(
+                mode="json",
+                include={
+                    "status",
+                    "expected",
+                    "version",
+                    "promoted",
+                    "promoted_at",
+                    "execution",
+                    "round",
+                    "shift_started_at",
+                    "shift_finished_at",
+                },
+            ),
+            "verdicts": len(record.verdicts),
+            "last_verdict": None if last is None else last.model_dump(mode="json"),
+            "last_move": None
+            if moved is None
+            else moved.model_dump(mode="json", include={"at", "action", "step", "weights"}),
+        }
+    if context is not None:
+        dag = dag_of(context.plan)
+        facts["plan"] = {
+            "waves": [list(wave) for wave in context.plan.waves],
+            "predecessors": {n: sorted(dag.predecessors.get(n, ())) for n in dag.nodes},
+            "strategy": {
+                name: {
+                    "steps": list(context.component(name).strategy.steps),
+                    "bake_seconds": context.component(name).strategy.bake_seconds,
+                }
+                for name in dag.nodes
+            },
+            "to": {name: _to_or_none(context, name) for name in context.manifest.resolved},
+            "drains": [
+                {"queue": d.queue, "schema": d.schema_, "after": d.after, "before": d.before}
+                for d in context.plan.drains
+            ],
+        }
+        facts["options"] = context.options.model_dump(mode="json")
+    try:
+        for kind, item in ports.records.list(release, "drain#"):
+            facts["drains"][kind.removeprefix("drain#")] = dict(item)
+        drained = [
+            kind.removeprefix("drained#") for kind, _ in ports.records.list(release, "drained#")
+        ]
+        facts["drained"] = sorted(drained)
+        schedule = ports.records.get(release, "schedule") or {}
+        started: dict[str, int] = {}  # component -> the latest round its child was started in
+        for kind, _ in ports.records.list(release, "started#"):
+            name, _, round_ = kind.removeprefix("started#").rpartition("#r")
+            if name and round_.isdigit():
+                started[name] = max(started.get(name, 0), int(round_))
+        facts["scheduler"] = {
+            "round": int(str(schedule.get("round", 0))),
+            "max_concurrency": schedule.get("max_concurrency"),
+            "waiting": [
+                kind.rsplit("#", 1)[-1] for kind, _ in ports.records.list(release, "waiting#")
+            ],
+            "started": started,
+        }
+    except RolloutError as exc:
+        problems.append(f"the scheduler's records could not be read: {exc}")
+    return dict(normalise(facts))
+
+
+def _to_or_none(context: ReleaseContext, name: str) -> str | None:
+    try:
+        return context.to_version(name)
+    except KeyError:
+        return None
+
+
 # -- redrive --------------------------------------------------------------------------------------
 
 
@@ -1106,4 +1272,5 @@ __all__ = [
     "resume_release",
     "usable",
     "waiting_token",
+    "watch_facts",
 ]

@@ -95,3 +95,38 @@ def test_a_failing_child_freezes_its_running_siblings(dry: MakeRun) -> None:
     # b was mid-shift when c failed: it stops where it stands, never promoted after the freeze
     assert final["b"]["status"] != "promoted"
     assert all(m["component"] != "d" and m["component"] != "e" for m in result.report["actions"])
+
+
+def test_abort_with_children_running_stops_them_and_leaves_a_reported_state(
+    dry: MakeRun,
+) -> None:
+    """Real waits (time scale 1, 20 s bakes): abort while a's child sits in its first bake."""
+    import time
+
+    from orchestrator.operations import abort_release
+
+    data = dag_manifest(
+        ["a", "b"],
+        [("a", "b")],
+        bake={"a": 20, "b": 20},
+        steps={"a": STEPS, "b": STEPS},
+        defaults={"gates": {"judge": "threshold"}},
+    )
+    run = dry(data, EXACT, time_scale=1.0)
+    assert run.deployment is not None
+    ports, sfn = run.deployment.ports, run.deployment.sfn
+    arn = run.start()
+    deadline = time.monotonic() + 60
+    while not ports.records.list("r1", "slot#") or not ports.records.list("r1", "action#"):
+        assert time.monotonic() < deadline, "a's child never started shifting"
+        time.sleep(0.1)
+    out = abort_release(ports, sfn, "r1", "stop the test release", execution_arn=arn)
+    assert out["children_stopped"] == ["a"]
+    result = run.finish(arn, timeout=120)
+    assert result.status == "FAILED"
+    assert result.report["error"]["Error"] == "ReleaseAbortedError"
+    children = {c["name"]: c["status"] for c in result.execution.children}
+    assert children == {"r1--a--r0": "ABORTED"}, "b never started; a stopped where it stood"
+    final = result.report["final"]
+    assert final["a"]["status"] != "promoted"
+    assert final["b"]["weights"] == {"1": 100.0}
