@@ -35,10 +35,10 @@ from orchestrator.cli.html_option import (
     write_html,
 )
 from orchestrator.cli.views import (
-    progress_table,
     render_report,
     status_view,
 )
+from orchestrator.cli.watch_view import Progress
 from orchestrator.errors import RolloutError
 from orchestrator.model.load import load_manifest, parse_document
 from orchestrator.planning import plan_release
@@ -98,6 +98,15 @@ def dry_run(
         bool, typer.Option("--notifications/--no-notifications", help="Print SNS reports.")
     ] = True,
     html: HtmlOpt = None,
+    progress: Annotated[
+        Progress | None,
+        typer.Option(
+            "--progress",
+            help="How the release is shown while it runs, on stderr: `live` (the `rollout "
+            "watch` view, refreshed in place), `plain` (a line per change, for logs) or `none`.",
+            show_default="live on a terminal, plain otherwise",
+        ),
+    ] = None,
 ) -> None:
     """Run the real state machine locally against a simulated AWS account.
 
@@ -120,15 +129,17 @@ def dry_run(
     * `rollout dry-run examples/seed.yaml --engine http://localhost:8084 --lambda-port 8083`
     * `rollout dry-run examples/seed.yaml -s examples/scenarios/seed-enrich-breaks.yaml --html
       release.html` (the release as a picture, as `rollout report --html` draws it)
+    * `rollout dry-run examples/seed.yaml --progress plain 2> progress.log`
     """
 
     def run() -> int:
-        from rich.console import Group
-        from rich.spinner import Spinner
-
+        from orchestrator.aws.wiring import build_ports
+        from orchestrator.cli.watch_commands import DryRunProgress, default_progress
         from orchestrator.local.dry_run import DryRun, command_seconds, remote_engine
         from orchestrator.local.engine import local_extra_guard, require_local_extra
+        from orchestrator.local.runner import TABLE_NAME
         from orchestrator.local.scenario import Scenario, load_scenario, scenario_warnings
+        from orchestrator.operations import watch_facts
         from orchestrator.planning.capacity import capacity_warnings
 
         began = time.monotonic()
@@ -143,30 +154,9 @@ def dry_run(
         require_local_extra("rollout dry-run")  # exit 3 without the `local` extra
         for issue in capacity_warnings(loaded, planned):
             stderr.print(f"[yellow]![/] {issue.path}: {issue.message}", highlight=False)
-        live: Live | None = None
-        if fmt == "text":
-            live = Live(
-                Spinner("dots", text="loading the embedded engine"),
-                console=stderr,
-                refresh_per_second=8,
-                transient=True,
-            )
-            live.start()
-
-        def stage(what: str) -> None:
-            if live is not None:
-                live.update(Spinner("dots", text=f"{what} ({time.monotonic() - began:.0f}s)"))
-
-        def show(snapshot: dict[str, Any]) -> None:
-            if live is None:
-                return
-            line = Spinner(
-                "dots",
-                text=f"release {loaded.release} running ({time.monotonic() - began:.0f}s)"
-                + ("" if snapshot else ": planning"),
-            )
-            live.update(Group(line, progress_table(snapshot)) if snapshot else line)
-
+        shown = DryRunProgress(progress or default_progress(stderr), stderr)
+        shown.began = began
+        shown.start()
         try:
             with (
                 local_extra_guard("rollout dry-run"),
@@ -176,7 +166,7 @@ def dry_run(
                     behaviour,
                     time_scale=time_scale,
                     remote=remote,
-                    on_stage=stage,
+                    on_stage=shown.stage,
                 ) as run_,
             ):
                 if remote is not None and fmt == "text":
@@ -186,15 +176,28 @@ def dry_run(
                         f"step handlers on http://{remote.lambda_host}:{remote.lambda_port}",
                         highlight=False,
                     )
-                stage(f"starting release {loaded.release}")
-                result = run_.run(timeout=timeout, on_progress=show, report_interruptions=True)
+                shown.stage(f"starting release {loaded.release}")
+                arn = run_.start()
+                # the `rollout watch` picture, read in-process on the run's simulated clock
+                # through clients of its own (the run's figures count only the release's calls)
+                ports = build_ports(
+                    run_.engine.client, table_name=TABLE_NAME, topic_arn="", clock=run_.clock
+                )
+                assert run_.deployment is not None
+                sfn = run_.deployment.sfn
+                shown.read = lambda: watch_facts(
+                    ports, loaded.release, sfn=sfn, execution_arn=arn, release_clock=True
+                )
+                result = run_.finish(
+                    arn, timeout=timeout, on_progress=shown.poll, report_interruptions=True
+                )
+                shown.poll(final=True)
                 picture = None
                 if html is not None and run_.deployment is not None:
                     records = run_.deployment.ports.records
                     picture = picture_or_none(records, loaded.release, result.report)
         finally:
-            if live is not None:
-                live.stop()
+            shown.stop()
         if remote is not None and not result.lambda_invocations:
             stderr.print(
                 f"[yellow]![/] the engine at {remote.url} never called the step handlers on port "
@@ -262,7 +265,7 @@ def start(
         existing = describe(conn.sfn, arn)
         started = False
         if existing.status == "NOT_STARTED":
-            payload = json.dumps({"manifest": data, "options": {}})
+            payload = ledger.execution_input(conn.ports.records, data, {})
             try:
                 arn = conn.sfn.start_execution(
                     stateMachineArn=conn.state_machine_arn, name=release, input=payload

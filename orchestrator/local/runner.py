@@ -49,6 +49,7 @@ from orchestrator.local.sfn_deploy import (
     STATE_MACHINE_NAME,
     function_name,
 )
+from orchestrator.release import ledger
 from orchestrator.step_handler import Ports, logger
 from orchestrator.steps import step_handlers
 
@@ -342,7 +343,9 @@ class LocalDeployment:
         """Start (or find) the execution named ``name`` (default: the release id)."""
         release = str(manifest_data["release"])
         name = name or release
-        payload = json.dumps({"manifest": dict(manifest_data), "options": dict(options or {})})
+        payload = ledger.execution_input(
+            self.ports.records, dict(manifest_data), dict(options or {})
+        )
         try:
             started = self.sfn.start_execution(
                 stateMachineArn=self.state_machine_arn, name=name, input=payload

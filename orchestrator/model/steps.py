@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Model(BaseModel):
@@ -28,11 +28,34 @@ class RunOptions(_Model):
     """Overrides the manifest's wait for a hotfix (a dry run does not wait a day)."""
 
 
-class StartInput(_Model):
-    """The execution input: the manifest (as data) and run options."""
+class ManifestRef(_Model):
+    """A manifest too large for the execution input, stored in the ledger first."""
 
-    manifest: dict[str, Any]
+    release: str
+    digest: str
+
+
+class StartInput(_Model):
+    """The execution input: the manifest (as data, or a reference to the copy in the ledger,
+    for a release whose manifest exceeds the 256 KiB input) and run options."""
+
+    manifest: dict[str, Any] = Field(default_factory=dict)
+    manifest_ref: ManifestRef | None = None
     options: RunOptions = RunOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, data: Any) -> Any:
+        """The state machine passes the whole execution input as ``start``."""
+        if isinstance(data, dict) and set(data) == {"start"} and isinstance(data["start"], dict):
+            return data["start"]
+        return data
+
+    @model_validator(mode="after")
+    def _one_manifest(self) -> StartInput:
+        if not self.manifest and self.manifest_ref is None:
+            raise ValueError("the execution input needs `manifest` (or `manifest_ref`)")
+        return self
 
 
 class ReleaseRef(_Model):

@@ -101,6 +101,57 @@ def write_context_document(records: RecordStore, release: str, item: dict[str, A
             records.delete(release, kind)
 
 
+MANIFEST_PART_KIND = "manifest-part#"
+INLINE_INPUT_BYTES = 200_000
+"""Above this size the manifest goes to the ledger and the execution input names it (Step
+Functions refuses an input over 256 KiB)."""
+
+
+def store_manifest(records: RecordStore, release: str, manifest_data: dict[str, Any]) -> str:
+    """Store a manifest too large for the execution input, in parts; returns its digest (the
+    input's ``manifest_ref``). Idempotent: the same manifest has the same digest."""
+    body = json.dumps(manifest_data, sort_keys=True, separators=(",", ":"), default=str)
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
+    parts = [body[i : i + CONTEXT_PART_BYTES] for i in range(0, len(body), CONTEXT_PART_BYTES)]
+    for index, chunk in enumerate(parts):
+        records.put(release, f"{MANIFEST_PART_KIND}{digest}#{index:05d}", {"chunk": chunk})
+    records.put(release, f"{MANIFEST_PART_KIND}{digest}", {"parts": len(parts)})
+    return digest
+
+
+def load_manifest_ref(records: RecordStore, release: str, digest: str) -> dict[str, Any]:
+    """The manifest ``store_manifest`` stored under ``digest``; ``ReleaseNotFoundError`` when
+    it is not (all) there."""
+    header = records.get(release, f"{MANIFEST_PART_KIND}{digest}")
+    chunks = records.list(release, f"{MANIFEST_PART_KIND}{digest}#")
+    if header is None or len(chunks) != int(str(header.get("parts", -1))):
+        raise ReleaseNotFoundError(
+            f"the execution input names manifest {digest} of release {release!r}, but the "
+            "ledger does not hold it (all): start the release with `rollout start`, which "
+            "stores it first"
+        )
+    body = "".join(str(item.get("chunk", "")) for _, item in chunks)
+    if hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] != digest:
+        raise ReleaseNotFoundError(f"the stored manifest {digest} of {release!r} is corrupt")
+    document: dict[str, Any] = json.loads(body)
+    return document
+
+
+def execution_input(
+    records: RecordStore, manifest_data: dict[str, Any], options: dict[str, Any]
+) -> str:
+    """The execution input for a manifest: inline when it fits, else a ``manifest_ref`` to the
+    copy stored in the ledger (``{"release", "digest"}``)."""
+    inline = json.dumps({"manifest": manifest_data, "options": options})
+    if len(inline.encode("utf-8")) <= INLINE_INPUT_BYTES:
+        return inline
+    release = str(manifest_data.get("release"))
+    digest = store_manifest(records, release, manifest_data)
+    return json.dumps(
+        {"manifest_ref": {"release": release, "digest": digest}, "options": options}
+    )
+
+
 def _read_context(records: RecordStore, release: str) -> tuple[str, dict[str, Any]]:
     """``(digest, document)`` of the stored context; a context written whole (before parts)
     reads as it is."""

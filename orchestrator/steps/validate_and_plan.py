@@ -49,6 +49,16 @@ def check_alarms(ports: Ports, manifest: Manifest) -> None:
 
 
 def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
+    if event.manifest_ref is not None:
+        # a manifest over the 256 KiB input: `rollout start` stored it in the ledger first
+        event = event.model_copy(
+            update={
+                "manifest": ledger.load_manifest_ref(
+                    ports.records, event.manifest_ref.release, event.manifest_ref.digest
+                ),
+                "manifest_ref": None,
+            }
+        )
     manifest = manifest_from_data(event.manifest)
     plan = plan_release(manifest)
     release = manifest.release
