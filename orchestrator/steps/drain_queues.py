@@ -8,7 +8,12 @@ which an old producer version still had invocations (``ExecutedVersion``: in-fli
 of the old version keep enqueueing the old schema after the alias moved; an unreadable answer
 proves nothing). Then the queue was observed empty after the cutover, or its
 ``ApproximateAgeOfOldestMessage`` is younger than the time since the cutover (with one CloudWatch
-period of margin, since the datapoint may be up to a minute old). A drain proven once stays proven:
+period of margin, since the datapoint may be up to a minute old). Where the queue's consumers
+publish per-schema counts (``orchestrator.contracts``: ``Rollout/Contracts``), the age rule must
+also hold per schema: no message of ``o`` processed, failed or unreadable for
+``planning.schema_metrics.QUIET_SECONDS`` after the cutover; they are read in the same
+GetMetricData call as the old-version invocations (``planning/schema_metrics.py`` says why the
+counts add a condition and never prove a drain alone). A drain proven once stays proven:
 the producers no longer write that schema. The state machine loops DrainQueues -> Wait until done;
 past the queue's ``drain_timeout_seconds`` it raises ``DrainTimeoutError``. It is the first state
 of a component's child execution: the child starts once the producers are promoted, so the
@@ -28,8 +33,10 @@ from orchestrator.errors import (
 )
 from orchestrator.model.live import MetricQuery
 from orchestrator.model.steps import DrainInput, DrainState
+from orchestrator.planning.schema_metrics import decide_drain
 from orchestrator.release import ledger
 from orchestrator.release.scheduling import check_current
+from orchestrator.release.schema_reads import SchemaQueries, consumers_of, schemas_on
 from orchestrator.release.shifting import check_not_stopped, hold_lease
 from orchestrator.release.verify import lambda_dimensions
 from orchestrator.step_handler import entrypoint
@@ -39,6 +46,7 @@ if TYPE_CHECKING:
     from orchestrator.model.steps import ComponentRecord
     from orchestrator.ports import Ports
     from orchestrator.release.ledger import ReleaseContext
+    from orchestrator.release.schema_reads import SchemaAnswer
 
 AGE_MARGIN_SECONDS = 60.0
 PERIOD_SECONDS = 60
@@ -63,11 +71,17 @@ def old_writers(context: ReleaseContext, record: ComponentRecord, queue: str) ->
 
 
 def last_old_invocation(
-    ports: Ports, context: ReleaseContext, drain: Drain, now: datetime
-) -> tuple[datetime | None, str | None]:
-    """End of the last minute in which an old producer version still ran (None: none ran).
+    ports: Ports,
+    context: ReleaseContext,
+    drain: Drain,
+    now: datetime,
+    schemas: SchemaQueries | None = None,
+) -> tuple[datetime | None, str | None, SchemaAnswer | None]:
+    """End of the last minute in which an old producer version still ran (None: none ran), and
+    the answer to ``schemas`` (the consumers' per-schema counts), read in the same GetMetricData
+    call.
 
-    Returns ``(None, why)`` when CloudWatch could not say: then nothing is proven this time.
+    Returns ``(None, why, None)`` when CloudWatch could not say: then nothing is proven this time.
     """
     release = context.manifest.release
     queries: list[MetricQuery] = []
@@ -85,35 +99,43 @@ def last_old_invocation(
                     period=PERIOD_SECONDS,
                 )
             )
-    if not queries:
-        return None, None
+    extra = schemas.queries if schemas is not None else []
+    if not queries and not extra:
+        return None, None, None
     start = min(
         ledger.get_component(ports.records, release, p).promoted_at or now for p in drain.after
     ) - timedelta(seconds=LOOKBACK_SECONDS)
     end = now.replace(second=0, microsecond=0) + timedelta(seconds=PERIOD_SECONDS)
     try:
-        results = ports.metrics.query(queries, start.replace(second=0, microsecond=0), end)
+        results = ports.metrics.query(
+            [*queries, *extra], start.replace(second=0, microsecond=0), end
+        )
     except (TransientError, EnvironmentProblemError) as exc:
-        return None, f"old-version invocations could not be read ({exc})"
+        return None, f"old-version invocations could not be read ({exc})", None
     last: datetime | None = None
     for query in queries:
         result = results.get(query.id)
         if result is None:
-            return None, "old-version invocations could not be read (no answer)"
+            return None, "old-version invocations could not be read (no answer)", None
         if result.total > 0 and not result.timestamps:
-            return None, "old-version invocations have no timestamps"
+            return None, "old-version invocations have no timestamps", None
         period = result.last_nonzero_period_start()
         if period is not None:
             ended = period + timedelta(seconds=PERIOD_SECONDS)
             last = ended if last is None else max(last, ended)
-    return last, None
+    return last, None, None if schemas is None else schemas.answer(results)
 
 
 def cutover_time(
-    ports: Ports, context: ReleaseContext, drain: Drain, now: datetime
-) -> tuple[datetime | None, str | None]:
+    ports: Ports,
+    context: ReleaseContext,
+    drain: Drain,
+    now: datetime,
+    schemas: SchemaQueries | None = None,
+) -> tuple[datetime | None, str | None, SchemaAnswer | None]:
     """The producers' full cutover (DESIGN §4): every producer promoted, and the end of the last
-    period in which an old producer version had invocations. ``(None, why)``: not known yet."""
+    period in which an old producer version had invocations. ``(None, why, None)``: not known
+    yet. The third item answers ``schemas``, read in the same call."""
     release = context.manifest.release
     times = []
     for producer in drain.after:
@@ -125,21 +147,39 @@ def cutover_time(
                 component=producer,
             )
         times.append(record.promoted_at)
-    last_run, why = last_old_invocation(ports, context, drain, now)
+    last_run, why, answer = last_old_invocation(ports, context, drain, now, schemas)
     if why is not None:
-        return None, why
+        return None, why, None
     if last_run is not None:
         times.append(last_run)
-    return max(times), None
+    return max(times), None, answer
+
+
+def schema_queries(context: ReleaseContext, drain: Drain) -> tuple[list[str], SchemaQueries]:
+    """The consumers of the drained queue, and their per-schema series to read: every schema
+    known on the queue, so that a consumer publishing any of them counts as reporting."""
+    consumers = consumers_of(context, drain.queue)
+    queries = SchemaQueries(prefix="s")
+    for consumer in consumers:
+        for schema in schemas_on(context, drain.queue):
+            queries.add(consumer, drain.queue, schema)
+    return consumers, queries
 
 
 def drained(ports: Ports, context: ReleaseContext, drain: Drain, now: datetime) -> str | None:
-    """None when the drain holds; otherwise what is still waiting."""
+    """None when the drain holds; otherwise what is still waiting.
+
+    The decision is ``planning.schema_metrics.decide_drain``: observed empty, or the age rule,
+    which must also hold per schema where the consumers publish per-schema counts (no message of
+    the old schema received for ``QUIET_SECONDS`` after the cutover). The proof record
+    ``drained#<queue>#<schema>`` says which (``proof``: ``empty``, ``age``, ``age+schema``).
+    """
     release = context.manifest.release
     kind = f"drained#{drain.queue}#{drain.schema_}"
     if ports.records.get(release, kind) is not None:
         return None
-    cutover, unknown = cutover_time(ports, context, drain, now)
+    consumers, queries = schema_queries(context, drain)
+    cutover, unknown, answer = cutover_time(ports, context, drain, now, queries)
     if cutover is None:
         return f"{drain.queue}: {unknown}"
     url = context.manifest.queues[drain.queue].url
@@ -150,27 +190,42 @@ def drained(ports: Ports, context: ReleaseContext, drain: Drain, now: datetime) 
             f"{cutover.isoformat()}; the drain clock starts then"
         )
     depth = ports.queues.depth(url)
-    proof = None
-    age: float | None = None
-    if depth.total == 0:
-        proof = "observed empty after the cutover"
-    else:
-        # the age can only prove the drain once the cutover is more than a margin ago (and an
-        # empty window is not a CloudWatch query at all)
-        age = (
-            ports.queues.oldest_age_seconds(url, cutover, now)
-            if since > AGE_MARGIN_SECONDS
-            else None
-        )
-        if age is not None and age + AGE_MARGIN_SECONDS < since:
-            proof = f"oldest message {age:g}s old, cutover {since:g}s ago"
-    if proof is None:
-        return (
-            f"{drain.queue}: {depth.total} message(s) left, oldest "
-            f"{'unknown' if age is None else f'{age:g}s'}, cutover {since:g}s ago"
-        )
+    # the age can only prove the drain once the cutover is more than a margin ago (and an
+    # empty window is not a CloudWatch query at all)
+    age = (
+        ports.queues.oldest_age_seconds(url, cutover, now)
+        if depth.total > 0 and since > AGE_MARGIN_SECONDS
+        else None
+    )
+    activity = None
+    if answer is not None and depth.total > 0:
+        if answer.unreadable:
+            return (
+                f"{drain.queue}: the consumers' per-schema counts could not be read "
+                f"({'; '.join(answer.unreadable[:3])})"
+            )
+        activity = answer.old_schema_activity(consumers, drain.queue, drain.schema_, cutover, now)
+    decision = decide_drain(
+        queue=drain.queue,
+        cutover=cutover,
+        now=now,
+        depth=depth.total,
+        age=age,
+        activity=activity,
+        margin=AGE_MARGIN_SECONDS,
+    )
+    if decision.proof is None:
+        return decision.text
     ports.records.put(
-        release, kind, {"proof": proof, "at": now.isoformat(), "cutover": cutover.isoformat()}
+        release,
+        kind,
+        {
+            "proof": decision.text,
+            "kind": decision.proof,
+            "at": now.isoformat(),
+            "cutover": cutover.isoformat(),
+            "evidence": decision.evidence,
+        },
     )
     return None
 
