@@ -23,6 +23,7 @@ sees the other.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ from orchestrator.planning.schedule import Dag, dag_of, execution_name, priority
 from orchestrator.release import ledger
 
 if TYPE_CHECKING:
+    from orchestrator.model.plan import Plan
     from orchestrator.ports import Ports
     from orchestrator.release.ledger import ReleaseContext
 
@@ -69,10 +71,26 @@ def durations(context: ReleaseContext) -> dict[str, float]:
     return out
 
 
+_dag_cache: dict[int, tuple[Plan, Dag, dict[str, float]]] = {}
+_dag_lock = threading.Lock()
+
+
 def _dag(context: ReleaseContext) -> tuple[Dag, dict[str, float]]:
+    """The plan's DAG and ranks, computed once per plan (a warm Lambda container, or the local
+    engine, finishes many components of one release: O(V + E) each time would be O(N^2))."""
+    key = id(context.plan)
+    with _dag_lock:
+        hit = _dag_cache.get(key)
+    if hit is not None and hit[0] is context.plan:
+        return hit[1], hit[2]
     dag = dag_of(context.plan)
     times = durations(context)
-    return dag, ranks(dag, lambda n: times.get(n, 0.0))
+    rank = ranks(dag, lambda n: times.get(n, 0.0))
+    with _dag_lock:
+        if len(_dag_cache) > 16:
+            _dag_cache.clear()
+        _dag_cache[key] = (context.plan, dag, rank)
+    return dag, rank
 
 
 def _done(ports: Ports, context: ReleaseContext) -> Any:

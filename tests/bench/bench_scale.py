@@ -89,6 +89,8 @@ def run_size(size: int, layers: int, seed: int, timeout: float) -> dict[str, Any
     row["invocations"] = sum(result.lambda_invocations.values())
     rounds = sum(result.lambda_invocations.get(k, 0) for k in ("rollout-Advance",))
     row["metric_calls_per_round"] = result.metric_queries / rounds if rounds else 0.0
+    verdicts = [v for c in result.report.get("final", {}).values() for v in c.get("verdicts", [])]
+    row["rebakes"] = sum(1 for v in verdicts if v.get("phase") in ("INCONCLUSIVE", "ERROR"))
     return row
 
 
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
             f"transitions/component {per:.1f}; Lambda invocations/component "
             f"{row['invocations'] / size:.1f}; GetMetricData per verification "
             f"{row['metric_calls_per_round']:.2f}; AWS cost/component "
-            f"${per * PRICE_PER_TRANSITION:.5f}",
+            f"${per * PRICE_PER_TRANSITION:.5f}; INCONCLUSIVE/ERROR verdicts {row['rebakes']}",
             flush=True,
         )
     if 100 in walls and 1000 in walls:
