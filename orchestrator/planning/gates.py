@@ -75,6 +75,27 @@ class Observation:
     queue_age_seconds: Mapping[str, float] = field(default_factory=dict)
     failed_reads: Sequence[str] = ()
     new_data_readers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    schemas: Sequence[Mapping[str, Any]] = ()
+    """Downstream consumers' failures per schema (``schema_metrics.attribute_failures``), where
+    they publish per-schema counts: evidence in the verdict, never a gate of its own."""
+
+
+def schema_evidence(seen: Observation, values: dict[str, float]) -> list[dict[str, Any]]:
+    """The observation's per-schema evidence, as verdict ``evidence`` entries (``kind: schema``),
+    and its figures in ``values`` (``schema.<consumer>.<queue>.<new|old>.<count>``)."""
+    out = []
+    for entry in seen.schemas:
+        prefix = f"schema.{entry['component']}.{entry['queue']}"
+        for side in ("new", "old"):
+            for count, value in dict(entry.get(side) or {}).items():
+                values[f"{prefix}.{side}.{count}"] = float(value)
+        out.append(dict(entry))
+    return out
+
+
+def schema_reasons(seen: Observation, broken: str | None) -> list[str]:
+    """The per-schema lines of the downstream consumer that broke, for a FAILED verdict."""
+    return [str(e["text"]) for e in seen.schemas if broken and e.get("component") == broken]
 
 
 def min_invocations(gates: Gates) -> int:
@@ -105,6 +126,8 @@ def evaluate(
     minimum = min_invocations(gates)
     me = f"{component}@{version}"
 
+    schemas = schema_evidence(seen, values)
+
     def verdict(phase: Phase, reasons: list[str], broken: str | None = None) -> Verdict:
         return Verdict(
             phase=phase,
@@ -115,6 +138,7 @@ def evaluate(
             values=values,
             broken=broken,
             at=at,
+            evidence=schemas,
         )
 
     # 1. ERROR: what could not be read is never judged
@@ -194,7 +218,11 @@ def evaluate(
         # a downstream breakage is the story: the consumer broke, this shift triggered it
         downstream = [name for name, _ in failures if name != component]
         broken = downstream[0] if downstream else component
-        return verdict(Phase.FAILED, [reason for _, reason in failures], broken)
+        return verdict(
+            Phase.FAILED,
+            [reason for _, reason in failures] + schema_reasons(seen, broken),
+            broken,
+        )
 
     # 3. INCONCLUSIVE: too little traffic (or data) to judge
     waiting: list[str] = []
@@ -267,6 +295,7 @@ def evaluate_sequential(
             bake_minutes,
         )
         evidence.append(entry)
+    evidence.extend(base.evidence)  # the per-schema entries (kind: schema), after the checks
     values = dict(base.values)
     ev = own.judgement.evidence
     values.update(
@@ -311,9 +340,11 @@ def evaluate_sequential(
     if failures:
         downstream_broken = [name for name, _ in failures if name != component]
         broken = downstream_broken[0] if downstream_broken else component
+        lines = [reason for _, reason in failures]
+        lines += [r for r in schema_reasons(seen, broken) if r not in lines]
         return verdict(
             Phase.FAILED,
-            [reason for _, reason in failures],
+            lines,
             broken,
             early=own.judgement.early or any(c.judgement.early for c in downstream),
         )

@@ -85,6 +85,7 @@ class SchemaQueries:
             result = results.get(qid)
             if result is None or not result.complete:
                 answer.unreadable.append(f"{metric} of {key[0]} on {key[1]} schema {key[2]}")
+                answer.missing.add(key)
                 continue
             answer.series.setdefault(key, {})[metric] = result
         return answer
@@ -96,6 +97,11 @@ class SchemaAnswer:
 
     series: dict[Key, dict[str, MetricResult]] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
+    missing: set[Key] = field(default_factory=set)
+
+    def readable(self, component: str, queue: str) -> bool:
+        """Whether every series of ``component`` on ``queue`` was answered in full."""
+        return not any(c == component and q == queue for c, q, _ in self.missing)
 
     def reports(self, component: str, queue: str) -> bool:
         """Whether ``component`` published any per-schema datapoint on ``queue`` in the window."""

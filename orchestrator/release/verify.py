@@ -39,6 +39,8 @@ from orchestrator.planning.gates import (
     evaluate,
     evaluate_sequential,
 )
+from orchestrator.planning.schema_metrics import Counts, SchemaFailures, attribute_failures
+from orchestrator.release.schema_reads import SchemaAnswer, SchemaQueries
 
 if TYPE_CHECKING:
     from orchestrator.model.live import MetricResult
@@ -183,6 +185,8 @@ def read(
         for version in sorted(live.weights):
             add(target, version, "Invocations")
             add(target, version, "Errors")
+    schemas = schema_queries(context, name, shift)
+    queries.extend(schemas.queries)
     ages: dict[str, str] = {}
     if comp.gates.max_queue_age_seconds is not None:
         for queue in sorted(set(context.manifest.component(name).to.reads)):
@@ -272,8 +276,60 @@ def read(
         queue_age_seconds=queue_age,
         failed_reads=failed,
         new_data_readers=new_data_readers(context, name, shift),
+        schemas=schema_evidence(context, name, shift, schemas.answer(results)),
     )
     return observation, series
+
+
+def schema_pairs(
+    context: ReleaseContext, name: str, shift: ShiftState
+) -> list[tuple[str, str, str, str | None]]:
+    """(downstream consumer, queue, new schema, old schema) wherever the shifted version writes
+    new data: the series that tell its failures on the new schema from those on the old."""
+    new = version_spec(context, name, shift.version) or context.component(name).to
+    base = version_spec(context, name, shift.base_version)
+    out = []
+    for reader, queues in sorted(new_data_readers(context, name, shift).items()):
+        for queue in sorted(queues):
+            before = None if base is None else base.writes.get(queue)
+            old = None if before is None else str(before)
+            out.append((reader, queue, str(new.writes[queue]), old))
+    return out
+
+
+def schema_queries(context: ReleaseContext, name: str, shift: ShiftState) -> SchemaQueries:
+    """The downstream consumers' per-schema counts of the new and the old schema, sent in the
+    check's one GetMetricData call (ids ``s0``, ``s1`` ...)."""
+    queries = SchemaQueries(prefix="s")
+    for reader, queue, new, old in schema_pairs(context, name, shift):
+        queries.add(reader, queue, new)
+        if old is not None:
+            queries.add(reader, queue, old)
+    return queries
+
+
+def schema_evidence(
+    context: ReleaseContext, name: str, shift: ShiftState, answer: SchemaAnswer
+) -> list[dict[str, object]]:
+    """Failures per schema of every downstream consumer that publishes per-schema counts (none
+    for the others, nor when those series could not be read: this is evidence, never a gate)."""
+    out: list[dict[str, object]] = []
+    subject = f"{name}@{shift.version}"
+    for reader, queue, new, old in schema_pairs(context, name, shift):
+        if not answer.reports(reader, queue):
+            continue
+        if not answer.readable(reader, queue):
+            continue
+        item = SchemaFailures(
+            consumer=reader,
+            queue=queue,
+            new_schema=new,
+            old_schema=old,
+            new=answer.counts(reader, queue, new),
+            old=answer.counts(reader, queue, old) if old is not None else Counts(),
+        )
+        out.append(attribute_failures(item, subject=subject))
+    return out
 
 
 def verify(ports: Ports, context: ReleaseContext, name: str, shift: ShiftState) -> Verdict:
