@@ -335,7 +335,8 @@ def describe_cause(cause: dict[str, Any] | None) -> str:
 
 def current_wait(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The wait the execution is in (WaitForHotfix or WaitForResume): when it started on the
-    engine's clock and its timeout (the state input's ``hotfix_timeout_seconds``)."""
+    engine's clock, its timeout (the state input's ``hotfix_timeout_seconds``, or what the task's
+    ``TaskScheduled`` event says it applies) and its ``heartbeat_seconds`` (None without one)."""
     entered: dict[str, Any] | None = None
     for event in events:
         kind = str(event.get("type", ""))
@@ -352,9 +353,20 @@ def current_wait(events: list[dict[str, Any]]) -> dict[str, Any] | None:
                     "state": name,
                     "since": _parse_time(event.get("timestamp")),
                     "timeout_seconds": timeout,
+                    "heartbeat_seconds": None,
                 }
             else:
                 entered = None
+        elif kind == "TaskScheduled" and entered is not None:
+            # what the engine applies to the wait: its TimeoutSeconds and HeartbeatSeconds
+            scheduled = event.get("taskScheduledEventDetails") or {}
+            for key, field_name in (
+                ("timeoutInSeconds", "timeout_seconds"),
+                ("heartbeatInSeconds", "heartbeat_seconds"),
+            ):
+                with contextlib.suppress(ValueError, TypeError):
+                    if scheduled.get(key) is not None:
+                        entered[field_name] = int(scheduled[key])
         elif kind == "TaskStateExited" and entered is not None:
             entered = None
     return entered
@@ -619,6 +631,120 @@ def hand_over_hotfix(
     )
     ports.records.delete(release, "hotfix-token")
     return {"release": release, "handed_over": hotfix.model_dump(mode="json")}
+
+
+DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str, option: str = "--extend") -> int:
+    """``2h``, ``90m``, ``1h30m``, ``1d``, ``45s`` or plain seconds (``3600``) -> seconds > 0."""
+    value = text.strip().lower()
+    match = DURATION.match(value) if value and not value.isdigit() else None
+    if value.isdigit():
+        seconds = int(value)
+    elif match is not None and any(match.groupdict().values()):
+        seconds = sum(int(n) * UNIT_SECONDS[u] for u, n in match.groupdict().items() if n)
+    else:
+        raise InputError(
+            [Issue(option, f"{text!r} is not a duration: write e.g. 2h, 90m, 1h30m or 3600")]
+        )
+    if seconds <= 0:
+        raise InputError([Issue(option, f"{text!r}: give a duration longer than 0, e.g. 2h")])
+    return seconds
+
+
+def wait_deadline(
+    wait: Mapping[str, Any] | None, parked: Mapping[str, object] | None
+) -> datetime | None:
+    """When a parked wait ends unless answered: its TimeoutSeconds after it began, or sooner its
+    HeartbeatSeconds after the last heartbeat (``rollout hotfix --extend``) or its start."""
+    wait = wait or {}
+    since = wait.get("since")
+    if since is None:
+        return None
+    ends: list[datetime] = []
+    if wait.get("timeout_seconds") is not None:
+        ends.append(since + timedelta(seconds=int(wait["timeout_seconds"])))
+    if wait.get("heartbeat_seconds") is not None:
+        beat = _parse_time((parked or {}).get("heartbeat_at"))
+        last = max(since, beat) if beat is not None else since
+        ends.append(last + timedelta(seconds=int(wait["heartbeat_seconds"])))
+    return min(ends) if ends else None
+
+
+def extend_wait(
+    ports: Ports,
+    sfn: Any,
+    release: str,
+    seconds: int,
+    *,
+    execution_arn: str | None = None,
+    hint: str = "",
+) -> dict[str, Any]:
+    """Keep a hotfix wait (or a hold) open at least ``seconds`` longer: a SendTaskHeartbeat on
+    the parked token restarts the wait's HeartbeatSeconds (``hotfix_timeout_seconds``) from now,
+    and the release's leases are renewed for as long. The wait's TimeoutSeconds still caps it:
+    an extension the cap does not allow is refused (exit 1) and nothing is sent."""
+    from orchestrator.release.shifting import renew_leases
+
+    stored = open_release(ports, release, sfn=sfn, execution_arn=execution_arn)
+    refuse_ended(ports, stored, "nothing to extend", hint)
+    context = usable(stored, "extend the wait of", hint)
+    parked = waiting_token(ports, release)
+    if parked is None:
+        raise ReleaseStateError(
+            f"release {release} is not waiting for a hotfix or held: there is no wait to extend "
+            f"(see `rollout status {release}{hint}`)"
+        )
+    events: list[dict[str, Any]] = []
+    if sfn is not None and stored.execution is not None and stored.execution.running:
+        events = history(sfn, stored.execution.arn)
+    wait = current_wait(events) or {}
+    beat = wait.get("heartbeat_seconds")
+    if beat is None:
+        raise ReleaseStateError(
+            f"the wait of release {release} has no HeartbeatSeconds, so a heartbeat cannot "
+            f"extend it; it ends at its timeout (see `rollout status {release}{hint}`)"
+        )
+    if seconds > beat:
+        raise InputError(
+            [
+                Issue(
+                    "--extend",
+                    f"{duration(seconds)} is longer than one heartbeat keeps the wait open "
+                    f"({duration(beat)}, hotfix_timeout_seconds): give at most "
+                    f"{duration(beat)}, and extend again before then",
+                )
+            ]
+        )
+    now = datetime.now(UTC)
+    since = wait.get("since")
+    timeout = wait.get("timeout_seconds")
+    if since is not None and timeout is not None:
+        cap = since + timedelta(seconds=int(timeout))
+        if now + timedelta(seconds=seconds) > cap:
+            raise ReleaseStateError(
+                f"the wait of release {release} ends at {rfc3339(cap)} whatever the "
+                f"heartbeats (its TimeoutSeconds, {duration(int(timeout))}): it cannot be "
+                f"extended by {duration(seconds)}; nothing was sent. Hand over a hotfix before "
+                "then, or see runbooks/extend-wait.md"
+            )
+    _send(sfn, ports, release, "send_task_heartbeat", hint, taskToken=str(parked["token"]))
+    renew_leases(ports, context)
+    extensions = [*list(parked.get("extensions") or []), {"at": rfc3339(now), "seconds": seconds}]  # type: ignore[call-overload]
+    updated = {**parked, "heartbeat_at": now.isoformat(), "extensions": extensions}
+    ports.records.put(release, "hotfix-token", updated)
+    deadline = wait_deadline(wait, updated)
+    left = None if deadline is None else max(0.0, (deadline - now).total_seconds())
+    return {
+        "release": release,
+        "extended_by_seconds": seconds,
+        "heartbeat_at": rfc3339(now),
+        "deadline": rfc3339(deadline),
+        "left": None if left is None else duration(left),
+        "purpose": parked.get("purpose") or "hotfix",
+    }
 
 
 def resume_release(
@@ -952,9 +1078,8 @@ def release_status(
             )
         since = (wait or {}).get("since")
         left: float | None = None
-        deadline: datetime | None = None
-        if since is not None and timeout is not None:
-            deadline = since + timedelta(seconds=timeout)
+        deadline = wait_deadline({**(wait or {}), "timeout_seconds": timeout}, parked)
+        if deadline is not None:
             left = max(0.0, (deadline - datetime.now(UTC)).total_seconds())
         timing = {
             "since": rfc3339(since or _parse_time(parked.get("since"))),
@@ -962,6 +1087,9 @@ def release_status(
             "seconds_left": None if left is None else round(left, 1),
             "left": None if left is None else duration(left),
             "timeout_seconds": timeout,
+            "heartbeat_seconds": (wait or {}).get("heartbeat_seconds"),
+            "extended_at": rfc3339(_parse_time(parked.get("heartbeat_at"))),
+            "extensions": list(parked.get("extensions") or []),
         }
         if parked.get("purpose") == "resume":
             hold = _get(ports, release, "hold", problems) or {}

@@ -131,10 +131,13 @@ def refuse_short_v(value: str | None) -> None:
 @app.command()
 def hotfix(
     release: ReleaseArg,
-    component: Annotated[str, typer.Option("--component", "-c", help="The component to fix.")],
+    component: Annotated[
+        str | None, typer.Option("--component", "-c", help="The component to fix.")
+    ] = None,
     version: Annotated[
-        str, typer.Option("--version", help="Its published hotfix version number (e.g. 19).")
-    ],
+        str | None,
+        typer.Option("--version", help="Its published hotfix version number (e.g. 19)."),
+    ] = None,
     reads: Annotated[
         list[str] | None,
         typer.Option(
@@ -162,6 +165,15 @@ def hotfix(
             "shows it).",
         ),
     ] = False,
+    extend: Annotated[
+        str | None,
+        typer.Option(
+            "--extend",
+            metavar="DURATION",
+            help="Instead of a hotfix: keep the wait open at least this much longer (2h, 90m, "
+            "1h30m; a heartbeat on the waiting task token), up to its timeout.",
+        ),
+    ] = None,
     engine: EngineOpt = None,
     fmt: FormatOpt = TextOrJson.text,
     short_v: Annotated[
@@ -169,7 +181,8 @@ def hotfix(
         typer.Option("-v", hidden=True, is_eager=True, callback=refuse_short_v),
     ] = None,
 ) -> None:
-    """Hand a hotfix version to a release waiting for one.
+    """Hand a hotfix version to a release waiting for one (--component and --version), or give
+    the people writing it more time (--extend 2h).
 
     The hotfix is checked first against the stored release (its queues), the live mixed state and
     the rest of the plan; an incompatible one is refused here with the reason (exit 2) and
@@ -177,8 +190,61 @@ def hotfix(
     than the one it replaces, unless --force. Exit 1 when the release is not waiting for a hotfix
     (it got one, ended, or is held: `rollout resume`).
 
-    Example: `rollout hotfix 2026-11-28.1 --component enrich --version 19 --reads orders=1,2`
+    --extend sends a heartbeat on the waiting task token: the wait (hotfix_timeout_seconds
+    without news) starts again from now, and the release's leases are renewed; `rollout status`
+    shows the new deadline. Exit 2 for a duration longer than one heartbeat keeps the wait open,
+    exit 1 when the wait's own timeout ends it sooner (nothing is sent).
+
+    Example: `rollout hotfix 2026-11-28.1 --component enrich --version 19 --reads orders=1,2`,
+    `rollout hotfix 2026-11-28.1 --extend 2h`
     """
+
+    def run_extend(text: str) -> int:
+        from orchestrator.cli.connect import connect
+        from orchestrator.operations import extend_wait, parse_duration
+
+        given = [
+            name
+            for name, value in (
+                ("--component", component),
+                ("--version", version),
+                ("--reads", reads),
+                ("--writes", writes),
+                ("--force", force or None),
+            )
+            if value
+        ]
+        if given:
+            raise InputError(
+                [
+                    Issue(
+                        given[0],
+                        "--extend only extends the wait: hand the hotfix over in a separate "
+                        f"`rollout hotfix {release} --component C --version V` (drop {given[0]})",
+                    )
+                ]
+            )
+        seconds = parse_duration(text)
+        conn = connect(engine)
+        hint = engine_flags(engine)
+        document = extend_wait(
+            conn.ports,
+            conn.sfn,
+            release,
+            seconds,
+            execution_arn=conn.execution_arn(release),
+            hint=hint,
+        )
+        if fmt == "json":
+            emit_json(document)
+        else:
+            stdout.print(
+                f"extended the wait of release {release}: it now ends at {document['deadline']} "
+                f"({document['left']} left) unless a hotfix or an abort comes first; follow it "
+                f"with `rollout status {release}{hint}`",
+                highlight=False,
+            )
+        return 0
 
     def run() -> int:
         from orchestrator.cli.connect import connect
@@ -192,6 +258,19 @@ def hotfix(
         )
 
         check_release_id(release)
+        if extend is not None:
+            return run_extend(extend)
+        if component is None or version is None:
+            missing = "--component" if component is None else "--version"
+            raise InputError(
+                [
+                    Issue(
+                        missing,
+                        "give --component C --version V to hand over a hotfix (or --extend "
+                        "DURATION to wait longer for one)",
+                    )
+                ]
+            )
         number = check_version(version)
         given_reads = parse_pairs(reads, "--reads", many=True) if reads else None
         given_writes = parse_pairs(writes, "--writes", many=False) if writes else None

@@ -127,7 +127,12 @@ def queue_line(row: dict[str, Any]) -> str:
 def wait_line(timing: dict[str, Any]) -> str:
     if timing.get("left") is None:
         return f"since {timing.get('since')}, time left unknown"
-    return f"since {timing['since']}, {timing['left']} left (until {timing['deadline']})"
+    line = f"since {timing['since']}, {timing['left']} left (until {timing['deadline']})"
+    extensions = timing.get("extensions") or []
+    if extensions:
+        times = "time" if len(extensions) == 1 else "times"
+        line += f"; extended {len(extensions)} {times}, last at {timing.get('extended_at')}"
+    return line
 
 
 def status_view(document: dict[str, Any], hint: str) -> Group:
@@ -179,6 +184,7 @@ def status_view(document: dict[str, Any], hint: str) -> Group:
                 f"--version <VERSION>{' ' + reads if reads else ''}{hint}"
             )
         )
+        parts.append(Text(f"  more time: rollout hotfix {release} --extend 2h{hint}"))
     held = document.get("held")
     if held:
         parts.append(

@@ -46,6 +46,8 @@ PAGES = (
     "watch.md",
     "failed-gate.md",
     "hotfix.md",
+    "extend-wait.md",
+    "smoke-test.md",
     "abort.md",
     "drain-timeout.md",
     "stuck-execution.md",
@@ -97,6 +99,7 @@ SAMPLES: dict[str, str] = {
     "<MAPPING_UUID>": "a1b2c3d4-5678-90ab-cdef-11111EXAMPLE",
     "<START>": "2026-11-28T20:00:00Z",
     "<END>": "2026-11-28T23:00:00Z",
+    "<DURATION>": "1m",
 }
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*>")
 SHELL_OPERATORS = "|&;<>"
@@ -533,6 +536,66 @@ def test_failed_gate_and_hotfix_lines_roll_the_seed_forward(dry: MakeRun, engine
         out = run_rollout(engine, command)
         if "--format" not in command.argv():
             assert "final status: ROLLED_FORWARD" in out.stdout
+
+
+@pytest.mark.workflow
+def test_extend_wait_lines_extend_a_waiting_release(dry: MakeRun, engine: Any) -> None:
+    run = seed_waiting_for_a_hotfix(dry)
+    arn = run.start()
+    assert run.deployment is not None
+    ports = run.deployment.ports
+    wait_until(lambda: waiting_token(ports, RELEASE), TIMEOUT, "the hotfix wait")
+    page = "extend-wait.md"
+    extend = only(rollout_commands(page, subcommand="hotfix"), "hotfix --extend line")
+    assert "--extend" in extend.argv()
+    run_rollout(engine, extend)
+    for command in rollout_commands(page, subcommand="status"):
+        out = run_rollout(engine, command)
+        if "--format" in command.argv():
+            waiting = json.loads(out.stdout)["waiting_for_hotfix"]
+            assert len(waiting["extensions"]) == 1
+            assert waiting["extensions"][0]["seconds"] == 60
+        else:
+            assert "extended 1 time" in out.stdout
+    parked = waiting_token(ports, RELEASE) or {}
+    assert parked.get("heartbeat_at")
+    stop = ["abort", RELEASE, "--reason", "test over", "--engine", engine.endpoint_url]
+    assert cli.invoke(app, stop, env=CLEAN_ENV).exit_code == 0
+    assert run.finish(arn, timeout=TIMEOUT).status == "FAILED"
+
+
+@pytest.mark.workflow
+def test_smoke_test_lines_show_a_failed_smoke_test(dry: MakeRun, engine: Any) -> None:
+    data = seed_manifest()
+    data["components"]["enrich"]["smoke"] = {"payload": {"order": 1}, "expect": {"status": 200}}
+    scenario = {"traffic_per_minute": 600, "versions": {"enrich@18": {"smoke": "fail"}}}
+    run = dry(data, scenario, auto_hotfix=False, hotfix_timeout_seconds=120)
+    arn = run.start()
+    assert run.deployment is not None
+    ports = run.deployment.ports
+    wait_until(lambda: waiting_token(ports, RELEASE), TIMEOUT, "the hotfix wait")
+    page = "smoke-test.md"
+    for command in rollout_commands(page, subcommand="status"):
+        out = run_rollout(engine, command)
+        if "--format" in command.argv():
+            verdict = json.loads(out.stdout)["components"]["enrich"]["last_verdict"]
+            assert (verdict["phase"], verdict["step"]) == ("FAILED", 0)
+            assert verdict["reasons"][0].startswith("smoke test: the function raised")
+        else:
+            assert "Waiting for a hotfix of enrich" in out.stdout
+    assert run_aws(engine, aws_line(page, "get-alias"))["FunctionVersion"] == "17"
+    for command in rollout_commands(page, subcommand="validate"):
+        run_rollout_offline(command)
+    stop = ["abort", RELEASE, "--reason", "test over", "--engine", engine.endpoint_url]
+    assert cli.invoke(app, stop, env=CLEAN_ENV).exit_code == 0
+    assert run.finish(arn, timeout=TIMEOUT).status == "FAILED"
+
+
+def run_rollout_offline(command: Command) -> Any:
+    """A runbook line that talks to no engine (validate, plan); it must exit 0."""
+    out = cli.invoke(app, command.argv()[1:], env=CLEAN_ENV)
+    assert out.exit_code == 0, f"{command.where}: exit {out.exit_code}\n{out.stdout}{out.stderr}"
+    return out
 
 
 @pytest.mark.workflow

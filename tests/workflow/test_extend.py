@@ -1,0 +1,184 @@
+"""`rollout hotfix RELEASE --extend DURATION` (issue 13 item 6) on the embedded engine.
+
+The extension is a SendTaskHeartbeat on the parked task token: the wait's HeartbeatSeconds
+(``hotfix_timeout_seconds``) restarts from now, the release's leases are renewed, and `rollout
+status` shows the new deadline and the extensions. The wait's TimeoutSeconds still caps it: with
+the parent as it stands (TimeoutSeconds == HeartbeatSeconds) an extension past the cap is refused
+(exit 1) and nothing is sent; with a TimeoutSeconds above the heartbeat (the second test deploys
+such a parent) heartbeats keep the wait open past ``hotfix_timeout_seconds``.
+
+These waits are wall-clock (the engine's task timeouts are real seconds), so the heartbeat test
+keeps every margin at several seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from orchestrator.cli.app import app
+from orchestrator.definition import load_definition
+from orchestrator.errors import InputError
+from orchestrator.operations import parse_duration, waiting_token
+from tests.workflow.conftest import MakeRun, wait_until
+
+pytestmark = pytest.mark.workflow
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = yaml.safe_load((ROOT / "examples" / "seed.yaml").read_text())
+BREAKS = yaml.safe_load((ROOT / "examples" / "scenarios" / "seed-enrich-breaks.yaml").read_text())
+RELEASE = SEED["release"]
+TIMEOUT = 120.0
+CLEAN_ENV: dict[str, str | None] = {
+    "ROLLOUT_STATE_MACHINE_ARN": None,
+    "ROLLOUT_TABLE_NAME": None,
+    "ROLLOUT_TOPIC_ARN": None,
+    "ROLLOUT_REGION": None,
+}
+cli = CliRunner()
+
+
+def rollout(engine: Any, *args: str) -> Any:
+    return cli.invoke(app, [*args, "--engine", engine.endpoint_url], env=CLEAN_ENV)
+
+
+def waiting_seed(dry: MakeRun, wait_seconds: int) -> Any:
+    data: dict[str, Any] = copy.deepcopy(SEED)
+    data["defaults"]["strategy"]["bake_seconds"] = 60
+    return dry(
+        data,
+        {**BREAKS, "hotfixes": []},
+        auto_hotfix=False,
+        hotfix_timeout_seconds=wait_seconds,
+    )
+
+
+def status(engine: Any) -> dict[str, Any]:
+    out = rollout(engine, "status", RELEASE, "--format", "json")
+    assert out.exit_code == 0, out.stdout + out.stderr
+    document: dict[str, Any] = json.loads(out.stdout)
+    return document
+
+
+def test_durations() -> None:
+    assert [parse_duration(t) for t in ("2h", "90m", "1h30m", "1d", "45s", "3600")] == [
+        7200,
+        5400,
+        5400,
+        86400,
+        45,
+        3600,
+    ]
+    for bad in ("2x", "", "h", "-5", "0", "1.5h"):
+        with pytest.raises(InputError) as refused:
+            parse_duration(bad)
+        assert refused.value.exit_code == 2, bad
+        assert refused.value.issues[0].path == "--extend"
+
+
+def test_extend_is_a_heartbeat_capped_by_the_waits_timeout(dry: MakeRun, engine: Any) -> None:
+    run = waiting_seed(dry, 120)
+    arn = run.start()
+    assert run.deployment is not None
+    ports = run.deployment.ports
+    wait_until(lambda: waiting_token(ports, RELEASE), TIMEOUT, "the hotfix wait")
+    before = status(engine)["waiting_for_hotfix"]
+    assert before["heartbeat_seconds"] == 120 and before["extensions"] == []
+
+    too_long = rollout(engine, "hotfix", RELEASE, "--extend", "2h")
+    assert too_long.exit_code == 2, too_long.stdout
+    assert "--extend" in too_long.stdout + too_long.stderr
+    mixed = rollout(engine, "hotfix", RELEASE, "--extend", "1m", "--version", "19")
+    assert mixed.exit_code == 2 and "--version" in mixed.stdout + mixed.stderr
+    neither = rollout(engine, "hotfix", RELEASE)
+    assert neither.exit_code == 2 and "--component" in neither.stdout + neither.stderr
+
+    ok = rollout(engine, "hotfix", RELEASE, "--extend", "1m", "--format", "json")
+    assert ok.exit_code == 0, ok.stdout + ok.stderr
+    answer = json.loads(ok.stdout)
+    assert answer["extended_by_seconds"] == 60
+    after = status(engine)["waiting_for_hotfix"]
+    assert len(after["extensions"]) == 1 and after["extended_at"] == answer["heartbeat_at"]
+    # TimeoutSeconds == HeartbeatSeconds: the heartbeat cannot push the end past the cap
+    assert after["deadline"] == before["deadline"]
+    text = rollout(engine, "status", RELEASE)
+    assert "extended 1 time" in text.stdout and "--extend 2h" in text.stdout
+
+    capped = rollout(engine, "hotfix", RELEASE, "--extend", "120s")
+    assert capped.exit_code == 1, capped.stdout
+    assert "whatever the heartbeats" in capped.stdout + capped.stderr
+    assert len(status(engine)["waiting_for_hotfix"]["extensions"]) == 1  # nothing was sent
+
+    aborted = rollout(engine, "abort", RELEASE, "--reason", "done with the test")
+    assert aborted.exit_code == 0, aborted.stdout
+    result = run.finish(arn, timeout=TIMEOUT)
+    assert result.status == "FAILED"
+    late = rollout(engine, "hotfix", RELEASE, "--extend", "1m")
+    assert late.exit_code == 1 and "has ended" in late.stdout + late.stderr
+
+
+def capped_at(seconds: int) -> str:
+    """The parent with a wait TimeoutSeconds of ``seconds`` above its HeartbeatSeconds."""
+    definition = json.loads(load_definition())
+    for name in ("WaitForHotfix", "WaitForResume"):
+        state = definition["States"][name]
+        state.pop("TimeoutSecondsPath", None)
+        state["TimeoutSeconds"] = seconds
+    return json.dumps(definition)
+
+
+def test_heartbeats_keep_the_wait_open_past_hotfix_timeout_seconds(
+    dry: MakeRun, engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heartbeat = 8
+    monkeypatch.setattr("orchestrator.local.runner.load_definition", lambda: capped_at(300))
+    run = waiting_seed(dry, heartbeat)
+    arn = run.start()
+    assert run.deployment is not None
+    ports = run.deployment.ports
+    wait_until(lambda: waiting_token(ports, RELEASE), TIMEOUT, "the hotfix wait")
+    parked_at = time.monotonic()
+    for _ in range(3):  # a heartbeat every 3 s keeps an 8 s heartbeat wait open
+        time.sleep(3)
+        out = rollout(engine, "hotfix", RELEASE, "--extend", f"{heartbeat}s")
+        assert out.exit_code == 0, out.stdout + out.stderr
+    assert time.monotonic() - parked_at > heartbeat  # past the wait without heartbeats
+    described = run.deployment.sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "RUNNING"
+    waiting = status(engine)["waiting_for_hotfix"]
+    assert len(waiting["extensions"]) == 3
+    assert waiting["timeout_seconds"] == 300 and waiting["heartbeat_seconds"] == heartbeat
+
+    lam = engine.client("lambda")  # publish enrich@19 and hand it over: the release goes on
+    lam.update_function_configuration(FunctionName="enrich", Description="hotfix")
+    wait_until(
+        lambda: (
+            lam.get_function(FunctionName="enrich")["Configuration"]["LastUpdateStatus"]
+            == "Successful"
+        ),
+        what="enrich updated",
+    )
+    assert lam.publish_version(FunctionName="enrich")["Version"] == "19"
+    handed = rollout(
+        engine,
+        "hotfix",
+        RELEASE,
+        "--component",
+        "enrich",
+        "--version",
+        "19",
+        "--reads",
+        "orders=1,2",
+        "--writes",
+        "enriched=1",
+    )
+    assert handed.exit_code == 0, handed.stdout + handed.stderr
+    result = run.finish(arn, timeout=TIMEOUT)
+    assert result.status == "ROLLED_FORWARD", result.report.get("error")
