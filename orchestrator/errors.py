@@ -22,6 +22,7 @@ maps them to exit codes. Leaves end in ``Error`` and carry their context as attr
     │   ├── GateFailedError            a verification gate failed: the version is broken
     │   ├── NotEnoughTrafficError      a gate stayed INCONCLUSIVE: hold the release, no hotfix
     │   ├── MetricsUnreadableError     a gate stayed ERROR (CloudWatch unreadable): hold, no hotfix
+    │   ├── ApprovalTimeoutError       a manual approval step was not approved in time: hold
     │   ├── DrainTimeoutError          a queue still holds old-schema messages after its timeout
     │   ├── ReleaseFrozenError         a forward move was tried while the release is frozen
     │   ├── ReleaseAbortedError        an operator aborted the release; no further moves
@@ -140,6 +141,12 @@ class NotEnoughTrafficError(ReleaseStateError):
 
 class MetricsUnreadableError(ReleaseStateError):
     """A gate stayed ERROR past its limit: CloudWatch could not be read. An environment problem."""
+
+
+class ApprovalTimeoutError(ReleaseStateError):
+    """A manual approval step (``strategy.approve_before`` or a ``{pause: true}`` step) was not
+    approved within its timeout. Nothing is known to be broken: the release holds, never rolls
+    back, and ``rollout resume`` continues it."""
 
 
 class ReleaseFrozenError(ReleaseStateError):

@@ -13,6 +13,9 @@ component and round) to a :class:`~orchestrator.local.timekeeper.TimeKeeper` and
   ends; the parent leaves while it waits for its children (``WaitForShifts``) and, unless the dry
   run answers its waits itself, while it waits for a person (``WaitForHotfix``), and joins again
   when its token is answered;
+* a child parked on a task token of its own (``CHILD_WAITS``: a manual approval or a pause)
+  leaves while a person answers it (unless the dry run answers it itself) and joins again when
+  :meth:`child_answered` says its token is about to be answered;
 * ``ApplyHotfix`` teaches the simulator a hotfix's declarations.
 
 The simulator writes every window's metrics when the keeper moves the clock
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["SimulatedTime", "actor_of"]
 
 CHILD_ENDS = ("FinishShift", "ShiftFailed")
+CHILD_WAITS = ("WaitForApproval",)
+"""Child steps that park a task token for a person (issue 13 item 3: approvals and pauses)."""
 
 
 def actor_of(event: Mapping[str, Any]) -> str:
@@ -89,6 +94,8 @@ class SimulatedTime:
             self.simulator.learn_hotfix(event["hotfix"])
         elif step == "WaitForShifts" or (step == "WaitForHotfix" and not self.answers_waits):
             self.keeper.leave(PARENT)
+        elif step in CHILD_WAITS and not self.answers_waits:
+            self.keeper.leave(actor_of(event))
 
     def after_step(
         self, step: str, event: dict[str, Any], error: BaseException | None, result: Any
@@ -110,6 +117,11 @@ class SimulatedTime:
                 return
             self._started.add(name)
         self.keeper.join(actor_of(payload))
+
+    def child_answered(self, actor: str) -> None:
+        """Before a child's own token (``CHILD_WAITS``) is answered: that child (``actor_of`` its
+        event, ``<component>#r<round>``) acts again at the current time."""
+        self.keeper.join(actor)
 
     def answered(self, token: str) -> None:
         """Before a step answers the parent's token: the parent wakes at the current time."""

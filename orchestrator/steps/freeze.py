@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from orchestrator.errors import (
+    ApprovalTimeoutError,
     GateFailedError,
     MetricsUnreadableError,
     NotEnoughTrafficError,
@@ -31,7 +32,11 @@ if TYPE_CHECKING:
     from orchestrator.ports import Ports
 
 GATE_ERRORS = {GateFailedError.__name__}
-HOLD_ERRORS = {NotEnoughTrafficError.__name__, MetricsUnreadableError.__name__}
+HOLD_ERRORS = {
+    NotEnoughTrafficError.__name__,
+    MetricsUnreadableError.__name__,
+    ApprovalTimeoutError.__name__,  # an approval that did not come blames no version
+}
 ABORT_ERRORS = {ReleaseAbortedError.__name__}
 
 
