@@ -96,6 +96,10 @@ class VersionBehaviour(_Spec):
     smoke: Literal["pass", "fail"] = "pass"
     """How the version answers a direct smoke invocation (``components.<name>.smoke``): ``pass``
     answers what the manifest's ``smoke.expect`` asks for; ``fail`` raises."""
+    contracts: bool = False
+    """The version's handler is written with ``orchestrator.contracts``: it publishes per-schema
+    message counts (``Rollout/Contracts``), which the dry run writes for it
+    (``orchestrator/local/schema_metrics.py``). Off: no per-schema metrics, as before."""
 
     def schema_failure(self, queue: str, schema: int | str) -> float:
         return self.errors_on.get(queue, {}).get(schema, 0.0)

@@ -98,7 +98,7 @@ from orchestrator.errors import (
     ResourceMissingError,
     ScenarioError,
 )
-from orchestrator.local import noise
+from orchestrator.local import noise, schema_metrics
 from orchestrator.local.scenario import HotfixBehaviour, Scenario
 from orchestrator.model.manifest import Component, Manifest, VersionSpec, queue_name_from_url
 from orchestrator.model.plan import Plan
@@ -826,6 +826,7 @@ class Simulator:
             self._settle_backlog(report, queue, readers, drained.get(queue, []))
             self._settle_live_traffic(report, queue, readers, fresh.get(queue, {}))
         self._put_queue_ages(report)
+        schema_metrics.publish(self, report, fresh, readers, drained)  # contracts: true versions
 
     def _failure(self, name: str, version: str, queue: str, schema: Schema) -> float:
         """Fraction of the messages of ``schema`` on ``queue`` that ``name@version`` fails on:
