@@ -934,9 +934,49 @@ def lease_keys_of(stored: StoredRelease) -> list[str]:
 # -- status ---------------------------------------------------------------------------------------
 
 
-def queue_states(ports: Ports, context: ReleaseContext) -> list[dict[str, Any]]:
-    """Per manifest queue: depth, oldest message, dead-letter queue; ``error`` when unreadable."""
+SCHEMA_MIX_MINUTES = 15
+"""How far back ``rollout status`` sums the consumers' per-schema counts."""
+
+
+def schema_mixes(ports: Ports, context: ReleaseContext) -> dict[str, list[dict[str, Any]] | None]:
+    """Per manifest queue, the schemas its consumers received over the last
+    ``SCHEMA_MIX_MINUTES`` minutes, from their per-schema counts (``Rollout/Contracts``, every
+    queue in one GetMetricData call): rows ``{schema, processed, failed, unreadable, share}``,
+    the most common first. None for a queue whose consumers published none (or when CloudWatch
+    could not say: the mix is a view, never a reason to fail ``status``)."""
+    from orchestrator.planning.schema_metrics import schema_mix
+    from orchestrator.release.schema_reads import SchemaQueries, consumers_of, schemas_on
+
     now = ports.clock.now()
+    queries = SchemaQueries(prefix="s")
+    consumers: dict[str, list[str]] = {}
+    for name in sorted(context.manifest.queues):
+        consumers[name] = consumers_of(context, name)
+        for consumer in consumers[name]:
+            for schema in schemas_on(context, name):
+                queries.add(consumer, name, schema)
+    if not queries.queries:
+        return dict.fromkeys(consumers)
+    try:
+        results = ports.metrics.query(
+            queries.queries, now - timedelta(minutes=SCHEMA_MIX_MINUTES), now
+        )
+    except RolloutError:
+        return dict.fromkeys(consumers)
+    answer = queries.answer(results)
+    out: dict[str, list[dict[str, Any]] | None] = {}
+    for name, readers in consumers.items():
+        mix = answer.mix(readers, name)
+        out[name] = schema_mix(mix) if mix else None
+    return out
+
+
+def queue_states(ports: Ports, context: ReleaseContext) -> list[dict[str, Any]]:
+    """Per manifest queue: depth, oldest message, dead-letter queue, the mix of schemas its
+    consumers received lately (``schemas``, see :func:`schema_mixes`); ``error`` when
+    unreadable."""
+    now = ports.clock.now()
+    mixes = schema_mixes(ports, context)
     out: list[dict[str, Any]] = []
     for name, queue in sorted(context.manifest.queues.items()):
         row: dict[str, Any] = {
@@ -948,6 +988,7 @@ def queue_states(ports: Ports, context: ReleaseContext) -> list[dict[str, Any]]:
             "oldest_age_seconds": None,
             "dlq": None,
             "error": None,
+            "schemas": mixes.get(name),
         }
         try:
             depth = ports.queues.depth(queue.url)

@@ -121,6 +121,18 @@ def queue_line(row: dict[str, Any]) -> str:
         text += f", oldest {row['oldest_age_seconds']:g}s"
     if row.get("dlq"):
         text += f"; dead-letter queue {row['dlq']['messages']}"
+    if row.get("schemas"):
+        text += "; schemas " + ", ".join(schema_share(s) for s in row["schemas"])
+    return text
+
+
+def schema_share(row: dict[str, Any]) -> str:
+    """``2: 75%`` (``, 3 failed`` / ``, 1 unreadable`` when some were): one schema of a queue's
+    recent mix (``operations.schema_mixes``)."""
+    text = f"{row['schema']}: {float(row['share']):.0%}"
+    for key in ("failed", "unreadable"):
+        if row.get(key):
+            text += f" ({row[key]:g} {key})"
     return text
 
 

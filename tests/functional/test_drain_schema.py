@@ -126,3 +126,23 @@ def test_an_empty_queue_needs_no_per_schema_evidence() -> None:
     )
     record = release.fakes.records.get(RELEASE, "drained#orders#1")
     assert record is not None and record["kind"] == "empty"
+
+
+def test_status_shows_the_mix_of_schemas_on_each_queue() -> None:
+    from orchestrator.cli.views import queue_line
+    from orchestrator.operations import queue_states
+
+    release = Release()
+    metrics = release.fakes.metrics
+    metrics.set("MessagesProcessed", schema_dimensions("enrich", "orders", 1), [25])
+    metrics.set("MessagesProcessed", schema_dimensions("enrich", "orders", 2), [70])
+    metrics.set("MessagesFailed", schema_dimensions("enrich", "orders", 2), [5])
+    calls = len(metrics.queries)
+    rows = {r["queue"]: r for r in queue_states(release.ports, release.context_now())}
+    assert len(metrics.queries) == calls + 1  # every queue's mix in one GetMetricData call
+    assert rows["enriched"]["schemas"] is None  # store publishes no per-schema counts
+    assert [(s["schema"], s["share"], s["failed"]) for s in rows["orders"]["schemas"]] == [
+        ("2", 0.75, 5.0),
+        ("1", 0.25, 0.0),
+    ]
+    assert queue_line(rows["orders"]).endswith("; schemas 2: 75% (5 failed), 1: 25%")
