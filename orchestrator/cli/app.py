@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "plan_commands",  # validate, plan
     "run_commands",  # dry-run, start
     "operate_commands",  # status, hotfix, resume, abort, redrive
+    "watch_commands",  # watch
     "report_commands",  # report, history
     "discover_commands",  # discover
     "contract_commands",  # declare, schema-check
