@@ -387,3 +387,28 @@ def test_dry_run_progress_plain_logs_each_change_and_none_logs_nothing() -> None
     )
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
     assert quiet.stderr == ""
+
+
+def test_watch_of_a_release_that_is_not_stored_exits_2_and_lists_the_known_ones(
+    dry: MakeRun, engine: Any
+) -> None:
+    run = dry(copy.deepcopy(SEED))
+    run.finish(run.start(), timeout=TIMEOUT)
+    out = cli.invoke(
+        app,
+        ["watch", "no-such-release", "--engine", engine.endpoint_url, "--format", "json"],
+        env={"ROLLOUT_STATE_MACHINE_ARN": None, "ROLLOUT_TABLE_NAME": None},
+    )
+    assert out.exit_code == 2, out.stdout + out.stderr
+    [error] = json.loads(out.stdout)["errors"]
+    assert "no release 'no-such-release' is stored" in error["message"]
+    assert RELEASE in error["message"]  # the known releases
+
+    ended = cli.invoke(
+        app,
+        ["watch", RELEASE, "--engine", engine.endpoint_url, "--format", "json"],
+        env={"ROLLOUT_STATE_MACHINE_ARN": None, "ROLLOUT_TABLE_NAME": None},
+    )
+    assert ended.exit_code == 0, ended.stdout + ended.stderr
+    [line] = ended.stdout.splitlines()  # an ended release: one picture, its exit code
+    assert json.loads(line)["status"] == "SUCCEEDED"
