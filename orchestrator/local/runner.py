@@ -99,6 +99,15 @@ class ExecutionResult:
     ``parent_events``; ``events`` and ``transitions`` count every execution of the release."""
     children: list[dict[str, Any]] = field(default_factory=list)
     """Each child execution: ``name``, ``status``, ``events``, ``transitions``."""
+    child_histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Each child execution's history, by name."""
+
+    def all_events(self) -> list[dict[str, Any]]:
+        """The parent's history, then each child's (by name)."""
+        out = list(self.history)
+        for name in sorted(self.child_histories):
+            out.extend(self.child_histories[name])
+        return out
 
 
 @dataclass(frozen=True)
@@ -401,8 +410,10 @@ class LocalDeployment:
         # children are named for the release (a remote dry run suffixes the parent's name)
         name = execution_arn.rsplit(":", 1)[-1].split("-dry-run-")[0]
         children = []
+        child_histories: dict[str, list[dict[str, Any]]] = {}
         for child in self.children(name):
             events = self.history(child["executionArn"])
+            child_histories[str(child["name"])] = events
             children.append(
                 {
                     "name": child["name"],
@@ -427,6 +438,7 @@ class LocalDeployment:
                 "parent_events": parent_events,
             },
             children=children,
+            child_histories=child_histories,
         )
 
     def children(self, release: str, *, status: str | None = None) -> list[dict[str, Any]]:
