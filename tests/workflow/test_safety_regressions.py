@@ -100,8 +100,9 @@ def test_a_failing_last_step_is_pulled_back_not_held(dry: MakeRun) -> None:
 def test_too_little_traffic_holds_the_release_and_blames_no_version(dry: MakeRun) -> None:
     """Item 6: 10% of 50/min is 5 invocations a bake, under min_invocations 20: INCONCLUSIVE up
     to its limit, then the release is held (no pull-back, no hotfix demand); a dry run ends it
-    as the real one would at its timeout: HALTED."""
-    run = dry(single([10, 100]), {"traffic_per_minute": 50})
+    as the real one would at its timeout: HALTED. (The threshold rule: the sequential judge
+    carries the evidence of every re-bake, so 4 x 5 invocations reach min_invocations.)"""
+    run = dry(single([10, 100], judge="threshold"), {"traffic_per_minute": 50})
     result = run.run(timeout=TIMEOUT)
     assert result.status == "HALTED", result.report.get("error")
     solo = moves_of(result, "solo")
@@ -120,7 +121,7 @@ def test_a_held_release_resumes_and_completes(dry: MakeRun) -> None:
     """`rollout resume` continues a held release: the held step re-bakes and passes once traffic
     is back."""
     run = dry(
-        single([10, 100]), {"traffic_per_minute": 50}, auto_hotfix=False, hotfix_timeout_seconds=120
+        single([10, 100], judge="threshold"), {"traffic_per_minute": 50}, auto_hotfix=False, hotfix_timeout_seconds=120
     )
     arn = run.start()
     assert run.deployment is not None and run.simulator is not None
