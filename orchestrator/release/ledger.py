@@ -147,9 +147,7 @@ def execution_input(
         return inline
     release = str(manifest_data.get("release"))
     digest = store_manifest(records, release, manifest_data)
-    return json.dumps(
-        {"manifest_ref": {"release": release, "digest": digest}, "options": options}
-    )
+    return json.dumps({"manifest_ref": {"release": release, "digest": digest}, "options": options})
 
 
 def _read_context(records: RecordStore, release: str) -> tuple[str, dict[str, Any]]:

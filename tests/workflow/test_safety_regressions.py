@@ -121,7 +121,10 @@ def test_a_held_release_resumes_and_completes(dry: MakeRun) -> None:
     """`rollout resume` continues a held release: the held step re-bakes and passes once traffic
     is back."""
     run = dry(
-        single([10, 100], judge="threshold"), {"traffic_per_minute": 50}, auto_hotfix=False, hotfix_timeout_seconds=120
+        single([10, 100], judge="threshold"),
+        {"traffic_per_minute": 50},
+        auto_hotfix=False,
+        hotfix_timeout_seconds=120,
     )
     arn = run.start()
     assert run.deployment is not None and run.simulator is not None
