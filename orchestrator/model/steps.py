@@ -225,7 +225,7 @@ class ComponentRecord(_Model):
     """The versions Promote confirmed on this alias, in order (the last one is the base every
     later shift starts from; the earlier ones, and ``from``, never get weight again)."""
     execution: str | None = None
-    """The ARN of the child execution that shifts this component (its latest round)."""
+    """The name of the child execution that shifts this component (its latest round)."""
     round: int = 0
     shift_started_at: datetime | None = None
     """When this component's latest shift set its first weight (PrepareShift)."""

@@ -216,18 +216,25 @@ def _launch_or_wait(ports: Ports, context: ReleaseContext, name: str, rank: floa
 
 
 def _start_child(ports: Ports, context: ReleaseContext, name: str, round_: int) -> None:
+    """Start (or find) the child; its ARN goes on the round's ``started#`` claim, which only
+    starters write (the component record is the child's own: writing it here would race with
+    the child's first steps)."""
     release = context.manifest.release
     arn = ports.shifts.start(
         execution_name(release, name, round_),
         {"release": release, "component": name, "round": round_},
     )
-    record = ledger.get_component(ports.records, release, name)
-    if record.execution != arn:
-        ledger.put_component(
-            ports.records,
-            release,
-            record.model_copy(update={"execution": arn, "round": round_}),
-        )
+    kind = _started_kind(name, round_)
+    claim = ports.records.get(release, kind) or {}
+    if claim.get("execution") != arn:
+        ports.records.put(release, kind, {**claim, "execution": arn})
+
+
+def child_execution(ports: Ports, release: str, name: str, round_: int) -> str | None:
+    """The ARN of ``name``'s child of ``round_``, once started."""
+    claim = ports.records.get(release, _started_kind(name, round_)) or {}
+    arn = claim.get("execution")
+    return str(arn) if arn else None
 
 
 def _start_waiting(ports: Ports, context: ReleaseContext) -> list[str]:
@@ -298,10 +305,10 @@ def reconcile(ports: Ports, release: str, round_: int) -> list[str]:
         name = str(item.get("component"))
         if int(str(item.get("round", -1))) != round_:
             continue
-        record = ledger.get_component(ports.records, release, name)
-        if not record.execution:
-            continue
-        status = ports.shift_status.status(record.execution)
+        arn = child_execution(ports, release, name, round_)
+        if arn is None:
+            continue  # being started right now
+        status = ports.shift_status.status(arn)
         # re-read: a child that freed its slot and ended between the two reads is fine
         if status in ENDED and ports.records.get(release, kind) == item:
             crashed.append(f"{name} ({status})")
@@ -363,7 +370,7 @@ def running_children(ports: Ports, release: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for _, item in ports.records.list(release, "slot#"):
         name = str(item.get("component"))
-        record = ledger.get_component(ports.records, release, name)
-        if record.execution:
-            out.append((name, record.execution))
+        arn = child_execution(ports, release, name, int(str(item.get("round", 0))))
+        if arn is not None:
+            out.append((name, arn))
     return out

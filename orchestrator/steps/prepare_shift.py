@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from orchestrator.model.steps import ComponentInput, Phase, ShiftState, Verdict
 from orchestrator.planning.smoke import smoke_reasons
 from orchestrator.release import ledger
+from orchestrator.planning.schedule import execution_name
 from orchestrator.release.scheduling import check_current
 from orchestrator.release.shifting import hold_lease, move_alias, target_weights
 from orchestrator.release.verify import dlq_depths, start_judge
@@ -100,6 +101,12 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
                 "version": new,
                 "shift_started_at": record.shift_started_at if resumed else now,
                 "shift_finished_at": None,
+                "execution": (
+                    execution_name(event.release, name, event.round)
+                    if event.round is not None
+                    else record.execution
+                ),
+                "round": event.round if event.round is not None else record.round,
             }
         ),
     )
