@@ -130,3 +130,23 @@ def test_abort_with_children_running_stops_them_and_leaves_a_reported_state(
     final = result.report["final"]
     assert final["a"]["status"] != "promoted"
     assert final["b"]["weights"] == {"1": 100.0}
+
+
+def test_the_parents_periodic_check_parks_again_and_the_release_completes(
+    dry: MakeRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent's wait times out every check_seconds (1 s here) and parks again through
+    CheckShifts: the release still ends SUCCEEDED with every child done. (moto ignores a Catch
+    whose Next is the state itself, which once sent a timed-out wait straight to ReleaseLocks.)"""
+    import orchestrator.steps.start_shifts as start_shifts
+
+    monkeypatch.setattr(start_shifts, "CHECK_MIN_SECONDS", 1)
+    result = dry(diamond(), EXACT).run(timeout=300)
+    assert result.status == "SUCCEEDED"
+    assert {c["status"] for c in result.execution.children} == {"SUCCEEDED"}
+    names = [
+        (e.get("stateEnteredEventDetails") or {}).get("name")
+        for e in result.execution.history
+        if e["type"].endswith("StateEntered")
+    ]
+    assert names.count("CheckShifts") >= 1, names
