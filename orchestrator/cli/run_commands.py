@@ -377,6 +377,10 @@ def follow(
         with contextlib.suppress(ValueError):
             report = json.loads(described["output"])
     report = report or last_report(events)
+    if report is not None and "final" not in report:
+        # the Report task returns a summary: the whole report is in the ledger
+        with contextlib.suppress(RolloutError, BotoCoreError, ClientError):
+            report = ledger.load_report(conn.ports.records, release) or report
     cause = failure_cause(execution, report, events)
     if report is None:  # it ended before it could report (e.g. at ValidateAndPlan)
         report = {

@@ -395,8 +395,7 @@ class LocalDeployment:
             on_poll()
         if on_end is not None:
             on_end()
-        release = execution_arn.rsplit(":", 1)[-1].split("-dry-run-")[0]
-        if self.wait_children(release, timeout=children_timeout):
+        if self.wait_children(execution_arn.rsplit(":", 1)[-1], timeout=children_timeout):
             described = self.sfn.describe_execution(executionArn=execution_arn)
         return self.result(execution_arn, described)
 
@@ -407,8 +406,8 @@ class LocalDeployment:
             report = json.loads(described["output"])
         if report is None:
             report = last_report(history)
-        # children are named for the release (a remote dry run suffixes the parent's name)
-        name = execution_arn.rsplit(":", 1)[-1].split("-dry-run-")[0]
+        # children are named after the parent execution
+        name = execution_arn.rsplit(":", 1)[-1]
         children = []
         child_histories: dict[str, list[dict[str, Any]]] = {}
         for child in self.children(name):
@@ -442,8 +441,8 @@ class LocalDeployment:
         )
 
     def children(self, release: str, *, status: str | None = None) -> list[dict[str, Any]]:
-        """The child executions of release ``release`` (named ``<release>--<component>--r<n>``),
-        by name; ``status`` filters (``RUNNING``)."""
+        """The child executions of the parent execution named ``release`` (children are named
+        ``<parent>--<component>--r<n>``), by name; ``status`` filters (``RUNNING``)."""
         out: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"stateMachineArn": self.child_state_machine_arn}
         if status is not None:

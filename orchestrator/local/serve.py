@@ -194,9 +194,13 @@ def with_run_defaults(
 
     def handler(event: dict[str, Any], context: Any) -> Any:
         if isinstance(event, dict):
-            options = event.get("options")
+            # the state machine hands ValidateAndPlan the whole execution input as `start`
+            wrapped = isinstance(event.get("start"), dict)
+            start = event["start"] if wrapped else event
+            options = start.get("options")
             merged = {**defaults, **(options if isinstance(options, dict) else {})}
-            event = {**event, "options": merged}
+            start = {**start, "options": merged}
+            event = {"start": start} if wrapped else start
         return inner(event, context)
 
     out[plan_name] = handler
@@ -259,7 +263,7 @@ class LocalServer:
         try:
             engine.start()
             clock: Clock = SystemClock()
-            before_step = None
+            timeline: Any = None
             if self.manifest is not None:
                 from orchestrator.local.scenario import Scenario
                 from orchestrator.local.simulator import SimClock, Simulator
@@ -269,9 +273,20 @@ class LocalServer:
                     self.manifest, self.scenario or Scenario(), engine.client, sim_clock
                 )
                 self.simulator.seed_account()
-                clock, before_step = sim_clock, self.simulator.before_step
+                from orchestrator.local.sim_time import SimulatedTime
+
+                # nobody answers a served release's waits automatically: the parent lets the
+                # simulated clock go while it waits for a person
+                timeline = SimulatedTime(self.simulator, answers_waits=False)
+                clock = sim_clock
             deployment = LocalDeployment(
-                engine, clock=clock, before_step=before_step, log_level=self.log_level
+                engine,
+                clock=clock,
+                before_step=timeline.before_step if timeline is not None else None,
+                after_step=timeline.after_step if timeline is not None else None,
+                on_child_start=timeline.child_started if timeline is not None else None,
+                on_answer=timeline.answered if timeline is not None else None,
+                log_level=self.log_level,
             )
             self.deployment = deployment
             defaults = {} if self.time_scale is None else {"time_scale": self.time_scale}

@@ -106,22 +106,32 @@ def _done(ports: Ports, context: ReleaseContext) -> Any:
     return done
 
 
-def open_round(ports: Ports, context: ReleaseContext) -> int:
+def open_round(ports: Ports, context: ReleaseContext, parent: str | None = None) -> int:
     """The round StartShifts runs: the first (0), the same one again when a retried StartShifts
-    finds it still open, or the next one once the parent was answered for the current one."""
+    finds it still open, or the next one once the parent was answered for the current one.
+    ``parent``: the parent execution's name, the prefix of its children's names (default: the
+    release id, which is the parent's name when ``rollout start`` started it)."""
     release = context.manifest.release
     item = ports.records.get(release, "schedule")
     if item is None:
-        begin_round(ports, context, 0)
+        begin_round(ports, context, 0, parent)
         return 0
     round_ = int(str(item.get("round", 0)))
     if ports.records.get(release, f"told#r{round_}") is None:
         return round_
-    begin_round(ports, context, round_ + 1)
+    begin_round(ports, context, round_ + 1, parent or str(item.get("prefix") or "") or None)
     return round_ + 1
 
 
-def begin_round(ports: Ports, context: ReleaseContext, round_: int) -> None:
+def child_prefix(ports: Ports, release: str) -> str:
+    """What the release's children are named after: the parent execution's name."""
+    item = ports.records.get(release, "schedule") or {}
+    return str(item.get("prefix") or release)
+
+
+def begin_round(
+    ports: Ports, context: ReleaseContext, round_: int, parent: str | None = None
+) -> None:
     """Reset the scheduler's records for ``round_`` (slots and waiting lists of a finished round
     are stale: their children stopped at the freeze)."""
     release = context.manifest.release
@@ -131,7 +141,11 @@ def begin_round(ports: Ports, context: ReleaseContext, round_: int) -> None:
     ports.records.put(
         release,
         "schedule",
-        {"round": round_, "max_concurrency": context.manifest.max_concurrency},
+        {
+            "round": round_,
+            "max_concurrency": context.manifest.max_concurrency,
+            "prefix": parent or release,
+        },
     )
 
 
@@ -221,7 +235,7 @@ def _start_child(ports: Ports, context: ReleaseContext, name: str, round_: int) 
     the child's first steps)."""
     release = context.manifest.release
     arn = ports.shifts.start(
-        execution_name(release, name, round_),
+        execution_name(child_prefix(ports, release), name, round_),
         {"release": release, "component": name, "round": round_},
     )
     kind = _started_kind(name, round_)

@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orchestrator.model.steps import ComponentInput, Phase, ShiftState, Verdict
+from orchestrator.planning.schedule import execution_name
 from orchestrator.planning.smoke import smoke_reasons
 from orchestrator.release import ledger
-from orchestrator.planning.schedule import execution_name
-from orchestrator.release.scheduling import check_current
+from orchestrator.release.scheduling import check_current, child_prefix
 from orchestrator.release.shifting import hold_lease, move_alias, target_weights
 from orchestrator.release.verify import dlq_depths, start_judge
 from orchestrator.step_handler import entrypoint, logger
@@ -102,7 +102,7 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
                 "shift_started_at": record.shift_started_at if resumed else now,
                 "shift_finished_at": None,
                 "execution": (
-                    execution_name(event.release, name, event.round)
+                    execution_name(child_prefix(ports, event.release), name, event.round)
                     if event.round is not None
                     else record.execution
                 ),

@@ -27,6 +27,11 @@ CHECK_MIN_SECONDS = 60
 """In wall seconds even when a dry run compresses time (a task timeout is real time)."""
 
 
+class StartShiftsInput(ReleaseRef):
+    execution: str | None = None
+    """The parent execution's name (``$$.Execution.Name``): children are named after it."""
+
+
 class ShiftsStarted(BaseModel):
     round: int
     pending: int
@@ -38,10 +43,12 @@ class ShiftsStarted(BaseModel):
 
 
 def start_shifts(event: ReleaseRef, ports: Ports) -> ShiftsStarted:
+    """``event``: a ``StartShiftsInput`` from the state machine (a bare ``ReleaseRef`` names
+    children after the release id)."""
     release = event.release
     check_not_stopped(ports, release)
     context = ledger.load_context(ports.records, release)
-    round_ = scheduling.open_round(ports, context)
+    round_ = scheduling.open_round(ports, context, getattr(event, "execution", None))
     pending = pending_components(ports, context)
     started = scheduling.start_ready(ports, context, pending)
     return ShiftsStarted(
@@ -55,4 +62,4 @@ def start_shifts(event: ReleaseRef, ports: Ports) -> ShiftsStarted:
 PORTS = ("records", "shifts", "clock")
 """The ports this step uses: its IAM policy is derived from their adapters' actions."""
 
-handler = entrypoint("StartShifts", ReleaseRef, start_shifts, PORTS)
+handler = entrypoint("StartShifts", StartShiftsInput, start_shifts, PORTS)
