@@ -206,6 +206,9 @@ def history(
             continue
         if "digest" in context:  # stored in parts: read the document
             context = ledger.context_document(records, release)
+        header = items.get("report")
+        if header is not None and "final" not in header:  # stored per component
+            items["report"] = ledger.load_report(records, release) or header
         components = _dict(_dict(context.get("manifest")).get("components"))
         if component is not None and component not in components:
             continue
