@@ -22,10 +22,6 @@ from orchestrator.step_handler import entrypoint
 if TYPE_CHECKING:
     from orchestrator.ports import Ports
 
-CHECK_SECONDS = 300
-CHECK_MIN_SECONDS = 60
-"""In wall seconds even when a dry run compresses time (a task timeout is real time)."""
-
 
 class StartShiftsInput(ReleaseRef):
     execution: str | None = None
@@ -38,8 +34,6 @@ class ShiftsStarted(BaseModel):
     """Components this round has to shift."""
     started: int
     """Children started now (the others start as their predecessors finish)."""
-    check_seconds: int
-    """How often the parent's wait wakes up to check for a child that died without telling."""
 
 
 def start_shifts(event: ReleaseRef, ports: Ports) -> ShiftsStarted:
@@ -55,7 +49,6 @@ def start_shifts(event: ReleaseRef, ports: Ports) -> ShiftsStarted:
         round=round_,
         pending=len(pending),
         started=len(started),
-        check_seconds=max(CHECK_MIN_SECONDS, context.scaled(CHECK_SECONDS)),
     )
 
 

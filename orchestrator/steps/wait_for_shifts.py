@@ -5,7 +5,7 @@ with success; the first child to fail answers it with its error (``GateFailedErr
 ``NotEnoughTrafficError``, ...), which the parent's Catch sends down the roll-forward path exactly
 as a failed step did when the release was one execution. A round that ended before the token was
 parked is answered here at once. The parent's history grows by this one task per round, whatever
-the number of components. The wait times out every ``check_seconds`` and parks again after
+the number of components. The wait times out every 300 s (``TimeoutSeconds``) and parks again after
 checking that no child ended without telling (``scheduling.reconcile``): a child that died
 outside the ASL's error handling halts the release instead of leaving it waiting for ever.
 """
@@ -36,7 +36,7 @@ class ShiftsParked(BaseModel):
 
 def wait_for_shifts(event: ShiftsWait, ports: Ports) -> ShiftsParked:
     # every (re)park first checks that no child died without telling: the wait times out every
-    # `check_seconds` and comes back here
+    # 300 s and comes back here
     scheduling.reconcile(ports, event.release, event.round)
     scheduling.park_parent(
         ports, event.release, event.token.get_secret_value(), event.round, ports.clock.now()

@@ -135,12 +135,23 @@ def test_abort_with_children_running_stops_them_and_leaves_a_reported_state(
 def test_the_parents_periodic_check_parks_again_and_the_release_completes(
     dry: MakeRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The parent's wait times out every check_seconds (1 s here) and parks again through
-    CheckShifts: the release still ends SUCCEEDED with every child done. (moto ignores a Catch
-    whose Next is the state itself, which once sent a timed-out wait straight to ReleaseLocks.)"""
-    import orchestrator.steps.start_shifts as start_shifts
+    """The parent's wait times out every 300 s (1 s in this test's copy of the definition) and
+    parks again through CheckShifts: the release still ends SUCCEEDED with every child done.
+    (moto ignores a Catch whose Next is the state itself, which once sent a timed-out wait
+    straight to ReleaseLocks.)"""
+    import json
 
-    monkeypatch.setattr(start_shifts, "CHECK_MIN_SECONDS", 1)
+    import orchestrator.local.runner as runner
+
+    original = runner.load_definition
+
+    def quick_checks(name: str = "rollout.asl.json") -> str:
+        definition = json.loads(original(name))
+        if "WaitForShifts" in definition["States"]:
+            definition["States"]["WaitForShifts"]["TimeoutSeconds"] = 1
+        return json.dumps(definition)
+
+    monkeypatch.setattr(runner, "load_definition", quick_checks)
     result = dry(diamond(), EXACT).run(timeout=300)
     assert result.status == "SUCCEEDED"
     assert {c["status"] for c in result.execution.children} == {"SUCCEEDED"}
