@@ -303,6 +303,9 @@ class Simulator:
         self.noise = scenario.noise.enabled
         """Lambda figures drawn around their expectations (``orchestrator/local/noise.py``)."""
         self.noise_seed = scenario.noise.seed
+        self._noise_epoch = clock.now()
+        """Noise is drawn per minute since the simulation began, not per wall-clock minute, so the
+        same release and seed give the same figures whenever the dry run starts."""
         self.overlap_bakes = overlap_bakes
         """Parallel bakes share simulated time (see :meth:`before_step`)."""
         self._factory = client_factory
@@ -1057,8 +1060,9 @@ class Simulator:
         """One piece of a minute drawn around its expectations: Poisson invocations, binomial
         errors over them, Poisson throttles; each draw a pure function of the seed, the series
         and the piece (minute index and offset), whatever the order ticks run in."""
-        minute = math.floor(timestamp.timestamp() / 60.0)
-        offset = round(timestamp.timestamp() - minute * 60.0, 3)
+        since = (timestamp - self._noise_epoch).total_seconds()
+        minute = math.floor(since / 60.0)
+        offset = round(since - minute * 60.0, 3)
 
         def u(metric: str) -> float:
             return noise.uniform(self.noise_seed, name, version, metric, minute, offset)

@@ -42,7 +42,11 @@ def outcome(result: DryRunResult) -> dict[str, Any]:
         per_component[move["component"]].append((move["action"], move["weights"]))
     return {
         "status": result.status,
-        "final": result.contract()["final"],
+        # simulated times start at the run's own minute: compare everything but them
+        "final": {
+            name: {k: v for k, v in c.items() if k not in ("started_at", "finished_at")}
+            for name, c in result.contract()["final"].items()
+        },
         "moves": dict(per_component),
         "failure": (result.report.get("failure") or {}).get("broken"),
         "hotfixes": [(h["component"], h["version"]) for h in result.report.get("hotfixes", [])],
