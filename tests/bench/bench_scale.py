@@ -33,7 +33,7 @@ PRICE_PER_TRANSITION = 0.025 / 1000
 STEPS = [10.0, 50.0, 100.0]
 
 
-def layered(size: int, layers: int, seed: int) -> dict[str, Any]:
+def layered(size: int, layers: int, seed: int, concurrency: int = 100) -> dict[str, Any]:
     rng = random.Random(seed)
     names = [f"c{i:05d}" for i in range(size)]
     per = max(1, size // layers)
@@ -53,7 +53,7 @@ def layered(size: int, layers: int, seed: int) -> dict[str, Any]:
         bake=dict.fromkeys(names, 60),
         steps=dict.fromkeys(names, STEPS),
         release=f"scale-{size}",
-        max_concurrency=1000,
+        max_concurrency=concurrency,
         defaults={"gates": {"judge": "threshold"}},
     )
 
@@ -70,8 +70,10 @@ def largest_payload(history: list[dict[str, Any]]) -> int:
     return biggest
 
 
-def run_size(size: int, layers: int, seed: int, timeout: float) -> dict[str, Any]:
-    data = layered(size, layers, seed)
+def run_size(
+    size: int, layers: int, seed: int, timeout: float, concurrency: int = 100
+) -> dict[str, Any]:
+    data = layered(size, layers, seed, concurrency)
     manifest = manifest_from_data(data)
     began = time.monotonic()
     row: dict[str, Any] = {"size": size, "input_bytes": len(json.dumps(data).encode())}
@@ -100,11 +102,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=100,
+        help="children at once (the embedded engine's HTTP server stops accepting connections "
+        "with about 1,000 running children on 2 cores)",
+    )
     args = parser.parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.2f}")
     walls: dict[int, float] = {}
     for size in (int(s) for s in args.sizes.split(",")):
-        row = run_size(size, args.layers, args.seed, args.timeout)
+        row = run_size(size, args.layers, args.seed, args.timeout, args.max_concurrency)
         walls[size] = row["wall"]
         ex = row["executions"] or {}
         per = row["transitions"] / size
