@@ -1,8 +1,16 @@
-"""What one execution holds: estimates of a release's history and report size (pure).
+"""What a release's executions hold: estimates of their histories (pure).
 
-Step Functions caps an execution at 25,000 history events and every state's data at 256 KB. Until
-the scale work splits a release into child executions, a release bigger than one execution holds
-is named before it starts (``rollout validate``, ``plan`` and ``dry-run`` print the warning).
+Step Functions caps an execution at 25,000 history events and every state's data at 256 KiB.
+A release runs in one parent execution and one child execution per component and round
+(docs/architecture.md §5), and no state payload or ledger item grows with the number of
+components, so the size of a release is not what binds. Two figures still can, and
+``rollout validate``, ``plan`` and ``dry-run`` name them before a release starts:
+
+* a component's own child history: its traffic steps times the events of a step (a bake judged
+  every minute by the sequential judge makes several Advance looks per step);
+* the parent's history: constant per round, plus one wake-up of WaitForShifts every 300 s for
+  as long as the release runs (the check for a child that died), so a release that would take
+  over a week of bakes and drains needs splitting.
 """
 
 from __future__ import annotations
@@ -12,81 +20,83 @@ from orchestrator.model.manifest import Manifest
 from orchestrator.model.plan import Plan
 
 HISTORY_EVENT_LIMIT = 25_000
-"""Step Functions' cap on the history events of one execution (the embedded engine has none)."""
-FIXED_EVENTS = 80
-EVENTS_PER_STEP = 13
-"""History events of a release: about ``FIXED_EVENTS`` plus ``EVENTS_PER_STEP`` per traffic step
-of every shifted component (measured by ``tests/bench/bench_dry_run.py``: 80 and 13.0; a drain
-poll adds 9, a hotfix round its own steps)."""
-PAYLOAD_LIMIT = 256 * 1024
-"""Step Functions' cap on the data a state passes on (UTF-8 JSON); moto's interpreter enforces it
-too, as ``States.DataLimitExceeded``. The Report task's result (the release report) is the
-largest: it names every component, with a verdict and an alias move per traffic step."""
-REPORT_BYTES_PER_STEP = 520
-REPORT_BYTES_PER_COMPONENT = 175
-"""What the Report state passes on: about ``REPORT_BYTES_PER_STEP`` per traffic step of a
-shifted component (its verdict and its move) and ``REPORT_BYTES_PER_COMPONENT`` per component
-(its final entry, and its share of the state data the report is added to), fitted to the
-synthetic releases of ``tests/bench/bench_dry_run.py`` (report, default JSON separators: 40 x 3
-steps 63,546 bytes; 40 x 6 125,809; 80 x 3 131,886) and to where one execution ends (below)."""
-DRY_RUN_CEILING = 150
-"""The largest release measured to finish one execution (dry run; 4 waves of consumer-first
-chains, 3 steps each, healthy): 150 components SUCCEEDED in 134 s (plus 10 s of seeding) at a
-load average of 4.0-4.7 on 2 cores. 155 shifted every alias and reported, then failed with
-States.DataLimitExceeded (the Report state's output, report and state data, over 256 KB); 160
-and 200 failed one step earlier, at the Report task's result (and CleanupFailed's after it).
-Step Functions has the same 256 KB limit, so this is the ceiling on AWS too, well below the
-638 components that 25,000 history events would hold."""
+"""Step Functions' cap on the history events of one execution (the embedded engine enforces it)."""
+CHILD_FIXED_EVENTS = 30
+CHILD_EVENTS_PER_LOOK = 9
+"""A child's history: about ``CHILD_FIXED_EVENTS`` (DrainQueues, PrepareShift, Promote,
+FinishShift) plus ``CHILD_EVENTS_PER_LOOK`` per Advance look (Bake, Advance, Shifted?): measured
+53 events for 3 steps of one look each (``tests/bench/bench_scale.py``)."""
+LOOK_SECONDS = 60
+MAX_LOOKS_PER_BAKE = 10
+PARENT_FIXED_EVENTS = 60
+PARENT_EVENTS_PER_CHECK = 10
+CHECK_SECONDS = 300
+"""The parent: about ``PARENT_FIXED_EVENTS`` per release (measured 35 per round), plus
+``PARENT_EVENTS_PER_CHECK`` (WaitForShifts timing out, CheckShifts, parking again) every
+``CHECK_SECONDS`` of the release's duration."""
 
 
-def estimated_events(manifest: Manifest, plan: Plan) -> int:
-    """History events the release needs at least: the fixed part and every traffic step of every
-    shifted component (no drain poll, no retry, no hotfix round)."""
-    return FIXED_EVENTS + EVENTS_PER_STEP * _traffic_steps(manifest, plan)
+def looks_per_step(bake_seconds: int) -> int:
+    """How many Advance looks one traffic step takes at most (a look a minute, at most 10)."""
+    if bake_seconds <= LOOK_SECONDS:
+        return 1
+    return min(MAX_LOOKS_PER_BAKE, -(-bake_seconds // LOOK_SECONDS))
 
 
-def estimated_report_bytes(manifest: Manifest, plan: Plan) -> int:
-    """The size of the release report (the Report task's result) when every step passes."""
-    steps = _traffic_steps(manifest, plan)
-    return REPORT_BYTES_PER_STEP * steps + REPORT_BYTES_PER_COMPONENT * len(manifest.components)
+def estimated_child_events(manifest: Manifest, name: str) -> int:
+    strategy = manifest.resolved[name].strategy
+    looks = len(strategy.steps) * looks_per_step(strategy.bake_seconds)
+    return CHILD_FIXED_EVENTS + CHILD_EVENTS_PER_LOOK * looks
 
 
-def _traffic_steps(manifest: Manifest, plan: Plan) -> int:
+def estimated_duration_seconds(manifest: Manifest, plan: Plan) -> float:
+    """The release's nominal duration: the longest path of its constraint DAG, each component
+    weighted by its steps x bake (drains and hotfix waits come on top)."""
+    from orchestrator.planning.schedule import critical_path, dag_of
+
     resolved = manifest.resolved
-    return sum(len(resolved[name].strategy.steps) for wave in plan.waves for name in wave)
+
+    def duration(name: str) -> float:
+        strategy = resolved[name].strategy
+        return float(len(strategy.steps) * strategy.bake_seconds)
+
+    length, _ = critical_path(dag_of(plan), duration)
+    return length
+
+
+def estimated_parent_events(manifest: Manifest, plan: Plan) -> int:
+    checks = int(estimated_duration_seconds(manifest, plan) // CHECK_SECONDS)
+    return PARENT_FIXED_EVENTS + PARENT_EVENTS_PER_CHECK * checks
 
 
 def capacity_warnings(manifest: Manifest, plan: Plan) -> list[Issue]:
-    """What makes a release too big for one execution, on AWS and on the embedded engine alike:
-    the report over Step Functions' 256 KB payload limit (what binds first), and the history
-    over its 25,000 events. Each names the figure and the measured ceiling."""
+    """What would make an execution of the release exceed Step Functions' 25,000 events: a
+    component with too many traffic steps, or a release that runs too long. Each names the
+    figure and what to change."""
     out: list[Issue] = []
-    shifted = sum(len(wave) for wave in plan.waves)
-    steps = _traffic_steps(manifest, plan)
-    size = estimated_report_bytes(manifest, plan)
-    if size > PAYLOAD_LIMIT:
-        largest = PAYLOAD_LIMIT // (3 * REPORT_BYTES_PER_STEP + REPORT_BYTES_PER_COMPONENT)
+    for wave in plan.waves:
+        for name in wave:
+            events = estimated_child_events(manifest, name)
+            if events > HISTORY_EVENT_LIMIT:
+                out.append(
+                    Issue(
+                        f"components.{name}.strategy",
+                        f"{name}'s shift needs about {events:,} history events (its traffic "
+                        f"steps, each judged up to {MAX_LOOKS_PER_BAKE} times), more than the "
+                        f"{HISTORY_EVENT_LIMIT:,} one Step Functions execution holds: use "
+                        "fewer steps",
+                    )
+                )
+    parent = estimated_parent_events(manifest, plan)
+    if parent > HISTORY_EVENT_LIMIT:
+        days = estimated_duration_seconds(manifest, plan) / 86_400
         out.append(
             Issue(
                 "components",
-                f"{len(manifest.components)} components ({shifted} to shift in {steps} traffic "
-                f"steps) make a release report of about {size // 1024} KB, more than the "
-                f"{PAYLOAD_LIMIT // 1024} KB a Step Functions state can pass on: every alias "
-                "would move, then the execution would fail at Report (States.DataLimitExceeded). "
-                f"One execution holds about {largest} components of 3 steps (measured: "
-                f"{DRY_RUN_CEILING} finished, 155 failed): split it into several releases",
-            )
-        )
-    events = estimated_events(manifest, plan)
-    if events > HISTORY_EVENT_LIMIT:
-        largest = (HISTORY_EVENT_LIMIT - FIXED_EVENTS) // (EVENTS_PER_STEP * 3)
-        out.append(
-            Issue(
-                "components",
-                f"{shifted} components to shift need about {events:,} history events "
-                f"({FIXED_EVENTS} + {EVENTS_PER_STEP} per traffic step of each), more than the "
-                f"{HISTORY_EVENT_LIMIT:,} one Step Functions execution holds (about {largest} "
-                "components of 3 steps): split it into several releases",
+                f"the release's longest chain of shifts takes about {days:.1f} days, so its "
+                f"parent execution needs about {parent:,} history events (a check every "
+                f"{CHECK_SECONDS} s), more than the {HISTORY_EVENT_LIMIT:,} one Step Functions "
+                "execution holds: split it into several releases",
             )
         )
     return out

@@ -1,9 +1,9 @@
 """How a dry run knows it cannot finish (issue 9, major 4), without an engine.
 
-* ``capacity_warnings``: a release bigger than one execution holds is named before it starts:
-  its report over the 256 KB a state can pass on (what binds first: 200 components of 3 steps
-  shifted every alias and then failed at Report with States.DataLimitExceeded), and its history
-  over Step Functions' 25,000 events, both estimated from the plan.
+* ``capacity_warnings``: what would make an execution exceed Step Functions' 25,000 events is
+  named before the release starts: a component with too many steps (its child's history), or a
+  release that runs for weeks (the parent's periodic checks); the number of components no longer
+  binds (children, and no payload or record growing with the release).
 * ``_StallWatch``: an execution whose history has ended on a failure event and does not move is
   stuck (the trace of an engine worker that died); anything else that is slow is not.
 """
@@ -25,11 +25,10 @@ from orchestrator.local.runner import ExecutionResult
 from orchestrator.model.load import load_manifest, manifest_from_data
 from orchestrator.planning import plan_release
 from orchestrator.planning.capacity import (
-    DRY_RUN_CEILING,
     HISTORY_EVENT_LIMIT,
     capacity_warnings,
-    estimated_events,
-    estimated_report_bytes,
+    estimated_child_events,
+    estimated_parent_events,
 )
 from tests.bench.bench_dry_run import synthetic_release
 
@@ -44,45 +43,44 @@ def test_the_seed_release_fits() -> None:
     assert capacity_warnings(manifest, plan_release(manifest)) == []
 
 
-def test_the_estimate_is_the_measured_shape() -> None:
-    """80 fixed events plus 13 per traffic step of each shifted component: the figures of
-    tests/bench/bench_dry_run.py (2,030 events measured for 50 components of 3 steps)."""
-    manifest = manifest_from_data(synthetic_release(50, 4, 3, "fifty"))
-    assert estimated_events(manifest, plan_release(manifest)) == 80 + 13 * 3 * 50
+def test_the_size_of_a_release_no_longer_binds() -> None:
+    """Children per component and no payload growing with the release: 1,000 components of
+    3 steps raise no warning (one execution used to hold about 150)."""
+    assert warnings_for(1000) == []
 
 
-def test_the_report_estimate_errs_high_on_the_measured_sizes() -> None:
-    """Measured (default JSON separators, as the payload check counts): 40 x 3 steps 63,546
-    bytes, 40 x 6 125,809, 80 x 3 131,886; 150 x 3 finished; 155 x 3 exceeded 256 KB."""
-    for components, steps, measured in ((40, 3, 63_546), (40, 6, 125_809), (80, 3, 131_886)):
-        manifest = manifest_from_data(synthetic_release(components, 4, steps, "m"))
-        estimate = estimated_report_bytes(manifest, plan_release(manifest))
-        assert measured <= estimate <= measured * 1.15, (components, steps, estimate)
+def test_the_child_estimate_is_the_measured_shape() -> None:
+    """53 events measured for a child of 3 steps of one look (tests/bench/bench_scale.py)."""
+    manifest = manifest_from_data(synthetic_release(10, 4, 3, "ten"))
+    name = next(iter(manifest.components))
+    assert 50 <= estimated_child_events(manifest, name) <= 60
 
 
-def test_a_release_beyond_the_payload_limit_is_named_with_the_figures() -> None:
-    [payload] = [m for m in warnings_for(200) if "KB" in m]
-    assert "200 components (200 to shift in 600 traffic steps)" in payload
-    assert "more than the 256 KB" in payload and "States.DataLimitExceeded" in payload
-    assert "about 151 components of 3 steps" in payload
-    assert f"{DRY_RUN_CEILING} finished, 155 failed" in payload and "split" in payload
+def test_a_component_with_too_many_steps_is_named_with_the_figures() -> None:
+    data = synthetic_release(4, 4, 3, "steps")
+    name = next(iter(data["components"]))
+    steps = [round(100 * (i + 1) / 300, 3) for i in range(300)]
+    data["components"][name]["strategy"] = {"steps": steps, "bake_seconds": 600}
+    manifest = manifest_from_data(data)
+    [issue] = capacity_warnings(manifest, plan_release(manifest))
+    assert issue.path == f"components.{name}.strategy"
+    assert f"{HISTORY_EVENT_LIMIT:,}" in issue.message and "fewer steps" in issue.message
 
 
-def test_the_measured_ceiling_passes_without_a_warning() -> None:
-    assert warnings_for(DRY_RUN_CEILING) == []
-    assert warnings_for(DRY_RUN_CEILING + 10) != []
-
-
-def test_a_release_beyond_the_history_cap_is_named_with_the_figures() -> None:
-    messages = warnings_for(700)
-    [cap] = [m for m in messages if f"{HISTORY_EVENT_LIMIT:,}" in m]
-    assert "700 components" in cap and "27,380 history events" in cap
-    assert "about 638 components of 3 steps" in cap and "split" in cap
+def test_a_release_that_runs_for_weeks_is_named() -> None:
+    data = synthetic_release(8, 8, 3, "weeks")
+    for spec in data["components"].values():
+        spec["strategy"] = {"steps": [10, 50, 100], "bake_seconds": 86_400}
+    manifest = manifest_from_data(data)
+    plan = plan_release(manifest)
+    assert estimated_parent_events(manifest, plan) > HISTORY_EVENT_LIMIT
+    [issue] = capacity_warnings(manifest, plan)
+    assert "days" in issue.message and "split it" in issue.message
 
 
 def test_more_steps_reach_the_limits_sooner() -> None:
     assert warnings_for(60, steps=3) == []
-    assert [m for m in warnings_for(60, steps=10) if "KB" in m]
+    assert warnings_for(60, steps=10) == []  # 10 steps of 60 s: about 120 events per child
 
 
 class FakeHistory:
@@ -159,11 +157,18 @@ def test_an_unreadable_history_is_no_evidence() -> None:
 
 @pytest.mark.parametrize("command", ["validate", "plan"])
 def test_validate_and_plan_warn_with_the_figure(command: str, tmp_path: Path) -> None:
-    manifest = tmp_path / "big.json"
-    manifest.write_text(json.dumps(synthetic_release(200, 4, 3, "big")), encoding="utf-8")
+    data = synthetic_release(8, 8, 3, "weeks")
+    for spec in data["components"].values():
+        spec["strategy"] = {"steps": [10, 50, 100], "bake_seconds": 86_400}
+    manifest = tmp_path / "weeks.json"
+    manifest.write_text(json.dumps(data), encoding="utf-8")
     out = CliRunner().invoke(app, [command, str(manifest)])
     assert out.exit_code == 0, out.output
-    assert "256 KB" in out.output and "about 151 components of 3 steps" in out.output
+    assert "days" in " ".join(out.output.split()) and "25,000" in out.output
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(synthetic_release(200, 4, 3, "big")), encoding="utf-8")
+    out = CliRunner().invoke(app, [command, str(big)])
+    assert out.exit_code == 0 and "25,000" not in out.output, out.output
 
 
 class StubDeployment:
