@@ -196,7 +196,7 @@ def test_watch_json_streams_the_states_of_a_roll_forward_in_order(
         assert rows["ingest"]["verdict"]["phase"] == "FAILED"
         assert rows["ingest"]["verdict"]["step"] == 10.0
         assert rows["ingest"]["verdict"]["figures"]["invocations"] > 0
-        assert rows["ingest"]["execution"].endswith(f":{RELEASE}--ingest--r0")
+        assert rows["ingest"]["execution"].endswith(f"{RELEASE}--ingest--r0")
         assert rows["store"]["state"] == "unchanged"
         orders = next(q for q in first["queues"] if q["queue"] == "orders")
         assert orders["dlq_messages"] > 0
