@@ -216,6 +216,106 @@ def declare(
 # -- schema-check ---------------------------------------------------------------------------------
 
 
+_JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_ONE = (
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "additionalItems",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+)
+_COUNTS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
+_NUMBERS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
+def _pointer_target(root: Any, ref: str) -> bool:
+    """Whether the local ``$ref`` (``#/...``, RFC 6901 escapes) names something in ``root``."""
+    node = root
+    for raw in ref[1:].lstrip("/").split("/") if ref not in ("#", "#/") else []:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def json_schema_problems(document: Any) -> list[str]:
+    """What makes ``document`` something the schema check cannot read as a JSON Schema: a
+    subschema that is neither an object nor a boolean, a keyword of the wrong shape (``type``,
+    ``required``, ``enum``, ``properties`` ...), a local ``$ref`` to nothing. Empty: loadable."""
+    problems: list[str] = []
+
+    def walk(schema: Any, at: str) -> None:
+        if isinstance(schema, bool):
+            return
+        if not isinstance(schema, dict):
+            problems.append(f"{at}: a schema is an object or a boolean, not {schema!r}")
+            return
+        kind = schema.get("type", "object")
+        kinds = kind if isinstance(kind, list) and kind else [kind]
+        bad = [k for k in kinds if not isinstance(k, str) or k not in _JSON_TYPES]
+        if bad:
+            problems.append(f"{at}/type: {bad[0]!r} is not a JSON type")
+        required = schema.get("required", [])
+        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+            problems.append(f"{at}/required: a list of property names, not {required!r}")
+        if "enum" in schema and not isinstance(schema["enum"], list):
+            problems.append(f"{at}/enum: a list of values, not {schema['enum']!r}")
+        for key in _COUNTS:
+            value = schema.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                problems.append(f"{at}/{key}: a non-negative integer, not {value!r}")
+        for key in _NUMBERS:
+            value = schema.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                problems.append(f"{at}/{key}: a number, not {value!r}")
+        for key in ("pattern", "format"):
+            if key in schema and not isinstance(schema[key], str):
+                problems.append(f"{at}/{key}: a string, not {schema[key]!r}")
+        ref = schema.get("$ref")
+        if ref is not None:
+            if not isinstance(ref, str):
+                problems.append(f"{at}/$ref: a string, not {ref!r}")
+            elif ref.startswith("#") and not _pointer_target(document, ref):
+                problems.append(f"{at}/$ref: {ref} points at nothing in the file")
+        for key in _SCHEMA_MAPS:
+            value = schema.get(key, {})
+            if not isinstance(value, dict):
+                problems.append(f"{at}/{key}: an object of schemas, not {value!r}")
+                continue
+            for name, sub in value.items():
+                walk(sub, f"{at}/{key}/{name}")
+        for key in _SCHEMA_LISTS:
+            value = schema.get(key, [None])
+            if not isinstance(value, list) or not value:
+                problems.append(f"{at}/{key}: a non-empty list of schemas, not {value!r}")
+                continue
+            for i, sub in enumerate(value if key in schema else []):
+                walk(sub, f"{at}/{key}/{i}")
+        items = schema.get("items", True)
+        if isinstance(items, list):  # draft 4-7 tuple form
+            for i, sub in enumerate(items):
+                walk(sub, f"{at}/items/{i}")
+        else:
+            walk(items, f"{at}/items")
+        for key in _SCHEMA_ONE:
+            if key in schema:
+                walk(schema[key], f"{at}/{key}")
+
+    walk(document, "#")
+    return problems
+
+
 def _load_schema(spec: str) -> tuple[dict[str, Any], str]:
     """``(JSON Schema, label)`` of ``module:Model``, ``file.py:Model`` or a JSON Schema file."""
     from orchestrator.contracts.compat import json_schema_of
@@ -229,6 +329,14 @@ def _load_schema(spec: str) -> tuple[dict[str, Any], str]:
             raise InputError(f"not a JSON Schema file: {exc}", path=spec) from None
         if not isinstance(document, dict):
             raise InputError("a JSON Schema file holds one JSON object", path=spec)
+        problems = json_schema_problems(document)
+        if problems:
+            raise InputError(
+                "not a JSON Schema: "
+                + "; ".join(problems[:3])
+                + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""),
+                path=spec,
+            )
         return document, document.get("title") or path.stem
     if ":" not in spec:
         raise InputError(

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 import typer
 from typer.testing import CliRunner
 
 import orchestrator.cli.contract_commands  # noqa: F401  (registers the commands on `app`)
 from orchestrator.cli.app import app
-from tests.processes import run_cli
+from tests.processes import CLI, cli_env, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "components"
@@ -267,6 +270,228 @@ def test_schema_check_module_cross_checks_claims() -> None:
     )
     both = run("schema-check", "a:B", "--module", example("enrich_v18"))
     assert both.exit_code == 2
+
+
+# -- schema-check's contract, to the letter (issue 12 item 4: other tools rely on it) ------------
+
+OBJECT_ID = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}
+CONTRACT_PAIRS = {
+    # name: (OLD, NEW, mode, backward, forward)
+    "FULL": (OBJECT_ID, OBJECT_ID, "FULL", True, True),
+    # NEW adds an optional field: a reader of NEW parses OLD data; an OLD reader ignores it
+    "FULL-added-optional": (
+        OBJECT_ID,
+        {**OBJECT_ID, "properties": {"id": {"type": "string"}, "n": {"type": "integer"}}},
+        "FULL",
+        True,
+        True,
+    ),
+    # NEW requires a field OLD data lacks: only an OLD reader parses NEW data
+    "FORWARD": (
+        OBJECT_ID,
+        {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "n": {"type": "integer"}},
+            "required": ["id", "n"],
+        },
+        "FORWARD",
+        False,
+        True,
+    ),
+    # NEW widens a string to string-or-null: a NEW reader parses OLD data, not the reverse
+    "BACKWARD": (
+        OBJECT_ID,
+        {**OBJECT_ID, "properties": {"id": {"type": ["string", "null"]}}},
+        "BACKWARD",
+        True,
+        False,
+    ),
+    "NONE": (
+        OBJECT_ID,
+        {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]},
+        "NONE",
+        False,
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT_PAIRS))
+def test_schema_check_json_has_the_contract_keys_and_exits_0_whatever_the_mode(
+    name: str, tmp_path: Path
+) -> None:
+    old, new, mode, backward, forward = CONTRACT_PAIRS[name]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    result = run(
+        "schema-check", str(tmp_path / "old.json"), str(tmp_path / "new.json"), "-f", "json"
+    )
+    assert result.exit_code == 0, result.stdout
+    doc = json.loads(result.stdout)
+    assert {"mode", "backward", "forward", "changes"} <= set(doc)
+    assert doc["mode"] in ("FULL", "BACKWARD", "FORWARD", "NONE")
+    assert (doc["mode"], doc["backward"], doc["forward"]) == (mode, backward, forward)
+    assert type(doc["backward"]) is bool and type(doc["forward"]) is bool
+    assert isinstance(doc["changes"], list)
+    for change in doc["changes"]:
+        assert isinstance(change["field"], str) and isinstance(change["change"], str)
+    assert (doc["changes"] == []) == (old == new)
+
+
+class _Old(pydantic.BaseModel):
+    order_id: str
+    note: str
+
+
+class _NewOptionalNote(pydantic.BaseModel):
+    order_id: str
+    note: str | None = None
+
+
+class _NewWithCurrency(pydantic.BaseModel):
+    order_id: str
+    note: str
+    currency: str
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (_Old, _NewOptionalNote),
+        (_NewOptionalNote, _Old),
+        (_Old, _NewWithCurrency),
+        (_NewWithCurrency, _Old),
+    ],
+)
+def test_backward_means_a_reader_of_new_parses_data_written_as_old(
+    old: type[pydantic.BaseModel], new: type[pydantic.BaseModel], tmp_path: Path
+) -> None:
+    """The direction, checked against pydantic itself: ``backward`` is NEW.model_validate of
+    OLD's messages, ``forward`` the reverse (samples: every field set, and every optional one
+    left out)."""
+    module = tmp_path / "pair_models.py"
+    module.write_text(
+        "import pydantic\n"
+        + "".join(
+            f"class {m.__name__}(pydantic.BaseModel):\n"
+            + "".join(
+                f"    {f}: {_annotation(i.annotation)}"
+                + ("" if i.is_required() else f" = {i.default!r}")
+                + "\n"
+                for f, i in m.model_fields.items()
+            )
+            for m in (_Old, _NewOptionalNote, _NewWithCurrency)
+        )
+    )
+    result = run(
+        "schema-check", f"{module}:{old.__name__}", f"{module}:{new.__name__}", "-f", "json"
+    )
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+
+    def parses(reader: type[pydantic.BaseModel], writer: type[pydantic.BaseModel]) -> bool:
+        samples = [
+            {"order_id": "o-1", "note": "n", "currency": "GBP"},
+            {"order_id": "o-1", "note": None, "currency": "GBP"},
+        ]
+        written = []
+        for sample in samples:
+            try:
+                written.append(writer.model_validate(sample).model_dump(exclude_unset=True))
+            except pydantic.ValidationError:
+                continue
+        try:
+            for message in written:
+                reader.model_validate(message)
+        except pydantic.ValidationError:
+            return False
+        return True
+
+    assert doc["backward"] is parses(new, old)
+    assert doc["forward"] is parses(old, new)
+
+
+def _annotation(annotation: Any) -> str:
+    return "str | None" if annotation == (str | None) else annotation.__name__
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ({"type": 5}, "#/type: 5 is not a JSON type"),
+        ({"type": "objekt"}, "'objekt' is not a JSON type"),
+        ({"type": "object", "properties": []}, "#/properties: an object of schemas"),
+        ({"type": "object", "properties": {"a": 5}}, "#/properties/a: a schema is an object"),
+        ({"required": "a"}, "#/required: a list of property names"),
+        ({"properties": {"a": {"enum": 3}}}, "#/properties/a/enum: a list of values"),
+        ({"$ref": "#/$defs/Nope"}, "#/$ref: #/$defs/Nope points at nothing"),
+        ({"anyOf": []}, "#/anyOf: a non-empty list of schemas"),
+        ({"type": "array", "items": [1]}, "#/items/0: a schema is an object"),
+        ({"type": "string", "maxLength": -1}, "#/maxLength: a non-negative integer"),
+    ],
+)
+def test_schema_check_exit_2_on_a_json_file_that_is_not_a_json_schema(
+    document: dict[str, Any], says: str, tmp_path: Path
+) -> None:
+    bad, good = tmp_path / "bad.json", tmp_path / "good.json"
+    bad.write_text(json.dumps(document))
+    good.write_text(json.dumps(OBJECT_ID))
+    for old, new in ((bad, good), (good, bad)):
+        result = run("schema-check", str(old), str(new), "-f", "json")
+        assert result.exit_code == 2, result.stdout
+        (error,) = json.loads(result.stdout)["errors"]
+        assert error["path"] == str(bad)
+        assert says in error["message"]
+
+
+def test_every_schema_pydantic_emits_is_loadable() -> None:
+    """The file check never refuses what ``Model.model_json_schema()`` writes (refs, defs,
+    Literal enums, nullable unions, constrained fields, nested lists)."""
+    from orchestrator.cli.contract_commands import json_schema_problems
+    from orchestrator.contracts.compat import json_schema_of
+    from orchestrator.contracts.declaration import import_target
+
+    loaded = import_target(str(EXAMPLES / "order_messages.py"))
+    models: list[type[pydantic.BaseModel]] = [_Old, _NewOptionalNote, _NewWithCurrency]
+    models += [
+        v
+        for v in vars(loaded).values()
+        if isinstance(v, type) and issubclass(v, pydantic.BaseModel) and v is not pydantic.BaseModel
+    ]
+    assert len(models) > 5
+    for model in models:
+        assert json_schema_problems(json_schema_of(model)) == [], model.__name__
+
+
+def test_schema_check_imports_module_model_from_the_pythonpath(tmp_path: Path) -> None:
+    """``module:Model`` is importable with the current ``PYTHONPATH`` (a separate process, run
+    from a directory that holds neither the module nor the repository)."""
+    env = cli_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES), str(ROOT), env.get("PYTHONPATH", "")])
+    completed = subprocess.run(
+        [*CLI, "schema-check", "order_messages:OrderV1", "order_messages:OrderV2", "-f", "json"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    doc = json.loads(completed.stdout)
+    assert (doc["mode"], doc["backward"], doc["forward"]) == ("NONE", False, False)
+    missing = subprocess.run(
+        [*CLI, "schema-check", "order_messages:OrderV1", "order_messages:OrderV2"],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert missing.returncode == 2, missing.stderr
 
 
 # -- the installed command -------------------------------------------------------------------------
