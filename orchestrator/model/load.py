@@ -506,6 +506,7 @@ def semantic_issues(manifest: Manifest) -> list[Issue]:
             )
         else:
             seen_functions[key] = name
+    issues += _approval_issues(manifest)
     urls: dict[str, str] = {}
     for qname, qspec in manifest.queues.items():
         if qspec.dlq_url is not None and qspec.dlq_url == qspec.url:
@@ -521,6 +522,51 @@ def semantic_issues(manifest: Manifest) -> list[Issue]:
             )
         else:
             urls[qspec.url] = qname
+    return issues
+
+
+def _approval_issues(manifest: Manifest) -> list[Issue]:
+    """``approve_before`` names traffic steps of the strategy it applies to; the hotfix wait's cap
+    is not shorter than one wait."""
+    issues: list[Issue] = []
+    specs = [("defaults.strategy", manifest.defaults.strategy, None)] + [
+        (f"components.{name}.strategy", spec.strategy, name)
+        for name, spec in manifest.components.items()
+    ]
+    for path, strategy, name in specs:
+        if strategy.approve_before is None:
+            continue
+        names = (
+            [name]
+            if name is not None
+            else [
+                n for n, spec in manifest.components.items() if spec.strategy.approve_before is None
+            ]
+        )
+        for component in names:
+            steps = manifest.component(component).strategy.steps
+            missing = [s for s in strategy.approve_before if s not in steps]
+            if missing:
+                listed = ", ".join(f"{s:g}" for s in steps)
+                issues.append(
+                    Issue(
+                        f"{path}.approve_before",
+                        f"{', '.join(f'{s:g}' for s in missing)} is not a traffic step of "
+                        f"{component} ({listed}): approve_before names steps of `steps`, "
+                        f"e.g. approve_before: [{steps[-1]:g}]",
+                    )
+                )
+                break
+    cap = manifest.hotfix_max_wait_seconds
+    if cap is not None and cap < manifest.hotfix_timeout_seconds:
+        issues.append(
+            Issue(
+                "hotfix_max_wait_seconds",
+                f"{cap} is shorter than hotfix_timeout_seconds ({manifest.hotfix_timeout_seconds}):"
+                " the cap on a hotfix wait kept open with `rollout hotfix --extend` must be at "
+                "least one wait; raise it or lower hotfix_timeout_seconds",
+            )
+        )
     return issues
 
 

@@ -34,6 +34,8 @@ SCHEMA_TOKEN = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 DEFAULT_STEPS: tuple[float, ...] = (10.0, 50.0, 100.0)
 DEFAULT_BAKE_SECONDS = 300
 MAX_TASK_TIMEOUT_SECONDS = 31_536_000  # a task token can wait at most one year
+DEFAULT_HOTFIX_MAX_WAIT_SECONDS = 7 * 86_400
+"""How long `rollout hotfix --extend` may keep a hotfix wait open in all, by default: a week."""
 
 
 def _version(value: Any) -> str:
@@ -90,30 +92,107 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class StrategySpec(_Spec):
-    """How the alias moves: traffic steps in percent of the new version, and a bake after each."""
+class PauseStep(_Spec):
+    """A strategy step that is a manual approval: ``{pause: true}`` between two traffic steps
+    waits for ``rollout approve`` before the alias moves to the step after it."""
 
-    steps: list[float] | None = None
+    pause: Literal[True]
+
+
+def _step_item(value: Any) -> Any:
+    """A strategy step: a traffic percentage, or a pause ``{pause: true}`` (one clear error for
+    anything else, instead of one per member of the union)."""
+    if isinstance(value, PauseStep):
+        return value
+    if isinstance(value, dict):
+        if set(value) == {"pause"} and value["pause"] is True:
+            return PauseStep(pause=True)
+        raise ValueError(
+            f"{value!r} is not a step: a step is a traffic percentage such as 50, or a manual "
+            "approval written {pause: true}"
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(
+            f"{value!r} is not a step: a step is a traffic percentage such as 50, or a manual "
+            "approval written {pause: true}"
+        )
+    return float(value)
+
+
+StepItem = Annotated[float | PauseStep, BeforeValidator(_step_item)]
+
+
+class StrategySpec(_Spec):
+    """How the alias moves: traffic steps in percent of the new version, and a bake after each.
+
+    A step may be a pause (``steps: [10, {pause: true}, 50, 100]``): the move to the traffic step
+    after it waits for ``rollout approve``. ``approve_before: [50]`` says the same. An approval
+    not given within ``approval_timeout_seconds`` holds the release (never a rollback)."""
+
+    steps: list[StepItem] | None = None
     bake_seconds: int | None = Field(default=None, ge=0, le=86_400)
+    approve_before: list[float] | None = None
+    """Traffic steps whose move waits for ``rollout approve`` (each must be one of ``steps``)."""
+    approval_timeout_seconds: int | None = Field(default=None, gt=0, le=MAX_TASK_TIMEOUT_SECONDS)
+    """How long a manual approval (or a ``rollout pause``) waits before the release holds."""
 
     @field_validator("steps")
     @classmethod
-    def _steps(cls, steps: list[float] | None) -> list[float] | None:
+    def _steps(cls, steps: list[float | PauseStep] | None) -> list[float | PauseStep] | None:
         if steps is None:
             return None
-        if not steps:
+        numbers = [s for s in steps if not isinstance(s, PauseStep)]
+        if not numbers:
             raise ValueError("give at least one step, ending at 100, e.g. [10, 50, 100]")
-        for step in steps:
+        for index, (here, after) in enumerate(itertools.pairwise([*steps, None])):
+            if isinstance(here, PauseStep) and not isinstance(after, float | int):
+                where = "last" if after is None else "followed by another pause"
+                raise ValueError(
+                    f"steps[{index}] is a pause {where}: a pause holds the move to the traffic "
+                    "step after it, so put it before a step, e.g. [10, {pause: true}, 50, 100]"
+                )
+        for step in numbers:
             if not 0 < step <= 100:
                 raise ValueError(f"step {step:g} is out of range: every step must be in (0, 100]")
-        for before, after in itertools.pairwise(steps):
+        for before, after in itertools.pairwise(numbers):
             if after <= before:
                 raise ValueError(
                     f"steps must be strictly increasing, but {after:g} follows {before:g}"
                 )
-        if steps[-1] != 100:
-            raise ValueError(f"the last step must be 100 (the full cutover), not {steps[-1]:g}")
+        if numbers[-1] != 100:
+            raise ValueError(f"the last step must be 100 (the full cutover), not {numbers[-1]:g}")
         return steps
+
+    @field_validator("approve_before")
+    @classmethod
+    def _approve_before(cls, steps: list[float] | None) -> list[float] | None:
+        if steps is None:
+            return None
+        for step in steps:
+            if not 0 < step <= 100:
+                raise ValueError(
+                    f"approve_before {step:g} is out of range: name traffic steps of `steps`, "
+                    "in (0, 100], e.g. approve_before: [50]"
+                )
+        return sorted(set(steps))
+
+    def traffic_steps(self) -> list[float] | None:
+        """The traffic steps without the pauses."""
+        if self.steps is None:
+            return None
+        return [float(s) for s in self.steps if not isinstance(s, PauseStep)]
+
+    def paused_steps(self) -> list[float]:
+        """The traffic steps a ``{pause: true}`` comes right before."""
+        out: list[float] = []
+        for here, after in itertools.pairwise(self.steps or []):
+            if isinstance(here, PauseStep) and not isinstance(after, PauseStep):
+                out.append(float(after))
+        return out
+
+
+DEFAULT_APPROVAL_TIMEOUT_SECONDS = 86_400
+"""How long a manual approval waits by default (a day) before the release holds."""
 
 
 InsufficientData = Literal["inconclusive", "ok", "failed"]
@@ -327,6 +406,10 @@ class ComponentSpec(_Spec):
 class Strategy(_Spec):
     steps: tuple[float, ...]
     bake_seconds: int
+    approve_before: tuple[float, ...] = ()
+    """Traffic steps whose move waits for ``rollout approve`` (from ``approve_before`` and the
+    ``{pause: true}`` steps)."""
+    approval_timeout_seconds: int = DEFAULT_APPROVAL_TIMEOUT_SECONDS
 
 
 class Gates(_Spec):
@@ -382,6 +465,10 @@ class Manifest(_Spec):
     components: dict[str, ComponentSpec]
     on_failure: Literal["roll-forward", "halt"] = "roll-forward"
     hotfix_timeout_seconds: int = Field(default=86_400, gt=0, le=MAX_TASK_TIMEOUT_SECONDS)
+    hotfix_max_wait_seconds: int | None = Field(default=None, gt=0, le=MAX_TASK_TIMEOUT_SECONDS)
+    """How long a hotfix wait (or a hold) may be kept open in all with ``rollout hotfix --extend``
+    (its TimeoutSeconds); each extension keeps it open ``hotfix_timeout_seconds`` more. Default:
+    ``DEFAULT_HOTFIX_MAX_WAIT_SECONDS``, and never less than ``hotfix_timeout_seconds``."""
     max_concurrency: int = Field(default=10, ge=1, le=1000)
 
     _resolved: dict[str, Component] = PrivateAttr(default_factory=dict)
@@ -425,7 +512,14 @@ class Manifest(_Spec):
 
     def _merge(self, name: str, spec: ComponentSpec) -> Component:
         d = self.defaults
-        steps = spec.strategy.steps or d.strategy.steps or list(DEFAULT_STEPS)
+        own, shared = spec.strategy, d.strategy
+        written = own if own.steps is not None else shared
+        steps = written.traffic_steps() or list(DEFAULT_STEPS)
+        approve = set(written.paused_steps())
+        approve.update(
+            own.approve_before if own.approve_before is not None else shared.approve_before or []
+        )
+        approval_timeout = own.approval_timeout_seconds or shared.approval_timeout_seconds
         bake = spec.strategy.bake_seconds
         if bake is None:
             bake = d.strategy.bake_seconds
@@ -446,7 +540,10 @@ class Manifest(_Spec):
             function=spec.function,
             alias=spec.alias or d.alias or "live",
             strategy=Strategy(
-                steps=tuple(steps), bake_seconds=DEFAULT_BAKE_SECONDS if bake is None else bake
+                steps=tuple(steps),
+                bake_seconds=DEFAULT_BAKE_SECONDS if bake is None else bake,
+                approve_before=tuple(sorted(s for s in approve if s in steps)),
+                approval_timeout_seconds=approval_timeout or DEFAULT_APPROVAL_TIMEOUT_SECONDS,
             ),
             gates=Gates(**gate_values),
             **{"from": spec.from_},
@@ -458,6 +555,13 @@ class Manifest(_Spec):
 
     def component(self, name: str) -> Component:
         return self._resolved[name]
+
+    def hotfix_max_wait(self, wait: int | None = None) -> int:
+        """The hotfix wait's TimeoutSeconds: ``hotfix_max_wait_seconds`` (or the default), at
+        least the wait one heartbeat keeps open (``wait``, default ``hotfix_timeout_seconds``)."""
+        beat = wait or self.hotfix_timeout_seconds
+        cap = self.hotfix_max_wait_seconds or max(DEFAULT_HOTFIX_MAX_WAIT_SECONDS, beat)
+        return min(MAX_TASK_TIMEOUT_SECONDS, max(cap, beat))
 
     @property
     def resolved(self) -> dict[str, Component]:
