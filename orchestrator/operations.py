@@ -346,8 +346,9 @@ def current_wait(events: list[dict[str, Any]]) -> dict[str, Any] | None:
             if name in WAIT_STATES:
                 timeout: int | None = None
                 with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
+                    given = json.loads(details.get("input") or "{}")
                     timeout = int(
-                        json.loads(details.get("input") or "{}")["hotfix_timeout_seconds"]
+                        given.get("hotfix_max_wait_seconds") or given["hotfix_timeout_seconds"]
                     )
                 entered = {
                     "state": name,

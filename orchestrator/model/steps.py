@@ -74,6 +74,10 @@ class PlanOutput(_Model):
     on_failure: str
     hotfix_timeout_seconds: int
     heartbeat_seconds: int
+    """HeartbeatSeconds of the hotfix wait and the hold: ``hotfix_timeout_seconds`` (each
+    `rollout hotfix --extend` is a heartbeat that restarts it)."""
+    hotfix_max_wait_seconds: int = 0
+    """TimeoutSeconds of those waits: the cap no heartbeat passes (``hotfix_max_wait_seconds``)."""
 
 
 class WaveInput(ReleaseRef):

@@ -136,6 +136,7 @@ def validate_and_plan(event: StartInput, ports: Ports) -> PlanOutput:
         on_failure=manifest.on_failure,
         hotfix_timeout_seconds=hotfix_wait,
         heartbeat_seconds=hotfix_wait,
+        hotfix_max_wait_seconds=manifest.hotfix_max_wait(hotfix_wait),
     )
 
 

@@ -2,10 +2,10 @@
 
 The extension is a SendTaskHeartbeat on the parked task token: the wait's HeartbeatSeconds
 (``hotfix_timeout_seconds``) restarts from now, the release's leases are renewed, and `rollout
-status` shows the new deadline and the extensions. The wait's TimeoutSeconds still caps it: with
-the parent as it stands (TimeoutSeconds == HeartbeatSeconds) an extension past the cap is refused
-(exit 1) and nothing is sent; with a TimeoutSeconds above the heartbeat (the second test deploys
-such a parent) heartbeats keep the wait open past ``hotfix_timeout_seconds``.
+status` shows the new deadline and the extensions. The wait's TimeoutSeconds
+(``hotfix_max_wait_seconds``, a week by default: the parent's TimeoutSecondsPath) still caps it:
+with a cap equal to the heartbeat an extension past it is refused (exit 1) and nothing is sent;
+with the cap above it, heartbeats keep the wait open past ``hotfix_timeout_seconds``.
 
 These waits are wall-clock (the engine's task timeouts are real seconds), so the heartbeat test
 keeps every margin at several seconds.
@@ -49,9 +49,12 @@ def rollout(engine: Any, *args: str) -> Any:
     return cli.invoke(app, [*args, "--engine", engine.endpoint_url], env=CLEAN_ENV)
 
 
-def waiting_seed(dry: MakeRun, wait_seconds: int) -> Any:
+def waiting_seed(dry: MakeRun, wait_seconds: int, max_wait_seconds: int | None = None) -> Any:
     data: dict[str, Any] = copy.deepcopy(SEED)
     data["defaults"]["strategy"]["bake_seconds"] = 60
+    if max_wait_seconds is not None:
+        data["hotfix_timeout_seconds"] = wait_seconds
+        data["hotfix_max_wait_seconds"] = max_wait_seconds
     return dry(
         data,
         {**BREAKS, "hotfixes": []},
@@ -84,7 +87,7 @@ def test_durations() -> None:
 
 
 def test_extend_is_a_heartbeat_capped_by_the_waits_timeout(dry: MakeRun, engine: Any) -> None:
-    run = waiting_seed(dry, 120)
+    run = waiting_seed(dry, 120, max_wait_seconds=120)
     arn = run.start()
     assert run.deployment is not None
     ports = run.deployment.ports
@@ -124,22 +127,20 @@ def test_extend_is_a_heartbeat_capped_by_the_waits_timeout(dry: MakeRun, engine:
     assert late.exit_code == 1 and "has ended" in late.stdout + late.stderr
 
 
-def capped_at(seconds: int) -> str:
-    """The parent with a wait TimeoutSeconds of ``seconds`` above its HeartbeatSeconds."""
+def test_the_waits_take_their_cap_from_the_plan() -> None:
     definition = json.loads(load_definition())
     for name in ("WaitForHotfix", "WaitForResume"):
         state = definition["States"][name]
-        state.pop("TimeoutSecondsPath", None)
-        state["TimeoutSeconds"] = seconds
-    return json.dumps(definition)
+        assert state["TimeoutSecondsPath"] == "$.hotfix_max_wait_seconds", name
+        assert state["HeartbeatSecondsPath"] == "$.heartbeat_seconds", name
+        assert "TimeoutSeconds" not in state and "HeartbeatSeconds" not in state, name
 
 
 def test_heartbeats_keep_the_wait_open_past_hotfix_timeout_seconds(
-    dry: MakeRun, engine: Any, monkeypatch: pytest.MonkeyPatch
+    dry: MakeRun, engine: Any
 ) -> None:
     heartbeat = 8
-    monkeypatch.setattr("orchestrator.local.runner.load_definition", lambda: capped_at(300))
-    run = waiting_seed(dry, heartbeat)
+    run = waiting_seed(dry, heartbeat, max_wait_seconds=300)
     arn = run.start()
     assert run.deployment is not None
     ports = run.deployment.ports
