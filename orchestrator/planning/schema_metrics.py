@@ -230,7 +230,7 @@ def decide_drain(
     if aged:
         return DrainDecision(
             None,
-            f"{queue}: the age rule holds, but {flowing}: {quiet:g}s of the "
+            f"{queue}: the age rule holds, but {flowing}: {max(0.0, quiet):g}s of the "
             f"{quiet_seconds:g}s without it",
             evidence,
         )
