@@ -849,3 +849,77 @@ def test_the_server_dispatch_cache_gives_moto_s_own_answers(engine: EmbeddedEngi
         assert moto.core.responses.method_names_from_class(response) == names(response)
     # and the server still answers through them
     assert "TableNames" in engine.client("dynamodb").list_tables()
+
+
+# -- the dynamodb-serial patch --------------------------------------------------------------------
+
+
+def test_dynamodb_requests_are_served_one_at_a_time(
+    engine: EmbeddedEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto's DynamoDB backend has no lock (a 1,000-component dry run died with "dictionary
+    changed size during iteration" in a Query while a PutItem added to the table): the patch
+    serialises the server's DynamoDB requests. A PutItem is held inside the backend; a Query
+    sent meanwhile must not enter the backend until the PutItem has returned."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    assert "dynamodb-serial" in moto_compat.active_patches()
+    dynamodb = engine.client("dynamodb")
+    table = f"serial-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    inside_put, let_go = threading.Event(), threading.Event()
+    order: list[str] = []
+    put_item, query = DynamoDBBackend.put_item, DynamoDBBackend.query
+
+    def held_put(self: Any, *args: Any, **kwargs: Any) -> Any:
+        order.append("put enters")
+        inside_put.set()
+        assert let_go.wait(timeout=60)
+        order.append("put leaves")
+        return put_item(self, *args, **kwargs)
+
+    def probed_query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        order.append("query enters")
+        return query(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "put_item", held_put)
+    monkeypatch.setattr(DynamoDBBackend, "query", probed_query)
+    errors: list[BaseException] = []
+
+    def call(function: Any, **kwargs: Any) -> None:
+        try:
+            function(**kwargs)
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    writer = threading.Thread(
+        target=call,
+        kwargs={"function": dynamodb.put_item, "TableName": table, "Item": {"pk": {"S": "a"}}},
+    )
+    reader = threading.Thread(
+        target=call,
+        kwargs={
+            "function": dynamodb.query,
+            "TableName": table,
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "a"}},
+        },
+    )
+    writer.start()
+    assert inside_put.wait(timeout=60)
+    try:
+        reader.start()
+        # The query has a second to overtake the held PutItem; serialised, it cannot.
+        reader.join(timeout=1.0)
+        assert order == ["put enters"]
+    finally:
+        let_go.set()
+    writer.join(timeout=60)
+    reader.join(timeout=60)
+    assert not errors, errors
+    assert order == ["put enters", "put leaves", "query enters"]
