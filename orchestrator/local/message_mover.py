@@ -26,13 +26,18 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from orchestrator.errors import EnvironmentProblemError
+
 MOVE_TASK_ACTIONS = ("StartMessageMoveTask", "ListMessageMoveTasks", "CancelMessageMoveTask")
 _TARGET_PREFIX = "AmazonSQS."
 _ERROR_PREFIX = "com.amazonaws.sqs#"
 
 
 def move_messages(sqs: Any, dlq_url: str, destination_url: str) -> int:
-    """Move every message of ``dlq_url`` to ``destination_url`` (send, then delete); the count."""
+    """Move every message of ``dlq_url`` to ``destination_url`` (send, then delete); the count.
+
+    A send the queue refuses raises :class:`~orchestrator.errors.EnvironmentProblemError` (exit
+    3), and nothing of that batch is deleted from the dead-letter queue."""
     moved = 0
     while True:
         received = sqs.receive_message(
@@ -53,7 +58,9 @@ def move_messages(sqs: Any, dlq_url: str, destination_url: str) -> int:
             entries.append(entry)
         sent = sqs.send_message_batch(QueueUrl=destination_url, Entries=entries)
         if sent.get("Failed"):
-            raise RuntimeError(f"could not move messages: {sent['Failed']}")
+            raise EnvironmentProblemError(
+                f"could not move messages from {dlq_url} to {destination_url}: {sent['Failed']}"
+            )
         sqs.delete_message_batch(
             QueueUrl=dlq_url,
             Entries=[
@@ -184,7 +191,7 @@ class MoveTasks:
             self._tasks.append(task)
         try:
             moved = move_messages(sqs, source_url, destination_url)
-        except (ClientError, BotoCoreError, RuntimeError) as exc:
+        except (ClientError, BotoCoreError, EnvironmentProblemError) as exc:
             with self._lock:
                 task.update(Status="FAILED", FailureReason=str(exc))
         else:

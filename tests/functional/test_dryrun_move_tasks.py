@@ -162,3 +162,36 @@ def test_the_emulated_mover_starts_a_task_the_engine_lists(url: str) -> None:
     [task] = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
     assert task["Status"] == "COMPLETED" and task["ApproximateNumberOfMessagesMoved"] == 4
     assert depth(sqs, queue_url) == 4
+
+
+class RefusingSqs:
+    """An SQS client whose destination refuses the batch: what ``move_messages`` must not hide
+    or half-do."""
+
+    def __init__(self) -> None:
+        self.deleted: list[Any] = []
+        self.given = False
+
+    def receive_message(self, **_: Any) -> dict[str, Any]:
+        if self.given:
+            return {"Messages": []}
+        self.given = True
+        return {"Messages": [{"Body": "{}", "ReceiptHandle": "r-1", "MessageAttributes": {}}]}
+
+    def send_message_batch(self, **_: Any) -> dict[str, Any]:
+        return {"Failed": [{"Id": "0", "Code": "KMS.AccessDenied", "SenderFault": True}]}
+
+    def delete_message_batch(self, **kwargs: Any) -> dict[str, Any]:
+        self.deleted.append(kwargs)
+        return {}
+
+
+def test_a_refused_move_is_a_project_error_and_deletes_nothing() -> None:
+    from orchestrator.errors import EnvironmentProblemError
+    from orchestrator.local.message_mover import move_messages
+
+    sqs = RefusingSqs()
+    with pytest.raises(EnvironmentProblemError, match="could not move messages from dlq to q"):
+        move_messages(sqs, "dlq", "q")
+    assert sqs.deleted == []
+    assert EnvironmentProblemError.exit_code == 3
