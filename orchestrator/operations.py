@@ -45,12 +45,12 @@ from orchestrator.model.manifest import (
 )
 from orchestrator.model.plan import Plan
 from orchestrator.model.steps import HotfixSpec, RunOptions
-from orchestrator.release import ledger
+from orchestrator.release import approvals, ledger
 from orchestrator.release.live import observe_live
 from orchestrator.steps.apply_hotfix import hotfix_problems
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from orchestrator.ports import MessageMover, Ports
     from orchestrator.release.ledger import ReleaseContext
@@ -749,29 +749,172 @@ def extend_wait(
 
 
 def resume_release(
-    ports: Ports, sfn: Any, release: str, *, execution_arn: str | None = None, hint: str = ""
+    ports: Ports,
+    sfn: Any,
+    release: str,
+    *,
+    execution_arn: str | None = None,
+    hint: str = "",
+    before_answer: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Continue a held release (SendTaskSuccess): the held step re-bakes and is judged afresh."""
+    """Continue a paused release (`rollout pause`: the flag is cleared and its children move on at
+    their next look) and/or a held one (SendTaskSuccess: the held step re-bakes and is judged
+    afresh; an approval that timed out is asked for again). ``before_answer`` is told the parent
+    (``parent``) before its token is answered (the dry run's clock)."""
     stored = open_release(ports, release, sfn=sfn, execution_arn=execution_arn)
     refuse_ended(ports, stored, "nothing to resume", hint)
+    paused = ledger.flag(ports.records, release, approvals.PAUSE_FLAG)
     parked = waiting_token(ports, release)
-    if parked is None or parked.get("purpose") != "resume":
-        what = "waits for a hotfix" if parked is not None else "is not held"
+    if paused is None and (parked is None or parked.get("purpose") != "resume"):
+        what = "waits for a hotfix" if parked is not None else "is not held or paused"
         raise ReleaseStateError(
             f"release {release} {what}: nothing to resume (see `rollout status {release}{hint}`)"
         )
-    hold = ports.records.get(release, "hold") or {}
-    _send(
-        sfn,
-        ports,
-        release,
-        "send_task_success",
-        hint,
-        taskToken=str(parked["token"]),
-        output=json.dumps({"resume": True}),
-    )
-    ports.records.delete(release, "hotfix-token")
-    return {"release": release, "resumed": True, "held": hold or None}
+    if paused is not None:
+        ledger.clear_flag(ports.records, release, approvals.PAUSE_FLAG)
+    hold: dict[str, Any] = {}
+    if parked is not None and parked.get("purpose") == "resume":
+        hold = ports.records.get(release, "hold") or {}
+        if before_answer is not None:
+            before_answer("parent")
+        _send(
+            sfn,
+            ports,
+            release,
+            "send_task_success",
+            hint,
+            taskToken=str(parked["token"]),
+            output=json.dumps({"resume": True}),
+        )
+        ports.records.delete(release, "hotfix-token")
+    return {
+        "release": release,
+        "resumed": True,
+        "held": hold or None,
+        "unpaused": paused is not None,
+    }
+
+
+def pause_release(
+    ports: Ports,
+    sfn: Any,
+    release: str,
+    reason: str,
+    *,
+    execution_arn: str | None = None,
+    hint: str = "",
+) -> dict[str, Any]:
+    """Stop forward moves at each component's next step without failing anything: the
+    ``flag#pause`` every forward move checks (``release/approvals.py``). Idempotent; `rollout
+    resume` clears it. A pause longer than ``approval_timeout_seconds`` holds the release."""
+    stored = open_release(ports, release, sfn=sfn, execution_arn=execution_arn)
+    refuse_ended(ports, stored, "nothing to pause", hint)
+    if ledger.flag(ports.records, release, "abort") is not None:
+        raise ReleaseStateError(f"release {release} is being aborted: nothing to pause")
+    already = ledger.flag(ports.records, release, approvals.PAUSE_FLAG)
+    if already is None:
+        ledger.set_flag(ports.records, release, approvals.PAUSE_FLAG, reason, ports.clock.now())
+    item = ledger.flag(ports.records, release, approvals.PAUSE_FLAG) or {}
+    return {
+        "release": release,
+        "paused": True,
+        "already_paused": already is not None,
+        "since": rfc3339(_parse_time(item.get("at"))),
+        "reason": item.get("reason"),
+    }
+
+
+def approve_release(
+    ports: Ports,
+    sfn: Any,
+    release: str,
+    *,
+    component: str | None = None,
+    by: str = "an operator",
+    execution_arn: str | None = None,
+    hint: str = "",
+    before_answer: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Approve the step each waiting component (or only ``component``) waits for: the approval is
+    recorded (``approved#<component>#<version>#<step>``), then the child's token is answered
+    (SendTaskSuccess) and it moves. ``before_answer`` is told each child (``<component>#r<round>``)
+    before its token is answered (the dry run's clock). Exit 2 for a component not in the release,
+    1 when nothing (or not that component) waits for an approval."""
+    stored = open_release(ports, release, sfn=sfn, execution_arn=execution_arn)
+    if component is not None and stored.context is not None:
+        known = sorted(stored.context.manifest.components)
+        if component not in known:
+            raise InputError(
+                [
+                    Issue(
+                        "--component",
+                        f"{component!r} is not a component of release {release}: give one of "
+                        f"{', '.join(known)}, or leave --component out to approve every waiting "
+                        "one",
+                    )
+                ]
+            )
+    refuse_ended(ports, stored, "nothing to approve", hint)
+    parked = approvals.parked_approvals(ports.records, release)
+    waiting = sorted(parked)
+    if component is not None:
+        if component not in parked:
+            listed = ", ".join(waiting) or "none"
+            raise ReleaseStateError(
+                f"{component} of release {release} is not waiting for an approval (waiting: "
+                f"{listed}); see `rollout status {release}{hint}`"
+            )
+        waiting = [component]
+    if not waiting:
+        raise ReleaseStateError(
+            f"release {release} has no step waiting for an approval: nothing to approve (see "
+            f"`rollout status {release}{hint}`)"
+        )
+    now = ports.clock.now()
+    approved: list[dict[str, Any]] = []
+    ended: list[str] = []
+    for name in waiting:
+        item = parked[name]
+        approvals.approve(ports.records, release, item, by, now)
+        if before_answer is not None:
+            before_answer(f"{name}#r{item.get('round')}")
+        try:
+            sfn.send_task_success(
+                taskToken=str(item["token"]),
+                output=json.dumps({"approved": True, "by": by[:200]}),
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code not in ENDED_TOKEN_ERRORS:
+                raise
+            ended.append(name)
+        approvals.forget(ports.records, release, name)
+        if name not in ended:
+            approved.append(
+                {"component": name, "version": item.get("version"), "step": item.get("step")}
+            )
+    if not approved:
+        raise ReleaseStateError(
+            f"the approval wait of {', '.join(ended)} in release {release} is over (it timed "
+            f"out or its child ended); see `rollout status {release}{hint}`"
+        )
+    return {"release": release, "approved": approved, "by": by, "at": rfc3339(now)}
+
+
+def _fail_parked_approvals(ports: Ports, sfn: Any, release: str, reason: str) -> list[str]:
+    """An abort ends every parked approval wait at once (SendTaskFailure)."""
+    ended: list[str] = []
+    for name, item in approvals.parked_approvals(ports.records, release).items():
+        with contextlib.suppress(ClientError):
+            sfn.send_task_failure(
+                taskToken=str(item["token"]),
+                error=ReleaseAbortedError.__name__,
+                cause=reason[:32_000],
+            )
+            ended.append(name)
+        with contextlib.suppress(RolloutError):
+            approvals.forget(ports.records, release, name)
+    return ended
 
 
 def abort_release(
@@ -813,6 +956,8 @@ def abort_release(
             woke = True
         with contextlib.suppress(RolloutError):
             ports.records.delete(release, "hotfix-token")
+    if sfn is not None:
+        _fail_parked_approvals(ports, sfn, release, reason)
     stopped_children = _abort_children(ports, sfn, release, reason)
     document: dict[str, Any] = {
         "release": release,
@@ -1149,6 +1294,7 @@ def release_status(
     document = {
         "release": release,
         "execution": execution.as_dict() if execution is not None else None,
+        **_manual_gates(ports, release, running and report is None, problems),
         "cause": failure_cause(execution, report, events),
         "components": components,
         "queues": queues,
@@ -1162,6 +1308,47 @@ def release_status(
         "problems": problems,
     }
     return dict(normalise(document))
+
+
+def _manual_gates(ports: Ports, release: str, running: bool, problems: list[str]) -> dict[str, Any]:
+    """``paused`` (the `rollout pause` flag: since, reason) and ``approvals`` (each component
+    whose next move waits for `rollout approve`: version, step, since, deadline, time left)."""
+    if not running:
+        return {"paused": None, "approvals": []}
+    try:
+        paused = ledger.flag(ports.records, release, approvals.PAUSE_FLAG)
+        parked = approvals.parked_approvals(ports.records, release)
+    except RolloutError as exc:
+        problems.append(f"the manual gates could not be read: {exc}")
+        return {"paused": None, "approvals": []}
+    rows: list[dict[str, Any]] = []
+    now = ports.clock.now()
+    for name, item in sorted(parked.items()):
+        since = _parse_time(item.get("since"))
+        timeout = item.get("timeout_seconds")
+        deadline = (
+            since + timedelta(seconds=int(str(timeout))) if since and timeout is not None else None
+        )
+        left = None if deadline is None else max(0.0, (deadline - now).total_seconds())
+        rows.append(
+            {
+                "component": name,
+                "version": item.get("version"),
+                "step": item.get("step"),
+                "weight": item.get("weight"),
+                "round": item.get("round"),
+                "since": rfc3339(since),
+                "deadline": rfc3339(deadline),
+                "seconds_left": None if left is None else round(left, 1),
+                "left": None if left is None else duration(left),
+            }
+        )
+    return {
+        "paused": None
+        if paused is None
+        else {"since": rfc3339(_parse_time(paused.get("at"))), "reason": paused.get("reason")},
+        "approvals": rows,
+    }
 
 
 # -- watch ----------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 from orchestrator.errors import EnvironmentProblemError, InputError, Issue, ReleaseNotFoundError
 from orchestrator.local import invoke_hook
 from orchestrator.local.engine import EmbeddedEngine, EngineFault
+from orchestrator.local.operator import ScenarioOperator
 from orchestrator.local.runner import (
     DEFAULT_LAMBDA_PORT,
     ExecutionResult,
@@ -127,6 +128,9 @@ class DryRunResult:
     ``timeout``, ``engine-error``, ``engine-stalled``; ``message``; ``after_seconds``), or None."""
     engine_faults: list[str] = field(default_factory=list)
     """What the embedded engine said when it failed in itself during this run (empty normally)."""
+    operator: list[dict[str, Any]] = field(default_factory=list)
+    """The scenario's on-call actions as they were done (approvals, pauses, resumes, approval
+    timeouts), in simulated seconds since the start: ``at``, ``do``, ``component``, ``outcome``."""
 
     def contract(self) -> dict[str, Any]:
         """The JSON document of DESIGN §7 (`dry-run --format json`), plus figures."""
@@ -162,6 +166,7 @@ class DryRunResult:
             "error": report.get("error"),
             "interrupted": self.interrupted,
             "engine_faults": self.engine_faults,
+            "operator": self.operator,
             "engine": self.engine,
             "wall_seconds": round(self.wall_seconds, 3),
             "setup_seconds": round(self.setup_seconds, 3),
@@ -202,6 +207,8 @@ class DryRun:
         self.simulator: Simulator | None = None
         self.timeline: SimulatedTime | None = None
         self.deployment: LocalDeployment | None = None
+        self.operator: ScenarioOperator | None = None
+        """The scenario's on-call actions (approve, pause, resume) in simulated time."""
         self._metric_calls_before = 0
         self._handed: list[dict[str, Any]] = []
         self.auto_hotfix = auto_hotfix
@@ -245,7 +252,11 @@ class DryRun:
                 self.engine.port, self.simulator.function_handler
             )
             self._stage("deploying the orchestrator (state machine, step functions, table, topic)")
-            self.timeline = SimulatedTime(self.simulator, answers_waits=self.auto_hotfix)
+            self.timeline = SimulatedTime(
+                self.simulator,
+                answers_waits=self.auto_hotfix,
+                answers_approvals=self.auto_hotfix and self.scenario.operator is None,
+            )
             self.deployment = LocalDeployment(
                 self.engine,
                 clock=self.clock,
@@ -255,6 +266,9 @@ class DryRun:
                 on_answer=self.timeline.answered,
                 on_alias_move=self.simulator.watch_alias_moves(),
                 remote=self.remote,
+            )
+            self.operator = ScenarioOperator(
+                manifest.release, self.scenario.operator, self.timeline, self.deployment
             )
         except BaseException:
             self.close()
@@ -288,7 +302,9 @@ class DryRun:
     def options(self) -> dict[str, Any]:
         wait = self.hotfix_timeout_seconds
         if wait is None:
-            wait = HOTFIX_WAIT_SECONDS if self.scenario.hotfixes and self.auto_hotfix else 1
+            resumes = any(a.do == "resume" for a in self.scenario.operator or [])
+            hotfixes = bool(self.scenario.hotfixes) and self.auto_hotfix
+            wait = HOTFIX_WAIT_SECONDS if hotfixes or resumes else 1
         return {"time_scale": self.time_scale, "dry_run": True, "hotfix_timeout_seconds": wait}
 
     def hand_over_pending_hotfix(self) -> None:
@@ -299,6 +315,8 @@ class DryRun:
         parked = waiting_token(ports, release)
         if parked is None:
             return
+        if parked.get("purpose") == "resume" and self.operator and self.operator.will_resume():
+            return  # the scenario's operator resumes it at its simulated time
         if parked.get("purpose") == "resume":
             # held: nobody will resume a dry run; it ends as the real release would at its
             # timeout: HALTED, with the hold in the report
@@ -397,6 +415,8 @@ class DryRun:
         self._metric_calls_before = self.deployment.metric_calls
         if self.timeline is not None:
             self.timeline.parent_started()
+        if self.operator is not None:
+            self.operator.start(self.clock.now())
         self._execution_arn = self.deployment.start(
             self.manifest_data, self.options(), name=self.execution_name()
         )
@@ -437,6 +457,8 @@ class DryRun:
                 raise _Interrupt(interrupted("engine-stalled", self._stall_message(stuck)))
             if self.auto_hotfix:
                 self.hand_over_pending_hotfix()
+                if self.operator is not None:
+                    self.operator.approve_waiting()
             if on_progress is not None:
                 on_progress(self.snapshot())
 
@@ -513,6 +535,7 @@ class DryRun:
             setup_seconds=self.setup_seconds,
             interrupted=stopped,
             engine_faults=faults,
+            operator=list(self.operator.log) if self.operator is not None else [],
         )
 
     def _fault_message(self, faults: list[EngineFault]) -> str:

@@ -12,6 +12,10 @@ queues when the release starts and how fast it is worked off, and which hotfix v
     hotfixes:
       - {component: enrich, version: "19", reads: {orders: [1, 2]}, writes: {enriched: 1}}
     noise: {seed: 7}              # the default is noise on with seed 0; `noise: false`: exact
+    operator:                     # on-call actions at simulated seconds after the start
+      - {at: 600, do: approve, component: enrich}
+      - {at: 900, do: pause}
+      - {at: 1500, do: resume}
 
 :func:`load_scenario` checks it against the release manifest and raises
 :class:`~orchestrator.errors.ScenarioError` carrying every problem with its path
@@ -52,6 +56,7 @@ from orchestrator.model.manifest import Manifest, Schema, Version, VersionSpec, 
 __all__ = [
     "HotfixBehaviour",
     "Noise",
+    "OperatorAction",
     "QueueBehaviour",
     "Scenario",
     "VersionBehaviour",
@@ -74,6 +79,8 @@ MAX_DRY_RUN_VERSION = 1_000
 MAX_PUBLISHED_VERSIONS = 5_000
 """Versions a dry run may publish over all functions (each up to its highest needed version)."""
 MAX_RATE = 1_000_000.0
+MAX_OPERATOR_SECONDS = 31_536_000.0
+"""The latest simulated time an operator action may be given at (a year, as a task token)."""
 """Upper bound of every per-minute rate (traffic, throttles, drain)."""
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -161,6 +168,22 @@ def _noise(value: Any) -> Any:
     return value
 
 
+OperatorDo = Literal["approve", "pause", "resume", "abort"]
+
+
+class OperatorAction(_Spec):
+    """What an on-call engineer does at a simulated time of a dry run (issue 13 item 3):
+    ``{at: 600, do: approve, component: enrich}`` runs `rollout approve` 600 simulated seconds
+    after the release started, through the same code as the command."""
+
+    at: float = Field(ge=0.0, le=MAX_OPERATOR_SECONDS)
+    """Simulated seconds after the release started."""
+    do: OperatorDo
+    component: str | None = None
+    """``approve`` only: the component to approve (default: every waiting one)."""
+    reason: str = Field(default="the scenario's operator", max_length=500)
+
+
 class Scenario(_Spec):
     """A dry-run scenario (DESIGN §7a)."""
 
@@ -170,6 +193,11 @@ class Scenario(_Spec):
     versions: dict[str, VersionBehaviour] = Field(default_factory=dict)
     queues: dict[str, QueueBehaviour] = Field(default_factory=dict)
     hotfixes: list[HotfixBehaviour] = Field(default_factory=list)
+    operator: list[OperatorAction] | None = None
+    """Approvals, pauses, resumes and aborts at simulated times, in order of ``at``. Absent: the
+    dry run approves every manual approval at once (and ends a hold as its timeout would);
+    given (even ``[]``): only these actions answer, and an approval nobody gives times out in
+    simulated time (the component's ``approval_timeout_seconds``), holding the release."""
 
     def behaviour(self, component: str, version: str) -> VersionBehaviour:
         return self.versions.get(f"{component}@{version}", _HEALTHY)
@@ -270,6 +298,7 @@ _MODELS: dict[str, type[BaseModel]] = {
     "versions.*": VersionBehaviour,
     "queues.*": QueueBehaviour,
     "hotfixes[]": HotfixBehaviour,
+    "operator[]": OperatorAction,
 }
 
 
@@ -280,6 +309,8 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
         return _MODELS[f"{loc[0]}.*"]
     if len(loc) == 2 and loc[0] == "hotfixes":
         return HotfixBehaviour
+    if len(loc) == 2 and loc[0] == "operator":
+        return OperatorAction
     return None
 
 
@@ -525,6 +556,24 @@ def _check(scenario: Scenario, manifest: Manifest) -> tuple[list[Issue], list[Is
                     )
                 )
 
+    for index, action in enumerate(scenario.operator or []):
+        base = f"operator[{index}]"
+        if action.component is not None and action.component not in components:
+            issues.append(
+                Issue(
+                    f"{base}.component",
+                    f"component {action.component!r} is not in the manifest: "
+                    + _hint(action.component, names),
+                )
+            )
+        elif action.component is not None and action.do != "approve":
+            issues.append(
+                Issue(
+                    f"{base}.component",
+                    f"`component` goes with `do: approve` only ({action.do} acts on the whole "
+                    "release): drop it",
+                )
+            )
     for queue, queue_behaviour in scenario.queues.items():
         if queue not in manifest.queues:
             issues.append(

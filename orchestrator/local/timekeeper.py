@@ -56,6 +56,7 @@ class TimeKeeper:
         self._cond = threading.Condition()
         self._running: dict[str, int] = {}
         self._sleeping: dict[str, datetime] = {}
+        self._cancelled: set[str] = set()
         self.advances = 0
         """How many times the clock moved (a figure for tests and benchmarks)."""
 
@@ -75,21 +76,39 @@ class TimeKeeper:
             self._maybe_advance()
             self._cond.notify_all()
 
+    def cancel(self, actor: str) -> None:
+        """A sleeping ``actor`` (a timer) gives up: its :meth:`sleep_until` returns False at once
+        and it no longer holds a wake-up time (nor the clock)."""
+        with self._cond:
+            if actor in self._sleeping or actor in self._running:
+                self._cancelled.add(actor)
+            self._running.pop(actor, None)
+            self._sleeping.pop(actor, None)
+            self._maybe_advance()
+            self._cond.notify_all()
+
     def running(self) -> list[str]:
         with self._cond:
             return sorted(self._running)
 
-    def sleep_until(self, actor: str, until: datetime) -> None:
-        """Block ``actor`` until simulated time reaches ``until`` (at once when it has)."""
+    def sleep_until(self, actor: str, until: datetime) -> bool:
+        """Block ``actor`` until simulated time reaches ``until`` (at once when it has). False
+        when the sleep was cancelled (:meth:`cancel`) instead."""
         with self._cond:
+            if actor in self._cancelled:
+                self._cancelled.discard(actor)
+                return False
             if self._now() >= until:
                 self._running[actor] = 1
-                return
+                return True
             self._running.pop(actor, None)
             self._sleeping[actor] = until
             self._maybe_advance()
             deadline = time.monotonic() + self._stall
             while self._now() < until:
+                if actor in self._cancelled:
+                    self._cancelled.discard(actor)
+                    return False
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self._sleeping.pop(actor, None)
@@ -103,6 +122,7 @@ class TimeKeeper:
                     self._maybe_advance()
             self._sleeping.pop(actor, None)
             self._running[actor] = 1
+            return True
 
     # -- the clock -------------------------------------------------------------------------------
 

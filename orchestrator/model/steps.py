@@ -163,6 +163,16 @@ class ShiftState(_Model):
     hotfix: bool = False
     judge: JudgeCursor | None = None
     """The sequential judge's cursor (``gates.judge: sequential``); None: the threshold rule."""
+    gate: Literal["", "approval", "pause"] = ""
+    """What holds the move to ``steps[step_index + 1]`` (``release/approvals.py``): ``approval``
+    (the child waits on a task token for `rollout approve`), ``pause`` (it polls until `rollout
+    resume`), or nothing. ``step_index`` -1: the first move (PrepareShift's) waits."""
+    approval_timeout_seconds: int = 0
+    """The approval wait's TimeoutSeconds on the engine (the strategy's, unless time is scaled)."""
+    nominal_approval_timeout_seconds: int = 0
+    poll_seconds: int = 0
+    """How long a paused child waits before it looks again (scaled; ``nominal_poll_seconds``)."""
+    nominal_poll_seconds: int = 0
 
 
 class ShiftRef(ReleaseRef):

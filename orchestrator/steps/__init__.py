@@ -19,6 +19,7 @@ STEP_MODULES: dict[str, str] = {
     "DrainQueues": "orchestrator.steps.drain_queues",
     "PrepareShift": "orchestrator.steps.prepare_shift",
     "Advance": "orchestrator.steps.advance",
+    "WaitForApproval": "orchestrator.steps.wait_for_approval",
     "Promote": "orchestrator.steps.promote",
     "FinishShift": "orchestrator.steps.finish_shift",
     "ShiftFailed": "orchestrator.steps.shift_failed",

@@ -25,12 +25,20 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 
 from orchestrator.errors import (
     AliasDriftError,
+    ApprovalTimeoutError,
     GateFailedError,
     MetricsUnreadableError,
     NotEnoughTrafficError,
 )
-from orchestrator.model.steps import ComponentInput, ComponentRecord, Phase, ShiftState, Verdict
-from orchestrator.release import ledger
+from orchestrator.model.steps import (
+    ComponentInput,
+    ComponentRecord,
+    JudgeCursor,
+    Phase,
+    ShiftState,
+    Verdict,
+)
+from orchestrator.release import approvals, ledger
 from orchestrator.release.scheduling import check_current
 from orchestrator.release.shifting import (
     check_not_stopped,
@@ -179,8 +187,11 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
     if shift.done:
         return shift
     check_alias_where_left(ports, context, name)  # drift before the verdict, never after
+    gated = event.round is not None and not shift.hotfix
+    if shift.gate:  # the step passed; its move waited for an approval or a pause
+        return move_on(ports, context, name, shift, None, shift.judge, gated=gated)
     if shift.judge is not None:
-        return advance_sequential(ports, context, name, shift)
+        return advance_sequential(ports, context, name, shift, gated=gated)
     verdict = verify(ports, context, name, shift)
     record = record_verdict(ports, event.release, name, verdict)
     logger.info(
@@ -205,8 +216,30 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
         return shift.model_copy(update={"inconclusive": shift.inconclusive + 1, "errors": 0})
     if shift.step_index + 1 >= len(shift.steps):
         return shift.model_copy(update={"done": True, "inconclusive": 0, "errors": 0})
+    return move_on(ports, context, name, shift, record, None, gated=gated)
+
+
+def move_on(
+    ports: Ports,
+    context: ReleaseContext,
+    name: str,
+    shift: ShiftState,
+    record: ComponentRecord | None,
+    cursor: JudgeCursor | None,
+    *,
+    gated: bool,
+) -> ShiftState:
+    """The step passed: move to the next one, unless a manual gate holds the move (``gated``: a
+    child's shift; ``release/approvals.py``). A held shift keeps its judge's ``cursor``."""
     index = shift.step_index + 1
     step = shift.steps[index]
+    if gated:
+        gate = approvals.closed_gate(ports, context, name, shift.version, step)
+        if gate == "pause":
+            check_pause_timeout(ports, context, name, shift)
+        if gate is not None:
+            held = shift.model_copy(update={"judge": cursor, "inconclusive": 0, "errors": 0})
+            return approvals.waiting(context, name, held, gate)
     move_alias(
         ports,
         context,
@@ -217,19 +250,46 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
         allow_frozen=shift.hotfix,
         record=record,
     )
-    return shift.model_copy(
+    now = ports.clock.now()
+    moved = shift.model_copy(
         update={
             "step_index": index,
             "weight": step,
-            "started_at": ports.clock.now(),
+            "started_at": now,
             "inconclusive": 0,
             "errors": 0,
+            "gate": "",
         }
+    )
+    if cursor is None:
+        return moved
+    return with_look(context, moved, next_step_cursor(cursor, now))
+
+
+def check_pause_timeout(
+    ports: Ports, context: ReleaseContext, name: str, shift: ShiftState
+) -> None:
+    """A pause that lasted longer than the component's ``approval_timeout_seconds`` holds the
+    release, as an approval that did not come does (``ApprovalTimeoutError``)."""
+    release = context.manifest.release
+    since = approvals.paused_since(ports.records, release)
+    limit = context.component(name).strategy.approval_timeout_seconds
+    if since is None or (ports.clock.now() - since).total_seconds() <= limit:
+        return
+    step = approvals.next_step(shift) if shift.step_index + 1 < len(shift.steps) else 0.0
+    approvals.write_hold(ports, release, name, shift.version, step, "pause-timeout")
+    raise ApprovalTimeoutError(
+        f"release {release} was paused longer than approval_timeout_seconds ({limit} s) before "
+        f"{name}@{shift.version} moved to {step:g}%: nothing is known to be broken, the release "
+        f"holds where it is. `rollout resume {release}` continues it, `rollout abort {release}` "
+        "stops it",
+        component=name,
+        version=shift.version,
     )
 
 
 def advance_sequential(
-    ports: Ports, context: ReleaseContext, name: str, shift: ShiftState
+    ports: Ports, context: ReleaseContext, name: str, shift: ShiftState, *, gated: bool = False
 ) -> ShiftState:
     """One look of the sequential judge (``gates.judge: sequential``, ``docs/judge.md``).
 
@@ -294,21 +354,7 @@ def advance_sequential(
                 "judge": cursor.model_copy(update={"baked_seconds": baked}),
             }
         )
-    index = shift.step_index + 1
-    step = shift.steps[index]
-    move_alias(
-        ports,
-        context,
-        name,
-        target_weights(shift.base_version, shift.version, step),
-        action="hotfix-shift" if shift.hotfix else "shift",
-        step=step,
-        allow_frozen=shift.hotfix,
-        record=record,
-    )
-    now = ports.clock.now()
-    moved = shift.model_copy(update={"step_index": index, "weight": step, "started_at": now})
-    return with_look(context, moved, next_step_cursor(cursor, now))
+    return move_on(ports, context, name, shift, record, cursor, gated=gated)
 
 
 PORTS = ("aliases", "alias_reads", "metrics", "queues", "leases", "records", "clock")

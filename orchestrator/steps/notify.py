@@ -60,6 +60,8 @@ def live_lines(ports: Ports, context: ReleaseContext) -> list[str]:
 HOLD_WHY = {
     "not-enough-traffic": "not enough traffic to judge",
     "metrics-unreadable": "CloudWatch metrics could not be read (an environment problem)",
+    "approval-timeout": "a manual approval did not come within approval_timeout_seconds",
+    "pause-timeout": "the release was paused longer than approval_timeout_seconds",
 }
 
 

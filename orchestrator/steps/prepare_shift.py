@@ -10,6 +10,10 @@ A component with ``smoke`` is invoked first, on the new version directly (its ve
 0% traffic), before the first weight; a failed smoke test is a FAILED verdict of the 0% step
 (``GateFailedError``, the usual roll-forward path, with nothing to pull back). A resumed shift
 was smoke-tested before its first weight and is not invoked again.
+
+The first weight may wait for a manual gate (``release/approvals.py``: an approval of the first
+step, or `rollout pause`): the cursor then comes back with ``step_index`` -1 and its ``gate``, the
+child waits, and PrepareShift runs again once the gate is open.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ from typing import TYPE_CHECKING
 from orchestrator.model.steps import ComponentInput, Phase, ShiftState, Verdict
 from orchestrator.planning.schedule import execution_name
 from orchestrator.planning.smoke import smoke_reasons
-from orchestrator.release import ledger
+from orchestrator.release import approvals, ledger
 from orchestrator.release.scheduling import check_current, child_prefix
 from orchestrator.release.shifting import hold_lease, move_alias, target_weights
 from orchestrator.release.verify import dlq_depths, start_judge
 from orchestrator.step_handler import entrypoint, logger
-from orchestrator.steps.advance import fail_gate, record_verdict
+from orchestrator.steps.advance import check_pause_timeout, fail_gate, record_verdict
 
 if TYPE_CHECKING:
     from orchestrator.ports import Ports
@@ -85,6 +89,22 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     steps = list(comp.strategy.steps)
     index = resume_index(steps, record.expected.get(new, 0.0))
     resumed = index >= 0 and record.shift_started_at is not None
+    if index < 0 and event.round is not None:
+        gate = approvals.closed_gate(ports, context, name, new, steps[0])
+        if gate is not None:  # the first weight waits for an approval or a pause
+            held = ShiftState(
+                step_index=-1,
+                weight=0.0,
+                bake_seconds=0,
+                nominal_bake_seconds=0,
+                started_at=now,
+                version=new,
+                base_version=base,
+                steps=steps,
+            )
+            if gate == "pause":
+                check_pause_timeout(ports, context, name, held)
+            return approvals.waiting(context, name, held, gate)
     if index < 0:
         index = 0
         smoke_test(ports, context, name, new)  # before the first weight: 0% traffic

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from orchestrator.errors import ReleaseFrozenError
+from orchestrator.errors import ApprovalTimeoutError, ReleaseFrozenError
 from orchestrator.model.steps import ShiftRef
-from orchestrator.release import ledger, scheduling
+from orchestrator.release import approvals, ledger, scheduling
 from orchestrator.step_handler import entrypoint
 from orchestrator.steps.freeze import error_message
 
@@ -35,6 +35,26 @@ class ShiftStopped(BaseModel):
     told_parent: bool
 
 
+def approval_timed_out(ports: Ports, event: ShiftFailure) -> None:
+    """An approval wait timed out: its parked token is spent; the round's first failure writes
+    the ``hold`` the parent's Notify and `rollout status` tell it from (a pause that timed out
+    wrote its own in Advance)."""
+    release, name = event.release, event.component
+    parked = approvals.parked_approvals(ports.records, release).get(name)
+    approvals.forget(ports.records, release, name)
+    if parked is None or ports.records.get(release, f"told#r{event.round}") is not None:
+        return
+    if ports.records.get(release, "hold") is None:
+        approvals.write_hold(
+            ports,
+            release,
+            name,
+            str(parked.get("version")),
+            float(str(parked.get("step"))),
+            "approval-timeout",
+        )
+
+
 def shift_failed(event: ShiftFailure, ports: Ports) -> ShiftStopped:
     release = event.release
     error = str(event.failure.get("Error") or "Unknown")
@@ -44,6 +64,8 @@ def shift_failed(event: ShiftFailure, ports: Ports) -> ShiftStopped:
         scheduling.free(ports, release, event.component, event.round)
         return ShiftStopped(component=event.component, error=error, told_parent=False)
     message = error_message(event.failure)
+    if error == ApprovalTimeoutError.__name__:
+        approval_timed_out(ports, event)
     if ledger.flag(ports.records, release, "frozen") is None:
         ledger.set_flag(
             ports.records, release, "frozen", f"{error}: {message}"[:2000], ports.clock.now()

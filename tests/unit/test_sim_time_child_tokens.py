@@ -28,7 +28,7 @@ def test_a_parked_child_leaves_the_clock_and_joins_when_answered() -> None:
     baking = {"release": "r", "component": "store", "round": 1}
     timeline.child_started("r--enrich--r1", parked)
     timeline.child_started("r--store--r1", baking)
-    timeline.before_step("WaitForApproval", parked)
+    timeline.after_step("WaitForApproval", parked, None, {"parked": True})
     assert timeline.keeper.running() == ["store#r1"]
     shift = {"nominal_bake_seconds": 60, "done": False}
     timeline.before_step("Advance", {**baking, "shift": shift})  # nobody else holds the clock
@@ -42,5 +42,5 @@ def test_a_dry_run_that_answers_waits_keeps_the_child_on_the_clock() -> None:
     timeline = SimulatedTime(simulator, answers_waits=True, stall_seconds=5)
     parked = {"release": "r", "component": "enrich", "round": 1}
     timeline.child_started("r--enrich--r1", parked)
-    timeline.before_step("WaitForApproval", parked)
+    timeline.after_step("WaitForApproval", parked, None, {"parked": True})
     assert timeline.keeper.running() == ["enrich#r1"]
