@@ -167,9 +167,6 @@ class SimulatedTime:
             self.simulator.learn_hotfix(event["hotfix"])
         elif step == "WaitForShifts" or (step == "WaitForHotfix" and not self.answers_waits):
             self.keeper.leave(PARENT)
-        elif step == "WaitForHotfix" and event.get("purpose") == "resume":
-            if self.parent_leaves_hold():
-                self.keeper.leave(PARENT)
 
     def _sleep_if_paused(self, event: Mapping[str, Any]) -> bool:
         """A paused child's next look waits its poll interval (the child's ``Paused`` Wait)."""
@@ -189,6 +186,14 @@ class SimulatedTime:
             due = self.simulator.clock.now() + timedelta(seconds=seconds)
             with self._lock:
                 self._paused_until[actor_of(event)] = due
+        if (
+            step == "WaitForHotfix"
+            and self.answers_waits
+            and error is None
+            and event.get("purpose") == "resume"
+            and self.parent_leaves_hold()
+        ):
+            self.keeper.leave(PARENT)  # held, and the scenario's operator resumes it later
         if step in CHILD_WAITS and error is None and not self.answers_approvals:
             # the token is stored now (an approval before that would find nothing to answer)
             actor = actor_of(event)

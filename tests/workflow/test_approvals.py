@@ -60,3 +60,57 @@ def test_an_approval_that_comes_moves_the_step_when_it_comes(dry: MakeRun) -> No
     assert [a["do"] for a in result.operator] == ["approve"]
     assert result.operator[0]["outcome"] == "done"
     assert result.operator[0]["approved"][0]["step"] == 50.0
+
+
+def test_an_approval_that_does_not_come_holds_and_resume_continues(dry: MakeRun) -> None:
+    data = seed(approve_before=[50], approval_timeout_seconds=1800)
+    operator = [
+        {"at": 7200, "do": "resume"},  # after the 1800 s timeout held the release
+        {"at": 9000, "do": "approve", "component": "enrich"},  # the step asks again
+    ]
+    result = dry(data, {**EXACT, "operator": operator}).run(timeout=TIMEOUT)
+    assert result.status == "SUCCEEDED", (result.report.get("error"), result.operator)
+    done = [(a["do"], a["outcome"]) for a in result.operator]
+    assert done == [
+        ("approval-timeout", "done"),
+        ("resume", "done"),
+        ("approve", "done"),
+    ], result.operator
+    assert result.operator[0]["at"] == pytest.approx(60 + 1800, abs=120)
+    # a hold, not a rollback: nothing was pulled back and no hotfix was asked for
+    assert not [m for m in moves_of(result, "enrich") if m["action"] == "pull-back"]
+    assert not result.hotfixes_handed_over
+    times = shift_times(result, "enrich")
+    assert (times[50.0] - times[10.0]).total_seconds() >= 9000 - 200
+
+
+def test_an_approval_nobody_gives_times_out_in_simulated_time(dry: MakeRun) -> None:
+    data = seed(approve_before=[50], approval_timeout_seconds=3600)
+    result = dry(data, {**EXACT, "operator": []}).run(timeout=TIMEOUT)
+    assert result.status == "HALTED"  # held; a dry run does not wait for a resume
+    assert [a["do"] for a in result.operator] == ["approval-timeout"]
+    assert 50.0 not in shift_times(result, "enrich")
+
+
+def test_pause_stops_forward_moves_and_resume_continues(dry: MakeRun) -> None:
+    data = seed()
+    operator = [{"at": 30, "do": "pause"}, {"at": 1830, "do": "resume"}]
+    result = dry(data, {**EXACT, "operator": operator}).run(timeout=TIMEOUT)
+    assert result.status == "SUCCEEDED", (result.report.get("error"), result.operator)
+    assert [(a["do"], a["outcome"]) for a in result.operator] == [
+        ("pause", "done"),
+        ("resume", "done"),
+    ]
+    moved = [t(m["at"]) for m in result.report["actions"]]
+    start = min(moved)
+    # no alias moved while the release was paused (30 s to 1830 s after the start): enrich
+    # stayed at 10%, and ingest (after it) did not start
+    assert not [m for m in moved if 30 < (m - start).total_seconds() < 1830], moved
+    assert (shift_times(result, "enrich")[50.0] - start).total_seconds() >= 1830
+
+
+def test_without_an_operator_the_dry_run_approves_at_once(dry: MakeRun) -> None:
+    data = seed(steps=[{"pause": True}, 10, 50, 100])
+    result = dry(data, EXACT).run(timeout=TIMEOUT)
+    assert result.status == "SUCCEEDED", result.report.get("error")
+    assert shift_times(result, "enrich")[10.0]
