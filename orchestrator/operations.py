@@ -981,7 +981,9 @@ def _abort_children(ports: Ports, sfn: Any, release: str, reason: str) -> list[s
     stopped: list[str] = []
     for name, arn in scheduling.running_children(ports, release):
         with contextlib.suppress(ClientError, BotoCoreError):
-            sfn.stop_execution(executionArn=arn, error="ReleaseAborted", cause=reason[:32_000])
+            sfn.stop_execution(
+                executionArn=arn, error=ReleaseAbortedError.__name__, cause=reason[:32_000]
+            )
             stopped.append(name)
     parked = ports.records.get(release, scheduling.TOKEN_KIND)
     if parked is not None:
@@ -1020,7 +1022,9 @@ def _force_stop(
     (each only if this release still holds it) and a report, unless one was stored."""
     release = stored.release
     with contextlib.suppress(sfn.exceptions.ExecutionDoesNotExist):
-        sfn.stop_execution(executionArn=execution_arn, error="ReleaseAborted", cause=reason)
+        sfn.stop_execution(
+            executionArn=execution_arn, error=ReleaseAbortedError.__name__, cause=reason
+        )
     deadline = time.monotonic() + wait_seconds
     execution = describe(sfn, execution_arn)
     while execution.running and time.monotonic() < deadline:
