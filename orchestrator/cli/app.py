@@ -16,7 +16,7 @@ from orchestrator.cli.base import app, package_version, silence_stdout
 COMMAND_MODULES = (
     "plan_commands",  # validate, plan
     "run_commands",  # dry-run, start
-    "operate_commands",  # status, hotfix, resume, abort, redrive
+    "operate_commands",  # status, hotfix, resume, approve, pause, abort, redrive
     "watch_commands",  # watch
     "report_commands",  # report, history
     "discover_commands",  # discover

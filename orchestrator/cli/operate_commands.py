@@ -1,4 +1,5 @@
-"""The on-call commands on a running release: status, hotfix, resume, abort, redrive."""
+"""The on-call commands on a running release: status, hotfix, resume, approve, pause, abort,
+redrive."""
 
 from __future__ import annotations
 
@@ -311,11 +312,13 @@ def hotfix(
 
 @app.command()
 def resume(release: ReleaseArg, engine: EngineOpt = None, fmt: FormatOpt = TextOrJson.text) -> None:
-    """Continue a held release: its gate could not judge (too little traffic, or CloudWatch
-    unreadable), so it stopped moving without blaming any version.
+    """Continue a paused or held release.
 
-    The held step bakes again and is judged afresh; everything else continues where it stood.
-    Exit 1 when the release is not held (or has ended).
+    Paused (`rollout pause`): forward moves go on at each component's next step. Held (a gate
+    could not judge: too little traffic or CloudWatch unreadable; or a manual approval or a
+    pause did not end in time): the held step bakes again and is judged afresh, and an approval
+    that timed out is asked for again (`rollout approve`). Exit 1 when the release is neither
+    (or has ended).
 
     Example: `rollout resume 2026-11-28.1`
     """
@@ -333,8 +336,121 @@ def resume(release: ReleaseArg, engine: EngineOpt = None, fmt: FormatOpt = TextO
         if fmt == "json":
             emit_json(document)
         else:
+            what = " and ".join(
+                w
+                for w, on in (("unpaused", document["unpaused"]), ("resumed", document["held"]))
+                if on
+            )
             stdout.print(
-                f"resumed {release}; follow it with `rollout status {release}{hint}`",
+                f"{what or 'resumed'} {release}; follow it with `rollout status {release}{hint}`",
+                highlight=False,
+            )
+        return 0
+
+    raise typer.Exit(guarded(fmt, run))
+
+
+@app.command()
+def approve(
+    release: ReleaseArg,
+    component: Annotated[
+        str | None,
+        typer.Option(
+            "--component",
+            "-c",
+            help="Approve only this component's waiting step (default: every waiting one).",
+        ),
+    ] = None,
+    by: Annotated[
+        str, typer.Option("--by", help="Who approves: goes into the ledger with the approval.")
+    ] = "an operator",
+    engine: EngineOpt = None,
+    fmt: FormatOpt = TextOrJson.text,
+) -> None:
+    """Approve a manual approval step (`strategy.approve_before`, or a `{pause: true}` step).
+
+    The component's child execution waits before the step's alias move until this answers its
+    task token (SendTaskSuccess); then it moves and bakes as usual. `rollout status` lists what
+    waits under "Waiting for approval". Exit 2 for a component not in the release, 1 when nothing
+    (or not that component) waits for an approval.
+
+    Example: `rollout approve 2026-11-28.1 --component enrich`
+    """
+
+    def run() -> int:
+        from orchestrator.cli.connect import connect
+        from orchestrator.operations import approve_release, check_release_id
+
+        check_release_id(release)
+        if component is not None and not component.strip():
+            raise InputError([Issue("--component", "give a component name, or leave it out")])
+        conn = connect(engine)
+        hint = engine_flags(engine)
+        document = approve_release(
+            conn.ports,
+            conn.sfn,
+            release,
+            component=component,
+            by=by,
+            execution_arn=conn.execution_arn(release),
+            hint=hint,
+        )
+        if fmt == "json":
+            emit_json(document)
+        else:
+            done = ", ".join(
+                f"{a['component']}@{a['version']} to {float(a['step']):g}%"
+                for a in document["approved"]
+            )
+            stdout.print(
+                f"approved {done} in {release}; follow it with `rollout status {release}{hint}`",
+                highlight=False,
+            )
+        return 0
+
+    raise typer.Exit(guarded(fmt, run))
+
+
+@app.command()
+def pause(
+    release: ReleaseArg,
+    reason: Annotated[
+        str, typer.Option("--reason", "-r", help="Why: shown by `rollout status`.")
+    ] = "paused by an operator",
+    engine: EngineOpt = None,
+    fmt: FormatOpt = TextOrJson.text,
+) -> None:
+    """Stop forward moves at each component's next step, without failing anything.
+
+    Nothing is frozen, pulled back or blamed: every component stays at the weight it has (a bake
+    in progress finishes and is judged) and moves on after `rollout resume`. A pause longer than
+    a component's `approval_timeout_seconds` holds the release. Exit 1 when it has ended.
+
+    Example: `rollout pause 2026-11-28.1 --reason "incident elsewhere"`
+    """
+
+    def run() -> int:
+        from orchestrator.cli.connect import connect
+        from orchestrator.operations import check_release_id, pause_release
+
+        check_release_id(release)
+        conn = connect(engine)
+        hint = engine_flags(engine)
+        document = pause_release(
+            conn.ports,
+            conn.sfn,
+            release,
+            reason,
+            execution_arn=conn.execution_arn(release),
+            hint=hint,
+        )
+        if fmt == "json":
+            emit_json(document)
+        else:
+            already = " (it was paused already)" if document["already_paused"] else ""
+            stdout.print(
+                f"paused {release} since {document['since']}{already}: no forward move until "
+                f"`rollout resume {release}{hint}`",
                 highlight=False,
             )
         return 0

@@ -197,6 +197,7 @@ def status_view(document: dict[str, Any], hint: str) -> Group:
             )
         )
         parts.append(Text(f"  more time: rollout hotfix {release} --extend 2h{hint}"))
+    parts.extend(manual_gate_lines(document, hint))
     held = document.get("held")
     if held:
         parts.append(
@@ -217,6 +218,33 @@ def status_view(document: dict[str, Any], hint: str) -> Group:
     for problem in document.get("problems") or []:
         parts.append(Text.assemble(("! ", "bold yellow"), problem))
     return Group(*parts)
+
+
+def manual_gate_lines(document: dict[str, Any], hint: str) -> list[Text]:
+    """A `rollout pause` in force, and each step waiting for `rollout approve`, with the commands
+    that answer them."""
+    release = document["release"]
+    lines: list[Text] = []
+    paused = document.get("paused")
+    if paused:
+        lines.append(
+            Text.assemble(
+                ("Paused", "bold yellow"),
+                f" since {paused.get('since')} ({paused.get('reason')}): no forward move until "
+                f"rollout resume {release}{hint}",
+            )
+        )
+    for row in document.get("approvals") or []:
+        left = f", {row['left']} left (until {row['deadline']})" if row.get("left") else ""
+        lines.append(
+            Text.assemble(
+                ("Waiting for approval", "bold yellow"),
+                f": {row['component']}@{row['version']} to {float(row['step']):g}% (at "
+                f"{float(row.get('weight') or 0):g}% now) since {row.get('since')}{left}; "
+                f"approve: rollout approve {release} --component {row['component']}{hint}",
+            )
+        )
+    return lines
 
 
 def render_status(document: dict[str, Any], hint: str) -> None:

@@ -152,8 +152,8 @@ class ScenarioOperator:
         """A child parks for an approval and leaves the clock: its wait times out in simulated
         time unless someone approves first."""
         shift = event.get("shift")
-        if not isinstance(shift, Mapping):
-            return
+        if not self.scripted or not isinstance(shift, Mapping):
+            return  # a person answers from outside (the engine's own timeout applies)
         nominal = float(shift.get("nominal_approval_timeout_seconds") or 0)
         steps = list(shift.get("steps") or [])
         index = int(shift.get("step_index", 0)) + 1

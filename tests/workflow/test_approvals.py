@@ -12,14 +12,18 @@ times out in simulated time instead of stalling the clock.
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
-from tests.workflow.conftest import MakeRun, moves_of
+from orchestrator.cli.app import app
+from orchestrator.release import approvals
+from tests.workflow.conftest import MakeRun, moves_of, wait_until
 
 pytestmark = pytest.mark.workflow
 
@@ -114,3 +118,60 @@ def test_without_an_operator_the_dry_run_approves_at_once(dry: MakeRun) -> None:
     result = dry(data, EXACT).run(timeout=TIMEOUT)
     assert result.status == "SUCCEEDED", result.report.get("error")
     assert shift_times(result, "enrich")[10.0]
+
+
+CLEAN_ENV: dict[str, str | None] = {
+    "ROLLOUT_STATE_MACHINE_ARN": None,
+    "ROLLOUT_TABLE_NAME": None,
+    "ROLLOUT_TOPIC_ARN": None,
+    "ROLLOUT_REGION": None,
+}
+cli = CliRunner()
+
+
+def rollout(engine: Any, *args: str) -> Any:
+    return cli.invoke(app, [*args, "--engine", engine.endpoint_url], env=CLEAN_ENV)
+
+
+def test_rollout_approve_pause_and_resume_from_the_command_line(dry: MakeRun, engine: Any) -> None:
+    release = SEED["release"]
+    run = dry(seed(approve_before=[50]), EXACT, auto_hotfix=False)
+    arn = run.start()
+    assert run.deployment is not None
+    ports = run.deployment.ports
+    wait_until(
+        lambda: approvals.parked_approvals(ports.records, release), TIMEOUT, "the approval wait"
+    )
+    shown = json.loads(rollout(engine, "status", release, "--format", "json").stdout)
+    assert [(a["component"], a["step"]) for a in shown["approvals"]] == [("enrich", 50.0)]
+    assert shown["paused"] is None
+    text = rollout(engine, "status", release).stdout
+    assert (
+        "Waiting for approval" in text and f"rollout approve {release} --component enrich" in text
+    )
+
+    unknown = rollout(engine, "approve", release, "--component", "enrichh")
+    assert unknown.exit_code == 2 and "--component" in unknown.stdout + unknown.stderr
+    not_waiting = rollout(engine, "approve", release, "--component", "ingest")
+    assert not_waiting.exit_code == 1, not_waiting.stdout
+    nothing = rollout(engine, "resume", release)
+    assert nothing.exit_code == 1 and "not held or paused" in nothing.stdout + nothing.stderr
+
+    paused = rollout(engine, "pause", release, "--reason", "incident elsewhere")
+    assert paused.exit_code == 0, paused.stdout + paused.stderr
+    shown = json.loads(rollout(engine, "status", release, "--format", "json").stdout)
+    assert shown["paused"]["reason"] == "incident elsewhere"
+    assert "Paused" in rollout(engine, "status", release).stdout
+
+    ok = rollout(engine, "approve", release, "--format", "json")
+    assert ok.exit_code == 0, ok.stdout + ok.stderr
+    assert json.loads(ok.stdout)["approved"][0]["component"] == "enrich"
+    # approved, but paused: enrich does not move to 50% until the release is resumed
+    wait_until(lambda: not approvals.parked_approvals(ports.records, release), TIMEOUT, "answer")
+    resumed = rollout(engine, "resume", release, "--format", "json")
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    assert json.loads(resumed.stdout)["unpaused"] is True
+    result = run.finish(arn, timeout=TIMEOUT)
+    assert result.status == "SUCCEEDED", result.report.get("error")
+    late = rollout(engine, "approve", release)
+    assert late.exit_code == 1 and "has ended" in late.stdout + late.stderr
