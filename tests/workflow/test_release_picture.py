@@ -22,6 +22,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,33 @@ def test_dry_run_writes_the_page(tmp_path: Path) -> None:
     page = out.read_text()
     assert page.count('class="lane"') == 3
     assert 'id="messages"' in page
+    # the example users open is this very page: the same story, element for element
+    example = (ROOT / "docs" / "example-release.html").read_text()
+    assert drawn(example) == drawn(page), (
+        "docs/example-release.html is not what the seed's roll-forward draws today; regenerate "
+        "it: rollout dry-run examples/seed.yaml --scenario "
+        "examples/scenarios/seed-enrich-breaks.yaml --html docs/example-release.html"
+    )
+
+
+class _Drawn(HTMLParser):
+    KINDS = frozenset({"lane", "verdict", "action", "bake", "freeze", "round", "edge", "node"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        kinds = self.KINDS & set((found.get("class") or "").split())
+        if tag == "g" and kinds:
+            data = {k: v for k, v in found.items() if k.startswith("data-") and k != "data-at"}
+            self.items.append((min(kinds), data))
+
+
+def drawn(page: str) -> list[tuple[str, dict[str, str | None]]]:
+    """What a page draws, in order, without the times (a dry run starts at the current minute):
+    lanes, bakes, moves, verdicts, the freeze, the round, the plan's nodes and edges."""
+    parser = _Drawn()
+    parser.feed(page)
+    return parser.items
