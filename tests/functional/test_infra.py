@@ -126,11 +126,13 @@ ACTION_SCOPES: dict[str, frozenset[str]] = {
     ),
     # Task tokens: the Service Authorization Reference lists no resource type, but Step Functions
     # authorises SendTask* against the state machine of the token's execution (an AccessDenied
-    # names "on resource: arn:...:stateMachine:<name>"); only the parent parks tokens.
+    # names "on resource: arn:...:stateMachine:<name>"); the parent parks tokens, and a child
+    # parks one for a manual approval (answered by on-call's `rollout approve` only).
     **dict.fromkeys(
-        ("states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"),
-        frozenset({"state-machine"}),
+        ("states:SendTaskFailure", "states:SendTaskSuccess"),
+        frozenset({"state-machine", "shift-state-machine"}),
     ),
+    "states:SendTaskHeartbeat": frozenset({"state-machine"}),
     **dict.fromkeys(UNSCOPABLE_ACTIONS, frozenset({"*"})),
 }
 
@@ -881,9 +883,12 @@ def test_child_failures_raise_alarms_only_when_nobody_told_the_parent() -> None:
     for name, state in child.items():
         if state["Type"] != "Task" or name == "ShiftFailed":
             continue
-        assert [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]] == [
-            (["States.ALL"], "ShiftFailed")
-        ], name
+        catches = [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]]
+        if name == "WaitForApproval":  # its timeout becomes ApprovalTimeoutError on the way
+            assert catches[0] == (["States.Timeout"], "ApprovalTimedOut"), catches
+            assert child["ApprovalTimedOut"]["Next"] == "ShiftFailed"
+            catches = catches[1:]
+        assert catches == [(["States.ALL"], "ShiftFailed")], name
 
 
 def test_table_matches_the_store() -> None:
@@ -940,6 +945,8 @@ def test_pipeline_and_oncall_policies() -> None:
     assert {g for g in oncall if g[0].startswith("states:SendTask")} == {
         (a, "state-machine")
         for a in ("states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess")
+    } | {  # rollout approve answers a child's WaitForApproval token (abort ends it)
+        (a, "shift-state-machine") for a in ("states:SendTaskFailure", "states:SendTaskSuccess")
     }
 
 
