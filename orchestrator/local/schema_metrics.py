@@ -10,23 +10,24 @@ datapoint per whole minute, as Lambda's log ingestion would from the EMF lines
 (``orchestrator/contracts/metrics.py``). A version not marked publishes nothing, as a handler
 written without the library.
 
-The counts follow the simulator's own model (``orchestrator/local/simulator.py``), so they add up
-with its other figures: a version receives its share (alias weight among the versions the queue
-reaches) of all the live traffic on the queue and of its component's share of the backlog
+The counts follow the simulator's own model (``orchestrator/local/traffic_model.py``), so they
+add up with its other figures: a version receives its share (alias weight among the versions the
+queue reaches) of all the live traffic on the queue and of its component's share of the backlog
 messages worked off in the window; of a schema it does not read every message is unreadable,
 of one it reads the scenario's ``error_rate`` and ``errors_on`` fail, the rest are processed.
 Whole numbers with a carried remainder per series (deterministic, no noise). A schema the version
 received nothing of in a minute has no datapoint there; one it received has all three counts,
 zeros included, as the library emits them.
 
-Called once per window from ``Simulator._simulate`` (:func:`publish`).
+Called once per window from ``Simulator.tick`` (:func:`publish`); it only builds datapoints
+and hands them to ``put``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from orchestrator.contracts.metrics import (
@@ -39,6 +40,7 @@ from orchestrator.contracts.metrics import (
     UNREADABLE,
     VERSION_DIMENSION,
 )
+from orchestrator.local.traffic_model import minute_buckets
 
 __all__ = ["publish"]
 
@@ -50,36 +52,23 @@ class _Window(Protocol):
     end: datetime
 
 
-class SimulatorView(Protocol):
-    """What :func:`publish` needs of the simulator (no import of it: no cycle)."""
+class VersionsView(Protocol):
+    """What :func:`publish` needs to know of the versions (``DeliveryModel`` is one)."""
 
     scenario: Any
-    _carry: Any
 
     def reads(self, name: str, version: str, queue: str, schema: Schema) -> bool: ...
 
-    def _failure(self, name: str, version: str, queue: str, schema: Schema) -> float: ...
-
-    def _put_metrics(self, namespace: str, data: list[dict[str, Any]]) -> None: ...
+    def failure(self, name: str, version: str, queue: str, schema: Schema) -> float: ...
 
 
-def _minutes(start: datetime, end: datetime) -> list[tuple[datetime, float]]:
-    """``[start, end)`` cut at whole minutes: (start of the piece, its share of the window), as
-    the simulator stamps its Lambda figures."""
-    total = (end - start).total_seconds()
-    out: list[tuple[datetime, float]] = []
-    cursor = start
-    while cursor < end:
-        boundary = cursor.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        piece_end = min(boundary, end)
-        out.append((cursor, (piece_end - cursor).total_seconds() / total))
-        cursor = piece_end
-    return out
+class CarryView(Protocol):
+    def take(self, key: tuple[object, ...], amount: float) -> int: ...
 
 
 def received(
     fresh: Mapping[Schema, float],
-    backlog: Sequence[Any],
+    backlog: Sequence[Schema],
     consumers: int,
     share: float,
 ) -> dict[Schema, float]:
@@ -88,33 +77,36 @@ def received(
     out: dict[Schema, float] = defaultdict(float)
     for schema, count in fresh.items():
         out[schema] += count * share
-    for message in backlog:
-        out[message.schema] += share / max(1, consumers)
+    for schema in backlog:
+        out[schema] += share / max(1, consumers)
     return dict(out)
 
 
 def publish(
-    sim: SimulatorView,
+    model: VersionsView,
+    carry: CarryView,
     window: _Window,
     fresh: Mapping[str, Mapping[Schema, float]],
     readers: Mapping[str, Mapping[str, Mapping[str, float]]],
-    drained: Mapping[str, Sequence[Any]],
+    backlog: Mapping[str, Sequence[Schema]],
+    put: Callable[[str, list[dict[str, Any]]], None],
 ) -> int:
-    """Write the window's per-schema counts of every ``contracts: true`` version; returns the
-    number of datapoints written."""
-    minutes = _minutes(window.start, window.end)
+    """Write (``put(namespace, datapoints)``) the window's per-schema counts of every
+    ``contracts: true`` version, given the live traffic, the readers and the schemas of the
+    backlog messages worked off per queue; returns the number of datapoints written."""
+    minutes = minute_buckets(window.start, window.end)
     data: list[dict[str, Any]] = []
     for queue, components in sorted(readers.items()):
         for name, versions in sorted(components.items()):
             for version, share in sorted(versions.items()):
-                if not sim.scenario.behaviour(name, version).contracts:
+                if not model.scenario.behaviour(name, version).contracts:
                     continue
-                got = received(fresh.get(queue, {}), drained.get(queue, ()), len(components), share)
+                got = received(fresh.get(queue, {}), backlog.get(queue, ()), len(components), share)
                 for schema, count in sorted(got.items(), key=lambda i: str(i[0])):
                     if count <= 0:
                         continue
-                    if sim.reads(name, version, queue, schema):
-                        failing = sim._failure(name, version, queue, schema)
+                    if model.reads(name, version, queue, schema):
+                        failing = model.failure(name, version, queue, schema)
                         expected = {
                             PROCESSED: count * (1.0 - failing),
                             FAILED: count * failing,
@@ -122,14 +114,14 @@ def publish(
                         }
                     else:
                         expected = {PROCESSED: 0.0, FAILED: 0.0, UNREADABLE: count}
-                    data.extend(_points(sim, name, version, queue, schema, expected, minutes))
+                    data.extend(_points(carry, name, version, queue, schema, expected, minutes))
     if data:
-        sim._put_metrics(NAMESPACE, data)
+        put(NAMESPACE, data)
     return len(data)
 
 
 def _points(
-    sim: SimulatorView,
+    carry: CarryView,
     name: str,
     version: str,
     queue: str,
@@ -142,9 +134,7 @@ def _points(
     out: list[dict[str, Any]] = []
     for minute, fraction in minutes:
         counts = {
-            metric: sim._carry.take(
-                ("contracts", name, version, queue, schema, metric), v * fraction
-            )
+            metric: carry.take(("contracts", name, version, queue, schema, metric), v * fraction)
             for metric, v in expected.items()
         }
         if not any(counts.values()):

@@ -4,7 +4,16 @@ A dry run executes the real state machine on the embedded engine with every Wait
 0 s. Time is simulated instead: a :class:`SimClock` (the steps' ``Clock`` port) advances by the
 *nominal* bake and poll durations, and for every simulated window the :class:`Simulator` writes
 what the account would have recorded in it, so the figures the steps read are those of a real
-bake:
+bake. The work is split by what it touches:
+
+* ``traffic_model`` and ``delivery_model`` (pure: no AWS, no moto): the window's arithmetic
+  (traffic per version, schema mix, errors, backlog worked off, dead letters, unreadable
+  deliveries, noise) and who receives what;
+* ``account_seed``, ``alias_weights``, ``sqs_state``, ``cloudwatch_writer`` and ``schema_metrics``:
+  the emulated account (functions and aliases, the live routing, real SQS messages, datapoints);
+* this module: the :class:`Simulator` joining them, and the runner's hook (``before_step``).
+
+What it does:
 
 * ``seed_account`` creates, for every component of the manifest, its Lambda function with the
   published versions the release names (moto numbers versions 1, 2, 3, ...: all versions up to the
@@ -73,117 +82,42 @@ second, thousands take minutes. Keep scenario backlogs to a few hundred messages
 Queue URLs: moto's server finds a queue by the last segment of ``QueueUrl`` and takes account and
 region from the request, so the manifest's AWS URLs
 (``https://sqs.eu-west-2.amazonaws.com/111122223333/orders``) reach the emulated queue ``orders``
-as they are; no rewrite is needed. :meth:`Simulator.queue_url` returns moto's own URL for a queue.
+as they are; no rewrite is needed. :meth:`Simulator.queue_url` returns moto's own URL for a
+queue (``sqs_state``).
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import threading
-import zipfile
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from orchestrator.errors import (
-    EnvironmentProblemError,
-    InputError,
-    Issue,
-    ResourceMissingError,
-    ScenarioError,
-)
-from orchestrator.local import noise, schema_metrics
+from orchestrator.errors import EnvironmentProblemError, InputError, ResourceMissingError
+from orchestrator.local import cloudwatch_writer, schema_metrics
+from orchestrator.local import traffic_model as model
+from orchestrator.local.account_seed import AccountSeeder
+from orchestrator.local.alias_weights import AliasWeights
+from orchestrator.local.delivery_model import DeliveryModel
 from orchestrator.local.scenario import HotfixBehaviour, Scenario
+from orchestrator.local.sim_clock import SimClock
+from orchestrator.local.sqs_state import LedgerEntry, Received, SimulatedQueues
 from orchestrator.model.manifest import Component, Manifest, VersionSpec, queue_name_from_url
 from orchestrator.model.plan import Plan
 
-__all__ = ["LedgerEntry", "SimClock", "Simulator", "TickReport"]
+__all__ = ["LedgerEntry", "SimClock", "SimulatedSmokeFailure", "Simulator", "TickReport"]
 
 Schema = int | str
 ClientFactory = Callable[[str], Any]
-
-ROLE_NAME = "rollout-simulated-function"
-RUNTIME = "python3.12"
-SCHEMA_ATTRIBUTE = "schema"
-MAX_RECEIVE_COUNT = 5
-SQS_BATCH = 10
-METRIC_BATCH = 500
-_EPSILON = 1e-6
 
 
 class SimulatedSmokeFailure(Exception):
     """What a simulated component version raises when its scenario says ``smoke: fail``: the
     component's code failing, answered as Lambda does (``FunctionError: Unhandled``), not an
     error of the orchestrator."""
-
-
-# -- the clock -----------------------------------------------------------------------------------
-
-
-class SimClock:
-    """A ``Clock`` that only moves when told to: simulated time of a dry run.
-
-    Starts at ``start`` (an aware datetime, kept in UTC), by default the current minute. Reading
-    and advancing are thread-safe; nothing else moves it.
-    """
-
-    def __init__(self, start: datetime | None = None) -> None:
-        if start is None:
-            start = datetime.now(UTC).replace(second=0, microsecond=0)
-        if start.tzinfo is None or start.utcoffset() is None:
-            raise ValueError(
-                "SimClock needs a timezone-aware start, e.g. datetime(..., tzinfo=UTC)"
-            )
-        self._now = start.astimezone(UTC)
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> datetime:
-        """Move forward by ``seconds`` (>= 0); returns the new time."""
-        if seconds < 0 or math.isnan(seconds):
-            raise ValueError(f"simulated time only moves forward, not by {seconds!r} s")
-        with self._lock:
-            self._now += timedelta(seconds=seconds)
-            return self._now
-
-
-# -- results -------------------------------------------------------------------------------------
-
-
-@dataclass
-class LedgerEntry:
-    """Real SQS messages the simulator created in one queue, and what became of them.
-
-    ``unreadable`` is the exception: it counts *deliveries* (of the virtual live traffic and of
-    real backlog messages alike) of a schema the receiving version does not declare reading.
-    """
-
-    sent: int = 0
-    consumed: int = 0
-    dead_lettered: int = 0
-    unreadable: int = 0
-
-    @property
-    def queued(self) -> int:
-        return self.sent - self.consumed - self.dead_lettered
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "sent": self.sent,
-            "consumed": self.consumed,
-            "queued": self.queued,
-            "dead_lettered": self.dead_lettered,
-            "unreadable": self.unreadable,
-        }
 
 
 @dataclass
@@ -206,30 +140,6 @@ class TickReport:
     oldest_age_seconds: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class _Received:
-    receipt: str
-    body: str
-    schema: Schema
-
-
-class _Carry:
-    """Expected values -> whole numbers, carrying each series' remainder to its next amount."""
-
-    def __init__(self) -> None:
-        self._total: dict[tuple[object, ...], float] = defaultdict(float)
-        self._emitted: dict[tuple[object, ...], int] = defaultdict(int)
-
-    def take(self, key: tuple[object, ...], amount: float) -> int:
-        if amount <= 0:
-            return 0
-        self._total[key] += amount
-        target = math.floor(self._total[key] + _EPSILON)
-        out = target - self._emitted[key]
-        self._emitted[key] = target
-        return max(out, 0)
-
-
 def _parse_time(value: object) -> datetime | None:
     """An aware datetime from a step event (ISO text, as the state carries it), else None."""
     if isinstance(value, datetime):
@@ -244,42 +154,8 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _schema_of(value: str) -> Schema:
-    text = value.strip()
-    return int(text) if text.isdigit() else text
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for offset in range(0, len(items), size):
-        yield items[offset : offset + size]
-
-
-def _minute_buckets(start: datetime, end: datetime) -> list[tuple[datetime, float]]:
-    """``[start, end)`` cut at whole minutes: (timestamp of the piece, its share of the window)."""
-    total = (end - start).total_seconds()
-    out: list[tuple[datetime, float]] = []
-    cursor = start
-    while cursor < end:
-        boundary = cursor.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        piece_end = min(boundary, end)
-        out.append((cursor, (piece_end - cursor).total_seconds() / total))
-        cursor = piece_end
-    return out
-
-
-def _dummy_zip(function: str, version: int) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(
-            "lambda_function.py",
-            f"# {function} version {version}: simulated by the dry run\n"
-            "def handler(event, context):\n"
-            "    raise RuntimeError('simulated function: the dry run never invokes it')\n",
-        )
-    return buffer.getvalue()
-
-
-# -- the simulator -------------------------------------------------------------------------------
+def _add(counts: dict[str, int], queue: str, amount: int) -> None:
+    counts[queue] = counts.get(queue, 0) + amount
 
 
 class Simulator:
@@ -300,36 +176,26 @@ class Simulator:
         self.clock = clock
         self.seed = seed
         """Kept for reproducibility records; the noise's seed is the scenario's ``noise.seed``."""
-        self.noise = scenario.noise.enabled
-        """Lambda figures drawn around their expectations (``orchestrator/local/noise.py``)."""
-        self.noise_seed = scenario.noise.seed
-        self._noise_epoch = clock.now()
-        """Noise is drawn per minute since the simulation began, not per wall-clock minute, so the
-        same release and seed give the same figures whenever the dry run starts."""
+        self.noise = model.Noise(scenario.noise.enabled, scenario.noise.seed, clock.now())
+        """Lambda figures drawn around their expectations, per minute since the simulation began
+        (not per wall-clock minute): the same release and seed give the same figures whenever
+        the dry run starts."""
         self.overlap_bakes = overlap_bakes
         """Parallel bakes share simulated time (see :meth:`before_step`)."""
         self._factory = client_factory
         self._clients: dict[str, Any] = {}
         self._lock = threading.RLock()
-        self._carry = _Carry()
+        self._carry = model.Carry()
         self._components: dict[str, Component] = manifest.resolved
-        self._from_versions: dict[str, str] = {}
-        self._queue_urls: dict[str, str] = {}  # SQS queue name -> moto's URL
-        self._remaining: dict[str, Counter[Schema]] = {}  # manifest queue -> backlog left
-        self._enqueued_at: dict[str, datetime] = {}
-        self._ledger: dict[str, LedgerEntry] = {}
-        self._drain_checks: Counter[tuple[str, int]] = Counter()
+        self.versions = DeliveryModel(manifest, scenario, self._lock)
+        """What every version reads and writes, what reaches it, how often it fails (pure)."""
+        self._backlog = model.Backlog()
+        self._queues = SimulatedQueues(lambda: self._client("sqs"), seed)
+        self._routing = AliasWeights(self._components, lambda: self._client("lambda"), self._lock)
+        self._account = AccountSeeder(self._client)
+        self._drain_checks: defaultdict[tuple[str, int], int] = defaultdict(int)
         self._plan: Plan | None = None
         self._seeded = False
-        self._sequence = 0
-        self._weights_cache: dict[str, dict[str, float]] | None = None
-        self._alias_moves_reported = False
-        self._role_arn: str | None = None
-        self._alias_queue_cache: dict[str, frozenset[str]] = {}
-        self._learned: dict[tuple[str, str], VersionSpec] = {}
-        self._been_live: dict[str, set[str]] = {}  # component -> versions that had weight
-
-    # -- clients ---------------------------------------------------------------------------------
 
     def _client(self, service: str) -> Any:
         with self._lock:
@@ -349,167 +215,35 @@ class Simulator:
     def seed_account(self) -> None:
         """Create functions, versions, aliases, queues and backlogs (skips what exists)."""
         with self._lock:
-            self._ensure_role()
-            for name in self._components:
-                self._seed_function(name)
-            self._seed_queues()
-            self._seed_alarms()
+            self._account.role()
+            for name, comp in self._components.items():
+                live = self._account.function(name, comp, self.versions_needed(name))
+                self.versions.set_from_version(name, comp.from_.version or live)
+            for spec in self.manifest.queues.values():
+                dlq = queue_name_from_url(spec.dlq_url) if spec.dlq_url is not None else None
+                self._queues.create_with_dlq(spec.name, dlq)
+            self._account.alarms(a for comp in self._components.values() for a in comp.gates.alarms)
             start = self.clock.now()
             for qname, spec in self.manifest.queues.items():
                 behaviour = self.scenario.queue(qname)
-                self._enqueued_at[qname] = start - timedelta(seconds=behaviour.backlog_age_seconds)
-                if qname in self._remaining:
+                at = start - timedelta(seconds=behaviour.backlog_age_seconds)
+                if not self._backlog.start(qname, at):
                     continue  # seeded before: the backlog is already there
-                self._remaining[qname] = Counter()
                 for schema, count in behaviour.backlog.items():
-                    self._send(spec.name, schema, count, origin="backlog")
-                    self._remaining[qname][schema] += count
+                    self._queues.send(spec.name, schema, count, origin="backlog")
+                    self._backlog.add(qname, schema, count)
             self._seeded = True
-
-    def _seed_alarms(self) -> None:
-        """Every alarm a gate watches exists (in OK: moto never evaluates alarms), as in an
-        account where the release would run; ValidateAndPlan refuses unknown alarm names."""
-        names = sorted({a for comp in self._components.values() for a in comp.gates.alarms})
-        cloudwatch = self._client("cloudwatch")
-        for name in names:
-            cloudwatch.put_metric_alarm(
-                AlarmName=name,
-                MetricName="Errors",
-                Namespace="AWS/Lambda",
-                Statistic="Sum",
-                Period=60,
-                EvaluationPeriods=1,
-                Threshold=1.0,
-                ComparisonOperator="GreaterThanOrEqualToThreshold",
-            )
-
-    def _ensure_role(self) -> str:
-        if self._role_arn is not None:
-            return self._role_arn
-        self._role_arn = self._create_role()
-        return self._role_arn
-
-    def _create_role(self) -> str:
-        iam = self._client("iam")
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        try:
-            created = iam.create_role(
-                RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust)
-            )
-            return str(created["Role"]["Arn"])
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "EntityAlreadyExists":
-                raise
-        return str(iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"])
-
-    def _seed_function(self, name: str) -> None:
-        comp = self._components[name]
-        fn = comp.function_name
-        lam = self._client("lambda")
-        needed = self.versions_needed(name)
-        try:
-            lam.get_function(FunctionName=fn)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-            lam.create_function(
-                FunctionName=fn,
-                Runtime=RUNTIME,
-                Role=self._ensure_role(),
-                Handler="lambda_function.handler",
-                Code={"ZipFile": _dummy_zip(fn, 0)},
-                Description=f"simulated {name}",
-            )
-        published = self._published_count(fn)
-        highest = max((int(v) for v in needed), default=0)
-        for number in range(published + 1, highest + 1):
-            # moto publishes nothing for unchanged code: each version gets its own (tiny) zip
-            got = lam.update_function_code(
-                FunctionName=fn, ZipFile=_dummy_zip(fn, number), Publish=True
-            )["Version"]
-            if got != str(number):
-                raise EnvironmentProblemError(
-                    f"publishing {fn} version {number} returned version {got}: the emulated "
-                    "account numbers versions differently than expected"
-                )
-        try:
-            alias = lam.get_alias(FunctionName=fn, Name=comp.alias)
-            live = str(alias["FunctionVersion"])
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-            if comp.from_.version is None:
-                raise ScenarioError(
-                    [
-                        Issue(
-                            f"components.{name}.from.version",
-                            "a dry run needs the `from` version to create the alias "
-                            f"{comp.alias!r} on it: give `from: {{version: ...}}`",
-                        )
-                    ]
-                ) from None
-            lam.create_alias(FunctionName=fn, Name=comp.alias, FunctionVersion=comp.from_.version)
-            live = comp.from_.version
-        self._from_versions[name] = comp.from_.version or live
-
-    def _published_count(self, function: str) -> int:
-        lam = self._client("lambda")
-        count = 0
-        marker: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"FunctionName": function, "MaxItems": 50}
-            if marker:
-                kwargs["Marker"] = marker
-            page = lam.list_versions_by_function(**kwargs)
-            for version in page.get("Versions", []):
-                if str(version.get("Version", "")).isdigit():
-                    count = max(count, int(version["Version"]))
-            marker = page.get("NextMarker")
-            if not marker:
-                return count
-
-    def _seed_queues(self) -> None:
-        sqs = self._client("sqs")
-        for spec in self.manifest.queues.values():
-            attributes: dict[str, str] = {}
-            if spec.dlq_url is not None:
-                dlq_name = queue_name_from_url(spec.dlq_url)
-                dlq_url = self._create_queue(dlq_name)
-                dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-                    "Attributes"
-                ]["QueueArn"]
-                attributes["RedrivePolicy"] = json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
-                )
-            url = self._create_queue(spec.name)
-            if attributes:
-                sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
-
-    def _create_queue(self, name: str) -> str:
-        if name not in self._queue_urls:
-            url = self._client("sqs").create_queue(QueueName=name)["QueueUrl"]
-            self._queue_urls[name] = str(url)
-            self._ledger.setdefault(name, LedgerEntry())
-        return self._queue_urls[name]
 
     # -- public queries --------------------------------------------------------------------------
 
     def queue_url(self, name: str) -> str:
         """moto's URL of SQS queue ``name`` (the manifest's AWS URL reaches the same queue)."""
-        if name in self._queue_urls:
-            return self._queue_urls[name]
+        urls = self._queues.urls
+        if name in urls:
+            return urls[name]
         for key, spec in self.manifest.queues.items():
-            if key == name and spec.name in self._queue_urls:
-                return self._queue_urls[spec.name]
+            if key == name and spec.name in urls:
+                return urls[spec.name]
         raise ResourceMissingError(f"queue {name!r} was not seeded", resource=name)
 
     def hotfix_versions(self) -> list[HotfixBehaviour]:
@@ -523,12 +257,10 @@ class Simulator:
                 return hotfix
         return None
 
-    # -- direct invocations (smoke tests) --------------------------------------------------------
-
     def function_handler(self, function: str) -> Callable[[dict[str, Any], Any], Any] | None:
         """The in-process handler answering a direct Invoke of a component's function (moto runs
-        no code): ``invoke_hook.register_simulated_functions`` routes to it; None for a function
-        that is no component of the release."""
+        no code; smoke tests): ``invoke_hook.register_simulated_functions`` routes to it; None
+        for a function that is no component of the release."""
         names = [n for n, c in self._components.items() if c.function_name == function]
         if not names:
             return None
@@ -551,117 +283,41 @@ class Simulator:
         """Per SQS queue name (dead-letter queues included): real messages sent, consumed, still
         queued and dead-lettered, and the deliveries that were ``unreadable``."""
         with self._lock:
-            return {name: entry.as_dict() for name, entry in sorted(self._ledger.items())}
+            return {name: entry.as_dict() for name, entry in sorted(self._queues.ledger.items())}
 
     def ledger_mismatches(self) -> dict[str, tuple[int, int]]:
         """Queues whose real message count differs from the ledger: name -> (ledger, real)."""
-        out: dict[str, tuple[int, int]] = {}
-        sqs = self._client("sqs")
         with self._lock:
-            for name, entry in sorted(self._ledger.items()):
-                attributes = sqs.get_queue_attributes(
-                    QueueUrl=self._queue_urls[name],
-                    AttributeNames=[
-                        "ApproximateNumberOfMessages",
-                        "ApproximateNumberOfMessagesNotVisible",
-                        "ApproximateNumberOfMessagesDelayed",
-                    ],
-                )["Attributes"]
-                real = sum(int(v) for v in attributes.values())
-                if real != entry.queued:
-                    out[name] = (entry.queued, real)
-        return out
+            return self._queues.mismatches()
 
     def spec_of(self, name: str, version: str) -> VersionSpec:
         """What ``version`` of component ``name`` reads and writes (unknown: as ``from``)."""
-        comp = self._components[name]
-        if version == comp.to.version:
-            return comp.to
-        if version == (comp.from_.version or self._from_versions.get(name)):
-            return comp.from_
-        for hotfix in self.scenario.hotfixes_for(name):
-            if hotfix.version == version:
-                return hotfix.as_version_spec()
-        with self._lock:
-            learned = self._learned.get((name, version))
-        return comp.from_ if learned is None else learned
+        return self.versions.spec_of(name, version)
 
     def learn_hotfix(self, hotfix: Mapping[str, Any]) -> None:
-        """Take the declarations of a hotfix handed to the release (``ApplyHotfix``'s input) for a
-        version the manifest and the scenario do not know (``rollout hotfix`` of a version
-        published by hand): the simulator then delivers to it what it says it reads."""
-        name, version = hotfix.get("component"), hotfix.get("version")
-        if not isinstance(name, str) or name not in self._components or version is None:
-            return
-        version = str(version)
-        comp = self._components[name]
-        known = {comp.from_.version, comp.to.version}
-        known |= {h.version for h in self.scenario.hotfixes_for(name)}
-        if version in known:
-            return
-        try:
-            spec = VersionSpec.model_validate(
-                {
-                    "version": version,
-                    "reads": hotfix.get("reads") or {},
-                    "writes": hotfix.get("writes") or {},
-                }
-            )
-        except ValueError:
-            return  # ApplyHotfix refuses it with the reason; nothing to simulate
-        with self._lock:
-            self._learned[(name, version)] = spec
-            self._alias_queue_cache.pop(name, None)
+        """Take the declarations of a hotfix handed to the release (``ApplyHotfix``'s input)
+        for a version the manifest and the scenario do not know (``DeliveryModel.learn_hotfix``)."""
+        self.versions.learn_hotfix(hotfix)
 
     def delivered(self, name: str, version: str) -> list[str]:
-        """The manifest queues whose messages reach ``name@version``, in manifest order.
-
-        ``delivery: alias``: every queue the component reads in ``from``, ``to`` or a hotfix
-        version that has been live (had weight in a simulated window), because the event source
-        mapping targets the alias and stays once created; ``per-version``: only the queues that
-        version's own spec reads.
-        """
-        comp = self._components[name]
-        wanted: frozenset[str]
-        if comp.delivery == "per-version":
-            wanted = frozenset(self.spec_of(name, version).reads)
-        else:
-            wanted = self._alias_queues(name)
-        return [q for q in self.manifest.queues if q in wanted]
-
-    def _alias_queues(self, name: str) -> frozenset[str]:
-        with self._lock:
-            cached = self._alias_queue_cache.get(name)
-            if cached is None:
-                comp = self._components[name]
-                specs = [comp.from_, comp.to]
-                specs += [self.spec_of(name, v) for v in sorted(self._been_live.get(name, ()))]
-                cached = frozenset(q for spec in specs for q in spec.reads)
-                self._alias_queue_cache[name] = cached
-            return cached
+        """The manifest queues whose messages reach ``name@version``, in manifest order
+        (``DeliveryModel.delivered``)."""
+        return self.versions.delivered(name, version)
 
     def reads(self, name: str, version: str, queue: str, schema: Schema) -> bool:
         """Whether ``name@version`` declares reading ``schema`` on ``queue``."""
-        return schema in self.spec_of(name, version).reads.get(queue, ())
+        return self.versions.reads(name, version, queue, schema)
+
+    # -- the live routing ------------------------------------------------------------------------
 
     def invalidate_weights(self) -> None:
         """Forget the cached alias routing (call after any alias move)."""
-        with self._lock:
-            self._weights_cache = None
+        self._routing.invalidate()
 
     def live_weights(self) -> dict[str, dict[str, float]]:
-        """Every component's alias routing: version -> fraction of traffic (0..1).
-
-        Cached between alias moves when the runner reports them (``watch_alias_moves``):
-        reading every alias on every tick is most of a large dry run's time otherwise.
-        """
-        with self._lock:
-            if self._weights_cache is not None and self._alias_moves_reported:
-                return {name: dict(w) for name, w in self._weights_cache.items()}
-        weights = self._read_weights()
-        with self._lock:
-            self._weights_cache = weights
-        return {name: dict(w) for name, w in weights.items()}
+        """Every component's alias routing: version -> fraction of traffic (0..1), cached
+        between alias moves when the runner reports them (``watch_alias_moves``)."""
+        return self._routing.live()
 
     def watch_alias_moves(self) -> Callable[[str, str, Mapping[str, float] | None], None]:
         """Opt into the routing cache; returns the callback to call after every alias move.
@@ -669,53 +325,11 @@ class Simulator:
         The callback takes the function name, the alias and the new weights in percent (None
         when unknown: the cache is dropped and the next tick reads every alias).
         """
-        with self._lock:
-            self._alias_moves_reported = True
+        self._routing.watch()
         return self.alias_moved
 
     def alias_moved(self, function: str, alias: str, weights: Mapping[str, float] | None) -> None:
-        with self._lock:
-            if self._weights_cache is None:
-                return
-            names = [
-                n
-                for n, c in self._components.items()
-                if c.function_name == function.rsplit(":", 1)[-1] and c.alias == alias
-            ]
-            if weights is None or not names:
-                self._weights_cache = None
-                return
-            for name in names:
-                self._weights_cache[name] = {v: w / 100.0 for v, w in weights.items() if w > 0}
-
-    def _read_weights(self) -> dict[str, dict[str, float]]:
-        lam = self._client("lambda")
-        out: dict[str, dict[str, float]] = {}
-        for name, comp in self._components.items():
-            try:
-                alias = lam.get_alias(FunctionName=comp.function_name, Name=comp.alias)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-                    raise ResourceMissingError(
-                        f"alias {comp.function_name}:{comp.alias} does not exist: "
-                        "call seed_account() first",
-                        resource=f"{comp.function_name}:{comp.alias}",
-                    ) from None
-                raise
-            extra = {
-                str(v): float(w)
-                for v, w in (alias.get("RoutingConfig") or {})
-                .get("AdditionalVersionWeights", {})
-                .items()
-                if float(w) > 0
-            }
-            weights = dict(extra)
-            primary = max(0.0, 1.0 - sum(extra.values()))
-            if primary > _EPSILON:
-                primary_version = str(alias["FunctionVersion"])
-                weights[primary_version] = weights.get(primary_version, 0.0) + primary
-            out[name] = weights
-        return out
+        self._routing.moved(function, alias, weights)
 
     # -- the runner's hook -----------------------------------------------------------------------
 
@@ -811,190 +425,89 @@ class Simulator:
     def _simulate(self, report: TickReport, minutes: float) -> None:
         weights = self.live_weights()
         report.weights = weights
-        for name, per in weights.items():
-            seen = self._been_live.setdefault(name, set())
-            if not seen.issuperset(per):
-                seen.update(per)
-                self._alias_queue_cache.pop(name, None)
-        traffic = self.scenario.traffic_per_minute * minutes
-        invocations = {
-            name: {v: traffic * w for v, w in per.items()} for name, per in weights.items()
-        }
-        fresh = self._live_traffic(invocations)
-        readers = self._readers(weights)
-        drained = self._work_off_backlogs(minutes)
-        errors = self._expected_errors(invocations, fresh, readers, drained)
+        self.versions.mark_live(weights)
+        invocations = model.split_traffic(self.scenario.traffic_per_minute, minutes, weights)
+        fresh = model.messages_written(invocations, self.versions)
+        readers = model.readers_of(weights, self.manifest.queues, self.versions)
+        received = self._work_off_backlogs(minutes)
+        backlog = {q: [m.schema for m in got] for q, got in received.items()}
+        errors = model.expected_errors(invocations, fresh, readers, backlog, self.versions)
         self._put_lambda_metrics(report, weights, invocations, errors, minutes)
         for queue in self.manifest.queues:
-            self._settle_backlog(report, queue, readers, drained.get(queue, []))
+            self._settle_backlog(report, queue, readers, received.get(queue, []))
             self._settle_live_traffic(report, queue, readers, fresh.get(queue, {}))
         self._put_queue_ages(report)
-        schema_metrics.publish(self, report, fresh, readers, drained)  # contracts: true versions
+        schema_metrics.publish(  # contracts: true versions
+            self.versions, self._carry, report, fresh, readers, backlog, self._put_metrics
+        )
 
-    def _failure(self, name: str, version: str, queue: str, schema: Schema) -> float:
-        """Fraction of the messages of ``schema`` on ``queue`` that ``name@version`` fails on:
-        all of them when it does not read that schema, else as the scenario says."""
-        if not self.reads(name, version, queue, schema):
-            return 1.0
-        behaviour = self.scenario.behaviour(name, version)
-        rate = behaviour.error_rate
-        return rate + (1.0 - rate) * behaviour.schema_failure(queue, schema)
-
-    def _live_traffic(
-        self, invocations: Mapping[str, Mapping[str, float]]
-    ) -> dict[str, dict[Schema, float]]:
-        """Messages written per queue and schema in the window (virtual: never sent to SQS)."""
-        fresh: dict[str, dict[Schema, float]] = defaultdict(lambda: defaultdict(float))
-        for name, per in invocations.items():
-            for version, count in per.items():
-                for queue, schema in self.spec_of(name, version).writes.items():
-                    fresh[queue][schema] += count
-        return fresh
-
-    def _readers(
-        self, weights: Mapping[str, Mapping[str, float]]
-    ) -> dict[str, dict[str, dict[str, float]]]:
-        """queue -> reading component -> its live versions the queue reaches -> share (sum 1)."""
-        readers: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
-        for name, per in weights.items():
-            for queue in self.manifest.queues:
-                reached = {v: w for v, w in per.items() if queue in self.delivered(name, v)}
-                total = sum(reached.values())
-                if total > 0:
-                    readers[queue][name] = {v: w / total for v, w in reached.items()}
-        return readers
-
-    def _work_off_backlogs(self, minutes: float) -> dict[str, list[_Received]]:
+    def _work_off_backlogs(self, minutes: float) -> dict[str, list[Received]]:
         """Receive the backlog messages the consumers get through in the window (real ones)."""
-        drained: dict[str, list[_Received]] = {}
-        for queue, remaining in self._remaining.items():
-            left = sum(remaining.values())
-            if left <= 0:
-                continue
+        received: dict[str, list[Received]] = {}
+        for queue in list(self._backlog.remaining):
             rate = self.scenario.queue(queue).drain_per_minute
             if rate is None:
                 rate = self.scenario.traffic_per_minute
-            count = min(left, self._carry.take(("drain", queue), rate * minutes))
+            count = self._backlog.quota(queue, rate, minutes, self._carry)
             if count <= 0:
                 continue
-            got = self._receive(self.manifest.queues[queue].name, count)
-            drained[queue] = got
-            for message in got:
-                if remaining[message.schema] > 0:
-                    remaining[message.schema] -= 1
-            if not got:  # someone emptied the queue behind our back: nothing is left
-                remaining.clear()
-        return drained
+            got = self._queues.receive(self.manifest.queues[queue].name, count)
+            received[queue] = got
+            self._backlog.worked_off(queue, [m.schema for m in got])
+        return received
 
-    def _expected_errors(
-        self,
-        invocations: Mapping[str, Mapping[str, float]],
-        fresh: Mapping[str, Mapping[Schema, float]],
-        readers: Mapping[str, Mapping[str, Mapping[str, float]]],
-        drained: Mapping[str, list[_Received]],
-    ) -> dict[tuple[str, str], float]:
-        """Expected Errors per executed version, from its error rate and its schema mix."""
-        errors: dict[tuple[str, str], float] = {}
-        for name, per in invocations.items():
-            for version, count in per.items():
-                rate = self.scenario.behaviour(name, version).error_rate
-                queues = self.delivered(name, version)
-                if not queues:
-                    errors[(name, version)] = count * rate
-                    continue
-                share = count / len(queues)
-                expected = 0.0
-                for queue in queues:
-                    # all the live traffic, plus this reader's share of the backlog worked off
-                    mix: dict[Schema, float] = defaultdict(float, fresh.get(queue, {}))
-                    k = max(1, len(readers.get(queue, {})))
-                    for message in drained.get(queue, []):
-                        mix[message.schema] += 1.0 / k
-                    total = sum(mix.values())
-                    if total <= 0:
-                        expected += share * rate
-                        continue
-                    expected += share * sum(
-                        (n / total) * self._failure(name, version, queue, schema)
-                        for schema, n in mix.items()
-                    )
-                errors[(name, version)] = expected
-        return errors
+    def _unreadable(self, report: TickReport, queue: str, count: int) -> None:
+        if count:
+            _add(report.unreadable, queue, count)
+            self._queues.ledger[self.manifest.queues[queue].name].unreadable += count
 
     def _settle_live_traffic(
         self,
         report: TickReport,
         queue: str,
-        readers: Mapping[str, Mapping[str, Mapping[str, float]]],
+        readers: model.Readers,
         fresh: Mapping[Schema, float],
     ) -> None:
         """Count the live-traffic deliveries nobody could read; the messages the readers failed
         on (unreadable ones included) become real messages in the DLQ."""
         dlq_url = self.manifest.queues[queue].dlq_url
-        for schema, count in sorted(fresh.items(), key=_sort_key):
-            expected = 0.0
-            unreadable = 0.0
-            for name, versions in readers.get(queue, {}).items():
-                for version, share in versions.items():
-                    expected += count * share * self._failure(name, version, queue, schema)
-                    if not self.reads(name, version, queue, schema):
-                        unreadable += count * share
-            self._count_unreadable(report, queue, ("live", queue, schema), unreadable)
-            if dlq_url is None:
-                continue
-            failed = self._carry.take(("fresh-failed", queue, schema), expected)
-            if failed:
-                self._send(queue_name_from_url(dlq_url), schema, failed, origin=queue)
-                report.dead_lettered[queue] = report.dead_lettered.get(queue, 0) + failed
-
-    def _count_unreadable(
-        self, report: TickReport, queue: str, key: tuple[object, ...], expected: float
-    ) -> None:
-        count = self._carry.take(("unreadable", *key), expected)
-        if count:
-            report.unreadable[queue] = report.unreadable.get(queue, 0) + count
-            self._ledger[self.manifest.queues[queue].name].unreadable += count
+        settled = model.settle_live_traffic(
+            queue, fresh, readers, self.versions, self._carry, has_dlq=dlq_url is not None
+        )
+        for outcome in settled:
+            self._unreadable(report, queue, outcome.unreadable)
+            if dlq_url is not None and outcome.failed:
+                dlq = queue_name_from_url(dlq_url)
+                self._queues.send(dlq, outcome.schema, outcome.failed, origin=queue)
+                _add(report.dead_lettered, queue, outcome.failed)
 
     def _settle_backlog(
-        self,
-        report: TickReport,
-        queue: str,
-        readers: Mapping[str, Mapping[str, Mapping[str, float]]],
-        got: list[_Received],
+        self, report: TickReport, queue: str, readers: model.Readers, got: list[Received]
     ) -> None:
         """Delete the backlog messages received; those the readers fail on go to the DLQ first."""
         if not got:
             return
         spec = self.manifest.queues[queue]
         report.drained[queue] = len(got)
-        by_schema: dict[Schema, list[_Received]] = defaultdict(list)
+        by_schema: dict[Schema, list[Received]] = defaultdict(list)
         for message in got:
             by_schema[message.schema].append(message)
-        consumers = readers.get(queue, {})
-        failed: list[_Received] = []
-        for schema, messages in sorted(by_schema.items(), key=_sort_key):
-            expected = 0.0
-            unreadable = 0.0
-            for name, versions in consumers.items():
-                per_reader = len(messages) / len(consumers)
-                for version, share in versions.items():
-                    expected += per_reader * share * self._failure(name, version, queue, schema)
-                    if not self.reads(name, version, queue, schema):
-                        unreadable += per_reader * share
-            self._count_unreadable(report, queue, ("backlog", queue, schema), unreadable)
-            taken = self._carry.take(("backlog-failed", queue, schema), expected)
-            failed.extend(messages[: min(len(messages), taken)])
-        entry = self._ledger[spec.name]
+        counts = {schema: len(messages) for schema, messages in by_schema.items()}
+        failed: list[Received] = []
+        for outcome in model.settle_backlog(queue, counts, readers, self.versions, self._carry):
+            self._unreadable(report, queue, outcome.unreadable)
+            failed.extend(by_schema[outcome.schema][: outcome.failed])
+        entry = self._queues.ledger[spec.name]
         if failed and spec.dlq_url is not None:
-            self._send_bodies(
+            self._queues.send_bodies(
                 queue_name_from_url(spec.dlq_url), [(m.body, m.schema) for m in failed]
             )
             entry.dead_lettered += len(failed)
             entry.consumed += len(got) - len(failed)
-            report.dead_lettered[queue] = report.dead_lettered.get(queue, 0) + len(failed)
+            _add(report.dead_lettered, queue, len(failed))
         else:
             entry.consumed += len(got)
-        self._delete(spec.name, [m.receipt for m in got])
+        self._queues.delete(spec.name, [m.receipt for m in got])
 
     # -- CloudWatch ------------------------------------------------------------------------------
 
@@ -1006,174 +519,43 @@ class Simulator:
         errors: Mapping[tuple[str, str], float],
         minutes: float,
     ) -> None:
-        buckets = _minute_buckets(report.start, report.end)
+        buckets = model.minute_buckets(report.start, report.end)
         data: list[dict[str, Any]] = []
         for name, per in invocations.items():
             comp = self._components[name]
             for version, count in sorted(per.items()):
-                behaviour = self.scenario.behaviour(name, version)
-                expected = {
-                    "Invocations": count,
-                    "Errors": errors.get((name, version), 0.0),
-                    "Throttles": behaviour.throttles_per_minute * minutes * weights[name][version],
-                }
-                dimensions = [
-                    {"Name": "FunctionName", "Value": comp.function_name},
-                    {"Name": "Resource", "Value": f"{comp.function_name}:{comp.alias}"},
-                    {"Name": "ExecutedVersion", "Value": version},
-                ]
-                totals = {"Invocations": 0, "Errors": 0, "Throttles": 0}
-                for timestamp, fraction in buckets:
-                    if self.noise:
-                        drawn = self._noisy(name, version, expected, timestamp, fraction)
-                    else:
-                        drawn = {
-                            metric: self._carry.take(
-                                ("metric", name, version, metric), amount * fraction
-                            )
-                            for metric, amount in expected.items()
-                        }
+                expected = model.expected_figures(
+                    count,
+                    errors.get((name, version), 0.0),
+                    self.scenario.behaviour(name, version).throttles_per_minute,
+                    minutes,
+                    weights[name][version],
+                )
+                figures = model.figures_per_minute(
+                    name, version, expected, buckets, self.noise, self._carry
+                )
+                data.extend(
+                    cloudwatch_writer.lambda_datapoints(
+                        comp.function_name, comp.alias, version, figures
+                    )
+                )
+                totals = {metric: 0 for metric in model.LAMBDA_METRICS}
+                for _, drawn in figures:
                     for metric, value in drawn.items():
                         totals[metric] += value
-                        data.append(
-                            {
-                                "MetricName": metric,
-                                "Dimensions": dimensions,
-                                "Timestamp": timestamp,
-                                "Value": float(value),
-                                "Unit": "Count",
-                            }
-                        )
                 report.invocations[(name, version)] = totals["Invocations"]
                 report.errors[(name, version)] = totals["Errors"]
                 report.throttles[(name, version)] = totals["Throttles"]
         self._put_metrics("AWS/Lambda", data)
 
-    def _noisy(
-        self,
-        name: str,
-        version: str,
-        expected: Mapping[str, float],
-        timestamp: datetime,
-        fraction: float,
-    ) -> dict[str, int]:
-        """One piece of a minute drawn around its expectations: Poisson invocations, binomial
-        errors over them, Poisson throttles; each draw a pure function of the seed, the series
-        and the piece (minute index and offset), whatever the order ticks run in."""
-        since = (timestamp - self._noise_epoch).total_seconds()
-        minute = math.floor(since / 60.0)
-        offset = round(since - minute * 60.0, 3)
-
-        def u(metric: str) -> float:
-            return noise.uniform(self.noise_seed, name, version, metric, minute, offset)
-
-        mean = expected["Invocations"] * fraction
-        invocations = noise.poisson(mean, u("Invocations"))
-        rate = min(1.0, expected["Errors"] / expected["Invocations"]) if mean > 0 else 0.0
-        return {
-            "Invocations": invocations,
-            "Errors": noise.binomial(invocations, rate, u("Errors")),
-            "Throttles": noise.poisson(expected["Throttles"] * fraction, u("Throttles")),
-        }
-
     def _put_queue_ages(self, report: TickReport) -> None:
         at = max(report.start, report.end - timedelta(seconds=1))  # inside [t0, t1)
         data: list[dict[str, Any]] = []
         for queue, spec in self.manifest.queues.items():
-            left = sum(self._remaining.get(queue, Counter()).values())
-            age = (report.end - self._enqueued_at[queue]).total_seconds() if left > 0 else 0.0
+            age = self._backlog.oldest_age(queue, report.end)
             report.oldest_age_seconds[queue] = age
-            data.append(
-                {
-                    "MetricName": "ApproximateAgeOfOldestMessage",
-                    "Dimensions": [{"Name": "QueueName", "Value": spec.name}],
-                    "Timestamp": at,
-                    "Value": float(age),
-                    "Unit": "Seconds",
-                }
-            )
+            data.append(cloudwatch_writer.queue_age_datapoint(spec.name, at, age))
         self._put_metrics("AWS/SQS", data)
 
     def _put_metrics(self, namespace: str, data: list[dict[str, Any]]) -> None:
-        cloudwatch = self._client("cloudwatch")
-        for chunk in _chunks(data, METRIC_BATCH):
-            cloudwatch.put_metric_data(Namespace=namespace, MetricData=chunk)
-
-    # -- SQS -------------------------------------------------------------------------------------
-
-    def _send(self, queue: str, schema: Schema, count: int, *, origin: str) -> None:
-        bodies = []
-        for _ in range(count):
-            self._sequence += 1
-            body = json.dumps(
-                {"origin": origin, "schema": schema, "seq": self._sequence, "seed": self.seed}
-            )
-            bodies.append((body, schema))
-        self._send_bodies(queue, bodies)
-
-    def _send_bodies(self, queue: str, bodies: list[tuple[str, Schema]]) -> None:
-        sqs = self._client("sqs")
-        url = self._queue_urls[queue]
-        for chunk in _chunks(bodies, SQS_BATCH):
-            answer = sqs.send_message_batch(
-                QueueUrl=url,
-                Entries=[
-                    {
-                        "Id": str(i),
-                        "MessageBody": body,
-                        "MessageAttributes": {
-                            SCHEMA_ATTRIBUTE: {"DataType": "String", "StringValue": str(schema)}
-                        },
-                    }
-                    for i, (body, schema) in enumerate(chunk)
-                ],
-            )
-            if answer.get("Failed"):
-                raise EnvironmentProblemError(
-                    f"SendMessageBatch to {queue} failed: {answer['Failed']}"
-                )
-            self._ledger[queue].sent += len(chunk)
-
-    def _receive(self, queue: str, count: int) -> list[_Received]:
-        sqs = self._client("sqs")
-        url = self._queue_urls[queue]
-        out: list[_Received] = []
-        while len(out) < count:
-            answer = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(SQS_BATCH, count - len(out)),
-                MessageAttributeNames=[SCHEMA_ATTRIBUTE],
-                VisibilityTimeout=600,
-                WaitTimeSeconds=0,
-            )
-            messages = answer.get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                attribute = message.get("MessageAttributes", {}).get(SCHEMA_ATTRIBUTE, {})
-                out.append(
-                    _Received(
-                        receipt=message["ReceiptHandle"],
-                        body=message["Body"],
-                        schema=_schema_of(str(attribute.get("StringValue", ""))),
-                    )
-                )
-        return out
-
-    def _delete(self, queue: str, receipts: list[str]) -> None:
-        sqs = self._client("sqs")
-        url = self._queue_urls[queue]
-        for chunk in _chunks(receipts, SQS_BATCH):
-            answer = sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)],
-            )
-            if answer.get("Failed"):
-                raise EnvironmentProblemError(
-                    f"DeleteMessageBatch on {queue} failed: {answer['Failed']}"
-                )
-
-
-def _sort_key(item: tuple[Schema, Any]) -> tuple[int, int, str]:
-    schema = item[0]
-    return (0, schema, "") if isinstance(schema, int) else (1, 0, schema)
+        cloudwatch_writer.put_metrics(self._client("cloudwatch"), namespace, data)

@@ -933,7 +933,9 @@ def test_noise_is_seeded_and_the_same_whatever_the_tick_order(
         expected = {"Invocations": 300.0, "Errors": 60.0, "Throttles": 0.0}
         out = []
         for minute in reversed(range(5)):  # another order: the same draws
-            drawn = other._noisy("ingest", "43", expected, START + timedelta(minutes=minute), 1.0)
+            drawn = other.noise.draw(
+                "ingest", "43", expected, START + timedelta(minutes=minute), 1.0
+            )
             out.append((drawn["Invocations"], drawn["Errors"]))
         return out[::-1]
 
