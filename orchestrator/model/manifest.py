@@ -243,6 +243,20 @@ class GatesSpec(_Spec):
     the old version's."""
     early_pass: bool | None = None
     """The sequential judge may end a bake early when the evidence is conclusive (default on)."""
+    absolute_tolerance: float | None = None
+    """The absolute part of the early pass's margin (default 0.001, 0.1 percentage point): a
+    step may end early once the new version's error rate is conclusively at most ``(1 +
+    tolerance) x`` the old one's ``+ absolute_tolerance`` (``docs/judge.md``)."""
+
+    @field_validator("absolute_tolerance")
+    @classmethod
+    def _absolute_tolerance(cls, value: float | None) -> float | None:
+        if value is not None and not 0.0 <= value <= 0.1:
+            raise ValueError(
+                f"absolute_tolerance is an error rate added to the margin, a fraction between 0 "
+                f"and 0.1 (0.001 = 0.1 percentage point), got {value}"
+            )
+        return value
 
 
 class DefaultsSpec(_Spec):
@@ -429,6 +443,8 @@ class Gates(_Spec):
     """The sequential judge's budget for the whole release, split across its checks."""
     tolerance: float = Field(default=0.25, ge=0.0, le=10.0)
     early_pass: bool = True
+    absolute_tolerance: float = Field(default=0.001, ge=0.0, le=0.1)
+    """The early pass's margin: ``(1 + tolerance) x old rate + absolute_tolerance``."""
 
 
 class Component(_Spec):
