@@ -48,6 +48,7 @@ PAGES = (
     "hotfix.md",
     "extend-wait.md",
     "smoke-test.md",
+    "approve-and-pause.md",
     "abort.md",
     "drain-timeout.md",
     "stuck-execution.md",
@@ -562,6 +563,30 @@ def test_extend_wait_lines_extend_a_waiting_release(dry: MakeRun, engine: Any) -
     stop = ["abort", RELEASE, "--reason", "test over", "--engine", engine.endpoint_url]
     assert cli.invoke(app, stop, env=CLEAN_ENV).exit_code == 0
     assert run.finish(arn, timeout=TIMEOUT).status == "FAILED"
+
+
+@pytest.mark.workflow
+def test_approve_and_pause_lines_answer_a_waiting_release(dry: MakeRun, engine: Any) -> None:
+    from orchestrator.release import approvals
+
+    data = seed_manifest()
+    data["components"]["enrich"]["strategy"] = {"approve_before": [50]}
+    run = dry(data, {"noise": False}, auto_hotfix=False)
+    arn = run.start()
+    assert run.deployment is not None
+    records = run.deployment.ports.records
+    wait_until(lambda: approvals.parked_approvals(records, RELEASE), TIMEOUT, "the approval")
+    page = "approve-and-pause.md"
+    for command in rollout_commands(page, subcommand="status"):
+        out = run_rollout(engine, command)
+        if "--format" in command.argv():
+            assert json.loads(out.stdout)["approvals"][0]["component"] == "enrich"
+        else:
+            assert "Waiting for approval" in out.stdout
+    run_rollout(engine, only(rollout_commands(page, subcommand="pause"), "pause line"))
+    run_rollout(engine, only(rollout_commands(page, subcommand="approve"), "approve line"))
+    run_rollout(engine, only(rollout_commands(page, subcommand="resume"), "resume line"))
+    assert run.finish(arn, timeout=TIMEOUT).status == "SUCCEEDED"
 
 
 @pytest.mark.workflow
