@@ -17,7 +17,6 @@ are started, polled, read back and handed task tokens at ``url``.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import threading
 import time
@@ -30,18 +29,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orchestrator.aws.alias_router import LambdaAliasReader, LambdaAliasRouter
-from orchestrator.aws.clock import SystemClock
-from orchestrator.aws.executions import (
-    StepFunctionsCallbacks,
-    StepFunctionsShiftLauncher,
-    StepFunctionsShiftMonitor,
-)
-from orchestrator.aws.invoker import LambdaFunctionInvoker
-from orchestrator.aws.metrics import CloudWatchMetricSource
-from orchestrator.aws.notifier import SnsNotifier
-from orchestrator.aws.queue_inspector import SqsQueueInspector
-from orchestrator.aws.store import DynamoLeaseStore, DynamoRecordStore, create_table
+from orchestrator.aws.alias_router import LambdaAliasRouter
+from orchestrator.aws.store import create_table
+from orchestrator.aws.wiring import build_ports
 from orchestrator.definition import load_child_definition, load_definition
 from orchestrator.errors import EnvironmentProblemError
 from orchestrator.local.sfn_deploy import (
@@ -50,14 +40,14 @@ from orchestrator.local.sfn_deploy import (
     function_name,
 )
 from orchestrator.release import ledger
-from orchestrator.step_handler import Ports, logger
+from orchestrator.step_handler import logger
 from orchestrator.steps import step_handlers
 
 if TYPE_CHECKING:
     from orchestrator.local.engine import EmbeddedEngine
     from orchestrator.local.lambda_endpoint import LambdaEndpoint
     from orchestrator.model.live import AliasState
-    from orchestrator.ports import Clock
+    from orchestrator.ports import Callbacks, Clock, ShiftLauncher
 
 TABLE_NAME = "rollout-releases"
 TOPIC_NAME = "rollout-notifications"
@@ -202,20 +192,6 @@ class LocalDeployment:
         )
         if TABLE_NAME not in dynamodb.list_tables().get("TableNames", []):
             create_table(dynamodb, TABLE_NAME)
-        self.ports = Ports(
-            aliases=_ReportingRouter(LambdaAliasRouter(self.lambda_client), on_alias_move),
-            alias_reads=LambdaAliasReader(engine.client("lambda")),
-            queues=SqsQueueInspector(engine.client("sqs"), cloudwatch),
-            metrics=CloudWatchMetricSource(cloudwatch),
-            leases=DynamoLeaseStore(dynamodb, TABLE_NAME),
-            records=DynamoRecordStore(dynamodb, TABLE_NAME),
-            notifier=SnsNotifier(sns, self.topic_arn),
-            clock=clock or SystemClock(),
-            shifts=_Unwired(),
-            shift_status=_Unwired(),
-            callbacks=_Unwired(),
-            invoker=LambdaFunctionInvoker(engine.client("lambda")),
-        )
         self.sfn = remote.client() if remote is not None else engine.client("stepfunctions")
         self.child_state_machine_arn = (
             f"arn:aws:states:{remote.region}:{remote.account_id}:stateMachine:"
@@ -223,13 +199,26 @@ class LocalDeployment:
             if remote is not None
             else engine.state_machine_arn(CHILD_STATE_MACHINE_NAME)
         )
-        self.ports = dataclasses.replace(
-            self.ports,
-            shifts=_ObservedLauncher(
-                StepFunctionsShiftLauncher(self.sfn, self.child_state_machine_arn), on_child_start
+        # the one wiring function, on the engine's clients: the metric-counting CloudWatch
+        # client, the release's SNS topic, Step Functions (remote or embedded); alias moves on
+        # `lambda_client` (tests inject faults on it) and reported to the simulator
+        own = {
+            "cloudwatch": cloudwatch,
+            "dynamodb": dynamodb,
+            "sns": sns,
+            "stepfunctions": self.sfn,
+        }
+        self.ports = build_ports(
+            lambda service: own[service] if service in own else engine.client(service),
+            table_name=TABLE_NAME,
+            topic_arn=self.topic_arn,
+            clock=clock,
+            aliases=lambda _: _ReportingRouter(
+                LambdaAliasRouter(self.lambda_client), on_alias_move
             ),
-            shift_status=StepFunctionsShiftMonitor(self.sfn),
-            callbacks=_ObservedCallbacks(StepFunctionsCallbacks(self.sfn), on_answer),
+            shift_state_machine_arn=self.child_state_machine_arn,
+            shifts=lambda launcher: _ObservedLauncher(launcher, on_child_start),
+            callbacks=lambda answers: _ObservedCallbacks(answers, on_answer),
         )
         self.state_machine_arn = self.deploy()
 
@@ -478,18 +467,11 @@ class LocalDeployment:
             kwargs["nextToken"] = token
 
 
-class _Unwired:
-    """A port filled in once the state machines' ARNs are known (see ``LocalDeployment``)."""
-
-    def __getattr__(self, attr: str) -> Any:
-        raise AttributeError(f"port used before it was wired ({attr})")
-
-
 class _ObservedLauncher:
     """A ``ShiftLauncher`` that tells the dry run a child is about to start (so its simulated
     clock counts the child as running before it runs)."""
 
-    def __init__(self, inner: StepFunctionsShiftLauncher, seen: ChildStarted | None) -> None:
+    def __init__(self, inner: ShiftLauncher, seen: ChildStarted | None) -> None:
         self._inner = inner
         self._seen = seen
 
@@ -505,7 +487,7 @@ class _ObservedLauncher:
 class _ObservedCallbacks:
     """``Callbacks`` that tell the dry run the parent is about to wake."""
 
-    def __init__(self, inner: StepFunctionsCallbacks, seen: Answered | None) -> None:
+    def __init__(self, inner: Callbacks, seen: Answered | None) -> None:
         self._inner = inner
         self._seen = seen
 
