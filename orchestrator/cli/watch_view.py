@@ -128,7 +128,8 @@ def build_view(facts: dict[str, Any]) -> dict[str, Any]:
     )
     # the manifest's order: it stays put while waves are replanned after a roll-forward round
     rows = [
-        _component(context, name, row) for name, row in (status.get("components") or {}).items()
+        _manual_gate(status, _component(context, name, row))
+        for name, row in (status.get("components") or {}).items()
     ]
     final = str(report["status"]) if ended and report and report.get("status") else None
     exit_code = _exit_code(execution, final) if ended else None
@@ -277,6 +278,27 @@ def _verdict(record: dict[str, Any]) -> dict[str, Any] | None:
         "reasons": list(last.get("reasons") or []),
         "evidence": [str(e["text"]) for e in last.get("evidence") or [] if e.get("text")],
     }
+
+
+def _manual_gate(status: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    """A component whose next move waits for `rollout approve`, or a paused release (issue 13
+    item 3): said in the row's detail, with ``approval`` and ``paused``."""
+    approval = next(
+        (a for a in status.get("approvals") or [] if a.get("component") == out["component"]),
+        None,
+    )
+    paused = status.get("paused")
+    out["approval"] = approval
+    out["paused"] = bool(paused) and out["state"] not in ("promoted", "unchanged")
+    if approval is not None:
+        left = f", {approval['left']} left" if approval.get("left") else ""
+        out["detail"] = (
+            f"waiting for approval to {percent(approval.get('step'))} at "
+            f"{percent(approval.get('weight'))}{left} (rollout approve)"
+        )
+    if out["paused"]:
+        out["detail"] = (out["detail"] + "; " if out["detail"] else "") + "paused (rollout resume)"
+    return out
 
 
 def _component(context: _Context, name: str, row: dict[str, Any]) -> dict[str, Any]:

@@ -387,3 +387,20 @@ def test_clock_text() -> None:
     assert clock_text(65.4) == "1:05"
     assert clock_text(3723) == "1:02:03"
     assert clock_text(-5) == "0:00"
+
+
+def test_a_component_waiting_for_approval_and_a_paused_release_say_so() -> None:
+    from orchestrator.cli.watch_view import _manual_gate
+
+    row = {"component": "enrich", "state": "shifting", "detail": "at 10%"}
+    status = {
+        "approvals": [{"component": "enrich", "step": 50.0, "weight": 10.0, "left": "23h 59m"}],
+        "paused": {"since": "2026-12-01T00:00:00Z", "reason": "incident"},
+    }
+    out = _manual_gate(status, dict(row))
+    assert out["approval"]["step"] == 50.0 and out["paused"] is True
+    assert out["detail"] == (
+        "waiting for approval to 50% at 10%, 23h 59m left (rollout approve); "
+        "paused (rollout resume)"
+    )
+    assert _manual_gate({}, dict(row))["detail"] == "at 10%"
