@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     field_validator,
+    model_validator,
 )
 
 RELEASE_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
@@ -27,6 +28,9 @@ FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FUNCTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:(?P<name>[A-Za-z0-9_-]{1,64})$"
 )
+LIVE = "live"
+"""``from: live``: the component's ``from`` is filled from its live alias and the ledger's last
+release when the release starts (``rollout start`` / ``rollout dry-run``; DESIGN §3 extended)."""
 ALIAS_NAME = re.compile(r"^(?!\d+$)[A-Za-z0-9_-]{1,128}$")
 PUBLISHED_VERSION = re.compile(r"^[1-9]\d{0,9}$")
 SCHEMA_TOKEN = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
@@ -395,6 +399,18 @@ class ComponentSpec(_Spec):
     smoke: SmokeSpec | None = None
     """A pre-traffic smoke test of the version each shift of this component moves to, run by
     PrepareShift before the first weight."""
+    from_live: bool = Field(default=False, exclude=True)
+    """Written ``from: live`` (instead of the mapping): ``from`` stays empty until the live alias
+    and the ledger fill it (``planning/live_from.py``); nothing plans such a manifest before."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_live(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "from_live" in data:
+            raise ValueError("unknown field `from_live`: write `from: live`")
+        if isinstance(data, dict) and data.get("from") == LIVE:
+            return {**data, "from": {}, "from_live": True}
+        return data
 
     @field_validator("function")
     @classmethod
@@ -578,6 +594,11 @@ class Manifest(_Spec):
         beat = wait or self.hotfix_timeout_seconds
         cap = self.hotfix_max_wait_seconds or max(DEFAULT_HOTFIX_MAX_WAIT_SECONDS, beat)
         return min(MAX_TASK_TIMEOUT_SECONDS, max(cap, beat))
+
+    @property
+    def live_from(self) -> list[str]:
+        """The components written ``from: live``, in manifest order (not filled yet)."""
+        return [name for name, spec in self.components.items() if spec.from_live]
 
     @property
     def resolved(self) -> dict[str, Component]:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from orchestrator.errors import InfeasibleReleaseError, Issue
+from orchestrator.errors import InfeasibleReleaseError, InputError, Issue
 from orchestrator.model.manifest import Component, Manifest, VersionSpec, schema_sort_key
 from orchestrator.model.plan import Constraint, Drain, Edge, Plan
 from orchestrator.planning.compatibility import (
@@ -96,7 +96,23 @@ def _collector_paused() -> Iterator[None]:
 
 
 def plan_release(manifest: Manifest) -> Plan:
-    """Plan a release, or raise InfeasibleReleaseError explaining every unsafe edge."""
+    """Plan a release, or raise InfeasibleReleaseError explaining every unsafe edge.
+
+    A manifest with ``from: live`` components is refused (an InputError naming each) until
+    ``planning.live_from.fill_from_live`` filled them: what they read and write is unknown."""
+    if manifest.live_from:
+        raise InputError(
+            [
+                Issue(
+                    f"components.{name}.from",
+                    "`from: live` is filled from the live alias and the ledger's last release "
+                    "when the release starts: `rollout start` and `rollout dry-run` fill it; "
+                    "to plan without the account, give the mapping `from: {version: ..., "
+                    "reads: ..., writes: ...}`",
+                )
+                for name in manifest.live_from
+            ]
+        )
     with _collector_paused():
         return _plan(manifest)
 
