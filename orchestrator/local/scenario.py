@@ -49,6 +49,7 @@ from pydantic import (
 )
 
 from orchestrator.errors import InputError, Issue, ScenarioError
+from orchestrator.local.live_alias import LiveAlias
 from orchestrator.model.issues import pydantic_issues
 from orchestrator.model.load import parse_document, read_document
 from orchestrator.model.manifest import Manifest, Schema, Version, VersionSpec, schema_sort_key
@@ -193,6 +194,9 @@ class Scenario(_Spec):
     versions: dict[str, VersionBehaviour] = Field(default_factory=dict)
     queues: dict[str, QueueBehaviour] = Field(default_factory=dict)
     hotfixes: list[HotfixBehaviour] = Field(default_factory=list)
+    live: dict[str, LiveAlias] = Field(default_factory=dict)
+    """The live alias of each ``from: live`` component, and what the ledger remembers of its
+    version (``orchestrator/local/live_alias.py``)."""
     operator: list[OperatorAction] | None = None
     """Approvals, pauses, resumes and aborts at simulated times, in order of ``at``. Absent: the
     dry run approves every manual approval at once (and ends a hold as its timeout would);
