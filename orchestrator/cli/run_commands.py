@@ -146,8 +146,20 @@ def dry_run(
         check_html_target(html, stdout_free=False)
         remote = remote_engine(engine, lambda_port, lambda_host)
         loaded = load_manifest(manifest)
-        planned = plan_release(loaded)  # infeasible: exit 2 before anything starts
         data = parse_document(manifest.read_text(encoding="utf-8"), str(manifest))
+        filled: list[Any] = []
+        if loaded.live_from:  # `from: live`: the scenario's simulated account says what is live
+            from orchestrator.errors import ScenarioError
+            from orchestrator.local.live_alias import fill_from_scenario, live_section
+            from orchestrator.model.load import manifest_from_data, read_document
+
+            live = {}
+            if scenario is not None:
+                text = read_document(scenario, "scenario", ScenarioError)
+                live = live_section(parse_document(text, f"scenario {scenario}"))
+            data, filled = fill_from_scenario(data, loaded, live)
+            loaded = manifest_from_data(data)
+        planned = plan_release(loaded)  # infeasible: exit 2 before anything starts
         behaviour = load_scenario(scenario, loaded) if scenario else Scenario()
         for warning in scenario_warnings(behaviour, loaded):
             stderr.print(f"[yellow]![/] scenario {warning.path}: {warning.message}")
@@ -207,6 +219,8 @@ def dry_run(
             )
         document = result.contract()
         document["command_wall_seconds"] = round(command_seconds(began), 3)
+        if filled:
+            document["from_live"] = {fill.component: fill.contract() for fill in filled}
         if html is not None and picture is not None:
             from orchestrator.cli.html_report import render_html
 
@@ -217,6 +231,8 @@ def dry_run(
         if fmt == "json":
             emit_json(document)
         else:
+            for fill in filled:
+                stdout.print(fill.line(), highlight=False)
             render_report(stdout, document)
             if notifications:
                 for note in document["notifications"]:
@@ -256,10 +272,18 @@ def start(
         from orchestrator.operations import describe, describe_cause
 
         loaded = load_manifest(manifest)
-        plan_release(loaded)
         data = parse_document(manifest.read_text(encoding="utf-8"), str(manifest))
-        conn = connect(engine)
+        filled: list[Any] = []
+        if loaded.live_from:  # `from: live`: read the aliases and the ledger first (exit 2)
+            conn = connect(engine)
+            loaded, data, filled = fill_live(conn, loaded, data)
+        plan_release(loaded)
+        conn = connect(engine) if not filled else conn
         hint = engine_flags(engine)
+        if filled and fmt == "text":
+            for fill in filled:
+                stdout.print(fill.line(), highlight=False)
+        from_live = {fill.component: fill.contract() for fill in filled}
         release = loaded.release
         arn = conn.execution_arn(release)
         existing = describe(conn.sfn, arn)
@@ -281,6 +305,7 @@ def start(
                 "execution_arn": arn,
                 "started": started,
                 "already_started": not started,
+                **({"from_live": from_live} if from_live else {}),
             }
             if fmt == "json":
                 emit_json(document)
@@ -295,6 +320,8 @@ def start(
             stderr.print(f"already started: {arn}; following it", highlight=False)
         report = follow(conn, release, arn, timeout, fmt, hint)
         document = {"release": release, "execution_arn": arn, **report}
+        if from_live:
+            document["from_live"] = from_live
         if fmt == "json":
             emit_json(document)
         else:
@@ -307,6 +334,26 @@ def start(
         return EXIT_BY_STATUS.get(str(report.get("status")), 1)
 
     raise typer.Exit(guarded(fmt, run))
+
+
+def fill_live(conn: Any, loaded: Any, data: Any) -> tuple[Any, dict[str, Any], list[Any]]:
+    """Fill every ``from: live`` from the account (the aliases, the ledger's last release):
+    the filled manifest, its document (the execution input) and how each was filled."""
+    from orchestrator.errors import EnvironmentProblemError
+    from orchestrator.model.load import manifest_from_data
+    from orchestrator.ports import ReleaseCatalog
+    from orchestrator.release.live_from import fill_from_account
+
+    records = conn.ports.records
+    if not isinstance(records, ReleaseCatalog):
+        raise EnvironmentProblemError(
+            f"the record store at {conn.where} cannot list releases (no `releases` method): "
+            "`from: live` needs the ledger's history"
+        )
+    filled_data, filled = fill_from_account(
+        data, loaded, conn.ports.alias_reads, records, conn.ports.records
+    )
+    return manifest_from_data(filled_data), filled_data, filled
 
 
 def already_ran(conn: Any, release: str, arn: str, execution: Any, fmt: str, hint: str) -> int:

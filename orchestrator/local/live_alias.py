@@ -84,7 +84,7 @@ def fill_from_scenario(
                     f"live.{name}",
                     f"component {name} is written `from: live`, but the scenario's simulated "
                     f'account has no alias for it: add `live: {{{name}: {{version: "...", '
-                    "declared: {reads: ..., writes: ...}}}}` to the scenario",
+                    "declared: {reads: ..., writes: ...}}}` to the scenario",
                 )
                 for name in missing
             ]
