@@ -5,9 +5,11 @@ times the old version's? Each bake window (a minute, or a whole bake) brings the
 errors of both versions behind the alias over the same minutes. Conditional on the window's total
 errors ``E``, under the null boundary (rate ratio exactly ``r``) the new version's share of them
 is ``Binomial(E, p0)`` with ``p0 = r * n_new / (r * n_new + n_old)``; under any ratio ``<= r`` its
-share is stochastically smaller. (Exact for Poisson errors; for binomial errors the conditional
-law is Fisher's noncentral hypergeometric, which the binomial matches closely while error rates are
-a few percent, the range where a canary is judged at all.)
+share is stochastically smaller. (The conditional law is exact for Poisson errors; the tests
+below need no conditioning at all: one window's likelihood ratio of ``p1 = p0 (1 + v)`` against
+``p0`` is ``(1 + v)^k_new (1 - r v n_new / n_old)^k_old``, whose expectation is at most
+``exp(n_new v (q_new - r q_old)) <= 1`` for binomial errors too, whatever both rates do from one
+window to the next while their ratio stays at most ``r``.)
 
 *Failing.* For each alternative ratio ``rho`` of a fixed grid above ``r`` (``r`` times 1.5, 2, 3,
 5, 10, 30 and 100), the product over windows of the binomial likelihood ratio of ``p1(rho)``
@@ -18,21 +20,34 @@ at most ``alpha``, so the judge may look after every window, every bake and ever
 inflating the false-alarm rate. FAILED when it does. A zero-error baseline is no escape: with no
 baseline errors every canary error multiplies the e-value by ``p1 / p0 > 1``.
 
-*Passing early.* The mirror test of "the ratio is at least ``r``" against alternatives below
-``r`` (``r / 1.5``, ``r / 2`` and ``1.0`` when ``1.0 < r``): when its e-value reaches ``1 / alpha``
-and the current step has ``min_invocations`` invocations of the new version, the step may end
-early (PASSED). Without errors there is no evidence either way: the bake runs its full length and
-ends PASSED (as the threshold rule does) once ``min_invocations`` is met.
+*Passing early* is a test of the non-inferiority null "the new rate is beyond the margin",
+``q_new >= r q_old + delta`` (``delta`` = ``absolute_tolerance``, default 0.001), with the
+e-values of ``pass_log_e``: for a bet ``u`` in ``PASS_BETS``, ``exp(n_new delta u) (1 -
+u)^k_new (1 + r u n_new / n_old)^k_old``, whose expectation is at most 1 under every point of
+that null (Poisson or binomial errors, no conditioning), so their product over windows is a test
+supermartingale and the equal-weight mixture over the bets crossing ``1 / early_pass_alpha``
+has probability at most ``early_pass_alpha``. Without ``delta`` it is the conditional binomial
+likelihood ratio of the new version's share of the errors; with it, invocations without errors
+are evidence too (``n_new delta u`` per window), so a clean version against a zero-error
+baseline passes early once it has about ``log(1 / early_pass_alpha) / delta`` invocations. The
+step then also needs ``min_invocations``. The level of an early pass is not a false alarm (no
+one is paged): Verify sets it to ``false_alarm_rate`` itself, not split over the release. The
+pass evidence carries across steps like the fail evidence: once conclusive, every later step
+passes after its first look with ``min_invocations``.
 
 *At 100%* no old version is left behind the alias. The judge then compares the new version with
-the old version's counts accumulated in the earlier windows of this shift: for failing, with the
-Clopper-Pearson upper bound of the old rate (one-sided, level ``alpha``), for passing with its lower
-bound, each new window adding a one-sample binomial likelihood ratio of ``rho * bound`` against
-``r * bound``. The bound holds with probability ``1 - reference_alpha``, so by the union bound
+the old version's counts accumulated in the earlier windows of this shift and, when Verify read
+them (``observe_before``), the old version's own minutes before the shift (never used for the
+comparison over the same minutes, which stays robust to a drift both versions share): for
+failing, with the Clopper-Pearson upper bound of the old rate (one-sided, level ``alpha``), for
+passing with its lower bound ``L`` (the null's floor becomes ``r L + delta``), each new window
+adding a one-sample binomial likelihood ratio of ``rho * bound`` against ``r * bound``. The bound
+holds with probability ``1 - reference_alpha``, so by the union bound
 the shift's false-alarm rate is at most ``test_alpha + reference_alpha (+ ceiling_alpha)``, which
 ``JudgeConfig`` keeps equal to ``alpha`` (55% / 20% / 25% with a ceiling, 80% / 20% without). A
 shift that starts at 100% with no earlier
-evidence has nothing to compare with: only the absolute ceiling can fail it.
+evidence has nothing to compare with: only the absolute ceiling can fail it (and only the
+absolute margin pass it early).
 
 ``max_error_rate`` (when set) stays an absolute ceiling: a new version *conclusively* above it (an
 e-value of one-sample binomial likelihood ratios against ``max_error_rate`` times 1.5 to 10
@@ -62,8 +77,9 @@ from orchestrator.model.steps import Phase
 FAIL_MULTIPLIERS = (1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0)
 """Alternatives for failing: ``rho = r * m``. The large ones make a few errors against a zero-error
 baseline conclusive (each then multiplies the e-value by nearly ``1 / p0``)."""
-PASS_DIVISORS = (1.5, 2.0)
-"""Alternatives for passing: ``rho = r / d``, and ``1.0`` when ``1.0 < r``."""
+PASS_BETS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95)
+"""The bets ``u`` of the pass e-value (``pass_log_e``): small ones pay off on errors on both
+sides, large ones on many invocations without errors (the absolute margin)."""
 CEILING_MULTIPLIERS = (1.5, 2.0, 3.0, 5.0, 10.0)
 """Alternatives of the ceiling test: the new version's rate at ``max_error_rate`` times these."""
 REFERENCE_SHARE = 0.2
@@ -99,6 +115,12 @@ class JudgeConfig:
     min_invocations: int = 20
     max_error_rate: float | None = None
     early_pass: bool = True
+    absolute_tolerance: float = 0.001
+    """The absolute part of the early pass's margin: a step may end early once the new rate is
+    conclusively at most ``(1 + tolerance) x old rate + absolute_tolerance``."""
+    pass_alpha: float | None = None
+    """The level of an early pass (a version beyond the margin ends a step early with at most
+    this probability); ``None``: ``test_alpha``. Not a false alarm: no share of ``alpha``."""
 
     @property
     def ratio(self) -> float:
@@ -124,6 +146,10 @@ class JudgeConfig:
         return self.alpha - self.reference_alpha - self.ceiling_alpha
 
     @property
+    def early_pass_alpha(self) -> float:
+        return self.pass_alpha if self.pass_alpha is not None else self.test_alpha
+
+    @property
     def ceiling_rates(self) -> tuple[float, ...]:
         if self.max_error_rate is None:
             return ()
@@ -132,13 +158,6 @@ class JudgeConfig:
     @property
     def fail_rhos(self) -> tuple[float, ...]:
         return tuple(self.ratio * m for m in FAIL_MULTIPLIERS)
-
-    @property
-    def pass_rhos(self) -> tuple[float, ...]:
-        rhos = [self.ratio / d for d in PASS_DIVISORS]
-        if self.ratio > 1.0:
-            rhos.append(1.0)
-        return tuple(sorted(set(rhos), reverse=True))
 
 
 @dataclass(frozen=True)
@@ -157,6 +176,7 @@ class JudgeState:
 
     log_e_fail: tuple[float, ...] = ()
     log_e_pass: tuple[float, ...] = ()
+    """Per bet of ``PASS_BETS`` (``pass_log_e``)."""
     log_e_ceiling: tuple[float, ...] = ()
     """The ceiling test: the new version's own rate above ``max_error_rate``."""
     new_invocations: int = 0
@@ -168,6 +188,10 @@ class JudgeState:
     windows: int = 0
     reference: tuple[float, float] | None = None
     """The old rate's (lower, upper) bound, fixed at the first window without an old version."""
+    prior_old_invocations: int = 0
+    prior_old_errors: int = 0
+    """The old version's own figures before the shift began (``observe_before``): they enter
+    the reference bound at 100%, never the comparison over the same minutes."""
     invalid: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,6 +206,8 @@ class JudgeState:
             "step_invocations": self.step_invocations,
             "windows": self.windows,
             "reference": list(self.reference) if self.reference is not None else None,
+            "prior_old_invocations": self.prior_old_invocations,
+            "prior_old_errors": self.prior_old_errors,
             "invalid": self.invalid,
         }
 
@@ -199,6 +225,8 @@ class JudgeState:
             step_invocations=int(data.get("step_invocations", 0)),
             windows=int(data.get("windows", 0)),
             reference=(float(reference[0]), float(reference[1])) if reference else None,
+            prior_old_invocations=int(data.get("prior_old_invocations", 0)),
+            prior_old_errors=int(data.get("prior_old_errors", 0)),
             invalid=data.get("invalid"),
         )
 
@@ -217,6 +245,8 @@ class Evidence:
     e_pass: float
     threshold: float
     e_ceiling: float = 1.0
+    pass_threshold: float = math.inf
+    """What ``e_pass`` must reach for an early pass (``1 / early_pass_alpha``)."""
 
 
 @dataclass(frozen=True)
@@ -231,7 +261,7 @@ class Judgement:
 def start(config: JudgeConfig) -> JudgeState:
     return JudgeState(
         log_e_fail=tuple(0.0 for _ in config.fail_rhos),
-        log_e_pass=tuple(0.0 for _ in config.pass_rhos),
+        log_e_pass=tuple(0.0 for _ in PASS_BETS),
         log_e_ceiling=tuple(0.0 for _ in config.ceiling_rates),
     )
 
@@ -267,11 +297,58 @@ def _log_lr(k: int, n: int, p1: float, p0: float) -> float:
     return out
 
 
+def pass_log_e(
+    bet: float, floor: float, ratio: float, n_new: int, k_new: int, n_old: int, k_old: int
+) -> float:
+    """The log pass e-value of one window for the bet ``u`` (``0 < u < 1``):
+    ``n_new floor u + k_new log(1 - u) + k_old log(1 + ratio u n_new / n_old)``.
+
+    Its expectation is at most ``exp(n_new u (floor + ratio q_old - q_new))`` for binomial (or
+    Poisson) errors, at most 1 whenever ``q_new >= ratio q_old + floor``: over the same minutes
+    ``floor`` is ``absolute_tolerance``; at 100% (``n_old`` 0) it is ``ratio x`` the old rate's
+    lower bound ``+ absolute_tolerance``. Without an absolute part it is the conditional
+    binomial likelihood ratio of the new version's share of the errors (``p1 = p0 (1 - u)``).
+    """
+    out = n_new * min(floor, 1.0) * bet
+    if k_new:
+        out += k_new * math.log1p(-bet)
+    if k_old and n_old:
+        out += k_old * math.log1p(ratio * bet * n_new / n_old)
+    return out
+
+
+def observe_before(state: JudgeState, invocations: float, errors: float) -> JudgeState:
+    """The old version's own figures from before the shift began: the reference at 100% (never
+    the comparison over the same minutes, which stays robust to a drift both versions share)."""
+    n, k = _count(invocations), _count(errors)
+    if n is None or k is None or k > n:
+        return replace(state, invalid=f"not counts before the shift: {invocations}, {errors}")
+    return replace(
+        state,
+        prior_old_invocations=state.prior_old_invocations + n,
+        prior_old_errors=state.prior_old_errors + k,
+    )
+
+
+def _reference(config: JudgeConfig, state: JudgeState) -> tuple[float, float]:
+    """The old rate's (lower, upper) Clopper-Pearson bounds at ``reference_alpha`` each, over its
+    figures of the earlier steps and from before the shift."""
+    n = state.old_invocations + state.prior_old_invocations
+    k = state.old_errors + state.prior_old_errors
+    a = config.reference_alpha
+    return (
+        _beta_quantile(a, k, n - k + 1) if k > 0 else 0.0,
+        _beta_quantile(1.0 - a, k + 1, n - k) if k < n else 1.0,
+    )
+
+
 def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeState:
     """Add one window's counts to the evidence."""
     fresh = start(config)
     if not state.log_e_fail:
-        state = replace(state, log_e_fail=fresh.log_e_fail, log_e_pass=fresh.log_e_pass)
+        state = replace(state, log_e_fail=fresh.log_e_fail)
+    if len(state.log_e_pass) != len(fresh.log_e_pass):
+        state = replace(state, log_e_pass=fresh.log_e_pass)  # an older state: start afresh
     if len(state.log_e_ceiling) != len(fresh.log_e_ceiling):
         state = replace(state, log_e_ceiling=fresh.log_e_ceiling)
     counts = [
@@ -286,6 +363,7 @@ def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeStat
     if k_new > n_new or k_old > n_old:
         return replace(state, invalid=f"more errors than invocations: {window}")
     r = config.ratio
+    delta = config.absolute_tolerance
     log_fail = list(state.log_e_fail)
     log_pass = list(state.log_e_pass)
     log_ceiling = list(state.log_e_ceiling)
@@ -293,35 +371,28 @@ def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeStat
         for i, q1 in enumerate(config.ceiling_rates):
             log_ceiling[i] += _log_lr(k_new, n_new, q1, config.max_error_rate)
     reference = state.reference
+    floor: float | None = None
     if n_old > 0 and n_new > 0:
         total = k_new + k_old
         p0 = r * n_new / (r * n_new + n_old)
         for i, rho in enumerate(config.fail_rhos):
             log_fail[i] += _log_lr(k_new, total, rho * n_new / (rho * n_new + n_old), p0)
-        for i, rho in enumerate(config.pass_rhos):
-            log_pass[i] += _log_lr(k_new, total, rho * n_new / (rho * n_new + n_old), p0)
-    elif n_new > 0 and n_old == 0 and state.old_invocations > 0:
-        if reference is None:
-            a = config.reference_alpha
-            reference = (
-                _beta_quantile(a, state.old_errors, state.old_invocations - state.old_errors + 1)
-                if state.old_errors > 0
-                else 0.0,
-                _beta_quantile(
-                    1.0 - a, state.old_errors + 1, state.old_invocations - state.old_errors
-                )
-                if state.old_errors < state.old_invocations
-                else 1.0,
-            )
-        low, high = reference
-        q0 = min(r * high, 1.0)
-        if q0 < 1.0:
-            for i, rho in enumerate(config.fail_rhos):
-                log_fail[i] += _log_lr(k_new, n_new, min(rho * high, 1.0), q0)
-        q0 = min(r * low, 1.0)
-        if 0.0 < q0 < 1.0:
-            for i, rho in enumerate(config.pass_rhos):
-                log_pass[i] += _log_lr(k_new, n_new, rho * low, q0)
+        floor = delta
+    elif n_new > 0 and n_old == 0:
+        if state.old_invocations + state.prior_old_invocations > 0:
+            if reference is None:
+                reference = _reference(config, state)
+            low, high = reference
+            q0 = min(r * high, 1.0)
+            if q0 < 1.0:
+                for i, rho in enumerate(config.fail_rhos):
+                    log_fail[i] += _log_lr(k_new, n_new, min(rho * high, 1.0), q0)
+            floor = r * low + delta
+        else:
+            floor = delta  # nothing to compare with: only the absolute margin can pass it
+    if floor is not None:
+        for i, u in enumerate(PASS_BETS):
+            log_pass[i] += pass_log_e(u, floor, r, n_new, k_new, n_old, k_old)
     return replace(
         state,
         log_e_fail=tuple(_capped(v) for v in log_fail),
@@ -364,7 +435,9 @@ def decide(
     threshold = 1.0 / config.test_alpha
     log_threshold = -math.log(config.test_alpha)
     e_fail = mixture(state.log_e_fail)
-    e_pass = mixture(state.log_e_pass)
+    log_e_pass = log_mixture(state.log_e_pass)
+    e_pass = math.inf if log_e_pass > 700.0 else math.exp(log_e_pass)
+    pass_threshold = 1.0 / config.early_pass_alpha
     e_ceiling = mixture(state.log_e_ceiling)
     evidence = Evidence(
         new_invocations=state.new_invocations,
@@ -377,6 +450,7 @@ def decide(
         e_pass=e_pass,
         threshold=threshold,
         e_ceiling=e_ceiling,
+        pass_threshold=pass_threshold,
     )
 
     def judged(phase: Phase, reason: str, early: bool = False) -> Judgement:
@@ -409,10 +483,11 @@ def decide(
             f"{state.step_invocations} invocations of the new version in this step, "
             f"fewer than min_invocations {max(1, config.min_invocations)}",
         )
-    if config.early_pass and log_mixture(state.log_e_pass) >= log_threshold:
+    if config.early_pass and log_e_pass >= -math.log(config.early_pass_alpha):
+        margin = f"{config.ratio:g} x old rate + {config.absolute_tolerance:g}"
         return judged(
             Phase.PASSED,
-            f"error rate ratio below {config.ratio:g} (e-value {e_pass:.3g} >= {threshold:.3g})",
+            f"error rate within {margin} (e-value {e_pass:.3g} >= {pass_threshold:.3g})",
             early=not bake_complete,
         )
     if bake_complete:

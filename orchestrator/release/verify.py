@@ -393,7 +393,8 @@ def shifted_components(context: ReleaseContext) -> int:
 def judge_config(context: ReleaseContext, name: str, checks: int) -> judge.JudgeConfig:
     """This component's checks' share of the release budget: ``false_alarm_rate`` over the
     release's shifted components, then over this component's checks (itself and each
-    downstream consumer)."""
+    downstream consumer). An early pass is no false alarm: its level is ``false_alarm_rate``
+    itself (a version beyond the margin ends a step early at most that often)."""
     gates = context.component(name).gates
     return judge.JudgeConfig(
         alpha=judge.alpha_per_check(gates.false_alarm_rate, shifted_components(context), checks),
@@ -401,6 +402,8 @@ def judge_config(context: ReleaseContext, name: str, checks: int) -> judge.Judge
         min_invocations=gates.min_invocations,
         max_error_rate=gates.max_error_rate,
         early_pass=gates.early_pass,
+        absolute_tolerance=gates.absolute_tolerance,
+        pass_alpha=gates.false_alarm_rate,
     )
 
 
@@ -479,9 +482,12 @@ def verify_sequential(ports: Ports, context: ReleaseContext, name: str, shift: S
     states = {c: judge.JudgeState.from_dict(d) for c, d in cursor.downstream.items()}
     if readable:
         new, _ = _split(series, name, shift.version, since, before)
-        old, _ = _split(series, name, shift.base_version, since, before)
+        old, old_before = _split(series, name, shift.base_version, since, before)
         if shift.base_version == shift.version:
-            old = _Counts()
+            old = old_before = _Counts()
+        if not cursor.baselines_read and not cursor.own and old_before.invocations > 0:
+            # the old version's own minutes before the shift: the reference at 100% only
+            own_state = judge.observe_before(own_state, old_before.invocations, old_before.errors)
         own_state = judge.observe(
             config,
             own_state,

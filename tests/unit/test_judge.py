@@ -12,6 +12,7 @@ import pytest
 from orchestrator.errors import ManifestError
 from orchestrator.model.steps import Phase
 from orchestrator.planning.judge import (
+    PASS_BETS,
     JudgeConfig,
     JudgeState,
     Window,
@@ -20,6 +21,8 @@ from orchestrator.planning.judge import (
     beta_cdf,
     decide,
     observe,
+    observe_before,
+    pass_log_e,
     ratio_interval,
     start,
 )
@@ -253,3 +256,145 @@ def test_the_ceiling_needs_conclusive_evidence_not_a_noisy_point_estimate() -> N
     assert phases == [Phase.PASSED]  # the bake's end: nothing conclusive
     _, phases = run([Window(1200, 60, 10800, 86)], config)
     assert phases == [Phase.FAILED]
+
+
+# the early pass on a non-inferiority margin with an absolute part (absolute_tolerance)
+
+# one component of a 20-component release: fail at alpha 0.0005, pass at the release's 0.01
+RELEASE = JudgeConfig(alpha=alpha_per_check(0.01, 20, 1), pass_alpha=0.01)
+
+
+def test_zero_errors_on_both_sides_pass_early_on_the_absolute_margin() -> None:
+    """No errors at all is evidence once there are enough invocations: 7,500 clean invocations
+    make "new rate >= 1.25 x old + 0.001" unlikely enough (e-value 0.95 x 7.5 nats, a mixture
+    of 8 bets, above log 100)."""
+    windows = [Window(1500, 0, 1500, 0)] * 5
+    _, phases = run(windows, RELEASE)
+    assert phases[:4] == [Phase.INCONCLUSIVE] * 4
+    state, _ = run(windows, RELEASE)
+    judgement = decide(RELEASE, state, bake_complete=False)
+    assert judgement.phase is Phase.PASSED and judgement.early
+    assert "1.25 x old rate + 0.001" in judgement.reasons[0]
+    assert judgement.evidence.pass_threshold == pytest.approx(100.0)
+
+
+def test_without_an_absolute_margin_or_with_early_pass_off_zero_errors_never_pass_early() -> None:
+    windows = [Window(1500, 0, 1500, 0)] * 20
+    for config in (
+        JudgeConfig(alpha=RELEASE.alpha, pass_alpha=0.01, absolute_tolerance=0.0),
+        JudgeConfig(alpha=RELEASE.alpha, pass_alpha=0.01, early_pass=False),
+    ):
+        state = start(config)
+        for window in windows:
+            state = observe(config, state, window)
+            assert decide(config, state, bake_complete=False).phase is Phase.INCONCLUSIVE
+
+
+def test_the_pass_e_value_without_an_absolute_part_is_the_conditional_likelihood_ratio() -> None:
+    """``pass_log_e`` with ``floor`` 0 equals the binomial likelihood ratio of the new version's
+    share of the errors, ``p1 = p0 (1 - u)`` against ``p0 = r n_new / (r n_new + n_old)``."""
+    r, n_new, n_old, k_new, k_old, u = 1.25, 60, 540, 3, 11, 0.3
+    p0 = r * n_new / (r * n_new + n_old)
+    p1 = p0 * (1 - u)
+    expected = k_new * math.log(p1 / p0) + k_old * math.log((1 - p1) / (1 - p0))
+    assert pass_log_e(u, 0.0, r, n_new, k_new, n_old, k_old) == pytest.approx(expected)
+    assert pass_log_e(u, 0.001, r, n_new, k_new, n_old, k_old) == pytest.approx(
+        expected + n_new * 0.001 * u
+    )
+
+
+@pytest.mark.parametrize(
+    ("q_old", "weights"), [(0.0, (0.1, 0.5)), (0.005, (0.1, 0.5)), (0.002, (0.1, 0.5, 1.0))]
+)
+def test_early_passes_at_the_margin_are_bounded_by_the_pass_level(
+    q_old: float, weights: tuple[float, ...]
+) -> None:
+    """A version exactly at the margin (``1.25 x old + 0.001``) passes early at most
+    ``pass_alpha`` of the time over every look of every step (Ville), within Monte Carlo
+    error: binomial errors, at 100% against the old rate's lower bound."""
+    config = JudgeConfig(alpha=0.02, pass_alpha=0.1, min_invocations=1)
+    q_new = config.ratio * q_old + config.absolute_tolerance
+    rng = random.Random(f"margin-{q_old}-{weights}")
+    runs, passed = 600, 0
+    for _ in range(runs):
+        state = start(config)
+        early = False
+        for weight in weights:
+            state = begin_step(state)
+            for _minute in range(6):
+                n_new = round(3000 * weight)
+                n_old = 3000 - n_new
+                window = Window(
+                    n_new, _binomial(rng, n_new, q_new), n_old, _binomial(rng, n_old, q_old)
+                )
+                state = observe(config, state, window)
+                phase = decide(config, state, bake_complete=False, with_interval=False).phase
+                if phase is Phase.PASSED:
+                    early = True
+                    break
+            if early:
+                break
+        passed += early
+    bound = 0.1 + 3 * math.sqrt(0.1 * 0.9 / runs)
+    assert passed / runs <= bound
+
+
+def test_a_regression_beyond_the_margin_never_passes_early() -> None:
+    """5x at a 0.5% baseline, 3,000 invocations a minute at 50%: no early pass, FAILED."""
+    rng = random.Random(5)
+    state = start(RELEASE)
+    phases = []
+    for _minute in range(5):
+        window = Window(1500, _binomial(rng, 1500, 0.025), 1500, _binomial(rng, 1500, 0.005))
+        state = observe(RELEASE, state, window)
+        phases.append(decide(RELEASE, state, bake_complete=False).phase)
+    assert Phase.PASSED not in phases
+    assert Phase.FAILED in phases
+
+
+def test_the_old_versions_minutes_before_the_shift_tighten_the_100_percent_reference() -> None:
+    """The old version's own figures before the shift enter the reference bound at 100% (not the
+    comparison over the same minutes): 3 errors in 3,000 concurrent invocations alone cannot
+    show a 1% canary is above 1.25 x the old rate, with 18 / 18,000 before the shift it can."""
+    config = JudgeConfig(alpha=alpha_per_check(0.01, 20, 1))
+    concurrent = [Window(60, 0, 540, 1), Window(300, 1, 300, 0)] * 3
+    bare, _ = run(concurrent, config)
+    prior = observe_before(start(config), 18_000, 18)
+    primed, _ = run(concurrent, config, prior)
+    assert (primed.old_invocations, primed.old_errors) == (bare.old_invocations, bare.old_errors)
+    assert primed.log_e_fail == bare.log_e_fail  # the same minutes judged the same way
+    at_100 = [Window(600, 6, 0, 0)] * 5
+    bare_100, bare_phases = run(at_100, config, begin_step(bare))
+    primed_100, primed_phases = run(at_100, config, begin_step(primed))
+    assert bare_100.reference is not None and primed_100.reference is not None
+    assert primed_100.reference[1] < bare_100.reference[1] / 2
+    assert Phase.FAILED not in bare_phases
+    assert Phase.FAILED in primed_phases
+    assert JudgeState.from_dict(primed_100.to_dict()) == primed_100
+    assert observe_before(start(config), 10, 11).invalid is not None
+
+
+def test_a_state_from_before_the_absolute_margin_still_judges() -> None:
+    """A cursor written by the previous judge (three pass alternatives): its pass evidence
+    starts afresh (passing later is the safe side), its fail evidence carries on."""
+    old = {"log_e_fail": [1.0] * 7, "log_e_pass": [2.0, 2.0, 2.0], "new_invocations": 60}
+    state = observe(RELEASE, JudgeState.from_dict(old), Window(60, 0, 540, 1))
+    assert len(state.log_e_pass) == len(PASS_BETS)
+    fresh = observe(RELEASE, start(RELEASE), Window(60, 0, 540, 1))
+    assert state.log_e_fail == pytest.approx(tuple(v + 1.0 for v in fresh.log_e_fail))
+    assert decide(RELEASE, state, bake_complete=True).phase is Phase.PASSED
+
+
+def test_absolute_tolerance_is_a_gate_option_with_a_clear_error() -> None:
+    version = {"version": "1"}
+    plain = make_manifest({"a": {"from": version, "to": {"version": "2"}}})
+    assert plain.component("a").gates.absolute_tolerance == 0.001
+    chosen = make_manifest(
+        {"a": {"from": version, "to": {"version": "2"}}},
+        defaults={"gates": {"absolute_tolerance": 0.005}},
+    )
+    assert chosen.component("a").gates.absolute_tolerance == 0.005
+    with pytest.raises(ManifestError, match=r"absolute_tolerance .* between 0 and 0.1"):
+        make_manifest(
+            {"a": {"from": version, "to": {"version": "2"}, "gates": {"absolute_tolerance": 1}}}
+        )
