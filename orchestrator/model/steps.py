@@ -163,10 +163,12 @@ class ShiftState(_Model):
     hotfix: bool = False
     judge: JudgeCursor | None = None
     """The sequential judge's cursor (``gates.judge: sequential``); None: the threshold rule."""
-    gate: Literal["", "approval", "pause"] = ""
+    gate: Literal["", "approval", "pause", "drain"] = ""
     """What holds the move to ``steps[step_index + 1]`` (``release/approvals.py``): ``approval``
     (the child waits on a task token for `rollout approve`), ``pause`` (it polls until `rollout
-    resume`), or nothing. ``step_index`` -1: the first move (PrepareShift's) waits."""
+    resume`), ``drain`` (before the first weight only: a drain guarding the component is not
+    proven, the child runs DrainQueues), or nothing. ``step_index`` -1: the first move
+    (PrepareShift's) waits."""
     approval_timeout_seconds: int = 0
     """The approval wait's TimeoutSeconds on the engine (the strategy's, unless time is scaled)."""
     nominal_approval_timeout_seconds: int = 0

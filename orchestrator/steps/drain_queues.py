@@ -15,9 +15,11 @@ also hold per schema: no message of ``o`` processed, failed or unreadable for
 GetMetricData call as the old-version invocations (``planning/schema_metrics.py`` says why the
 counts add a condition and never prove a drain alone). A drain proven once stays proven:
 the producers no longer write that schema. The state machine loops DrainQueues -> Wait until done;
-past the queue's ``drain_timeout_seconds`` it raises ``DrainTimeoutError``. It is the first state
-of a component's child execution: the child starts once the producers are promoted, so the
-drain's clock starts with their cutover, not with a wave.
+past the queue's ``drain_timeout_seconds`` it raises ``DrainTimeoutError``. A component's child
+execution enters it from PrepareShift, before the first weight, only when a drain guarding the
+component is not proven yet (``unproven_drains``; a component without drains pays no state for
+them); once done, PrepareShift runs again. The child starts once the producers are promoted, so
+the drain's clock starts with their cutover, not with a wave.
 """
 
 from __future__ import annotations
@@ -57,6 +59,22 @@ LOOKBACK_SECONDS = 900
 def drains_before(context: ReleaseContext, component: str) -> list[Drain]:
     """The drains that guard ``component`` (it is in their ``before``)."""
     return [d for d in context.plan.drains if component in d.before]
+
+
+def proof_kind(drain: Drain) -> str:
+    """The ledger item that proves ``drain`` (written once, by :func:`drained`)."""
+    return f"drained#{drain.queue}#{drain.schema_}"
+
+
+def unproven_drains(ports: Ports, context: ReleaseContext, component: str) -> list[Drain]:
+    """The drains guarding ``component`` that no check has proven yet (PrepareShift sends the
+    child to DrainQueues while there are any; most components have none, and pay nothing)."""
+    release = context.manifest.release
+    return [
+        d
+        for d in drains_before(context, component)
+        if ports.records.get(release, proof_kind(d)) is None
+    ]
 
 
 def old_writers(context: ReleaseContext, record: ComponentRecord, queue: str) -> list[str]:
@@ -175,7 +193,7 @@ def drained(ports: Ports, context: ReleaseContext, drain: Drain, now: datetime) 
     ``drained#<queue>#<schema>`` says which (``proof``: ``empty``, ``age``, ``age+schema``).
     """
     release = context.manifest.release
-    kind = f"drained#{drain.queue}#{drain.schema_}"
+    kind = proof_kind(drain)
     if ports.records.get(release, kind) is not None:
         return None
     consumers, queries = schema_queries(context, drain)

@@ -11,7 +11,11 @@ A component with ``smoke`` is invoked first, on the new version directly (its ve
 (``GateFailedError``, the usual roll-forward path, with nothing to pull back). A resumed shift
 was smoke-tested before its first weight and is not invoked again.
 
-The first weight may wait for a manual gate (``release/approvals.py``: an approval of the first
+The first weight waits for the drains that guard the component: while one is not proven, the
+cursor comes back with ``step_index`` -1 and ``gate: drain``, the child runs DrainQueues (check,
+Wait, check ...), and PrepareShift runs again once they are proven.
+
+The first weight may also wait for a manual gate (``release/approvals.py``: an approval of the first
 step, or `rollout pause`): the cursor then comes back with ``step_index`` -1 and its ``gate``, the
 child waits, and PrepareShift runs again once the gate is open.
 """
@@ -29,8 +33,11 @@ from orchestrator.release.shifting import hold_lease, move_alias, target_weights
 from orchestrator.release.verify import dlq_depths, start_judge
 from orchestrator.step_handler import entrypoint, logger
 from orchestrator.steps.advance import check_pause_timeout, fail_gate, record_verdict
+from orchestrator.steps.drain_queues import unproven_drains
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from orchestrator.ports import Ports
     from orchestrator.release.ledger import ReleaseContext
 
@@ -75,6 +82,21 @@ def smoke_test(ports: Ports, context: ReleaseContext, name: str, version: str) -
         )
 
 
+def drain_first(now: datetime, new: str, base: str, steps: list[float]) -> ShiftState:
+    """The cursor before the first weight, sent to DrainQueues (``gate: drain``)."""
+    return ShiftState(
+        step_index=-1,
+        weight=0.0,
+        bake_seconds=0,
+        nominal_bake_seconds=0,
+        started_at=now,
+        version=new,
+        base_version=base,
+        steps=steps,
+        gate="drain",
+    )
+
+
 def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     context = ledger.load_context(ports.records, event.release)
     name = event.component
@@ -89,6 +111,10 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     steps = list(comp.strategy.steps)
     index = resume_index(steps, record.expected.get(new, 0.0))
     resumed = index >= 0 and record.shift_started_at is not None
+    if index < 0 and event.round is not None and unproven_drains(ports, context, name):
+        # the queues this component must not see old data on are not proven drained yet: the
+        # child checks them (DrainQueues -> Wait ...) and comes back here
+        return drain_first(now, new, base, steps)
     if index < 0 and event.round is not None:
         gate = approvals.closed_gate(ports, context, name, new, steps[0])
         if gate is not None:  # the first weight waits for an approval or a pause

@@ -280,9 +280,11 @@ def test_producer_first_waits_for_the_old_schema_backlog_to_drain(dry: MakeRun) 
     proven_at = datetime.fromisoformat(str(drained["at"]))
     assert proven_at <= at(moves_of(result, "c")[0])
     assert at(moves_of(result, "p")[-1]) < proven_at
-    # DrainQueues ran once in p's child (nothing to drain) and looped check -> Wait in c's
-    assert checks["p"] == 1 and checks["c"] > 1
-    assert entered(result, "DrainQueues") == checks["p"] + checks["c"]
+    # p's child never entered DrainQueues (nothing guards p: it pays no state for drains); c's
+    # looped check -> Wait, entered from PrepareShift, which ran again once the drain was proven
+    assert checks["p"] == 0 and checks["c"] > 1
+    assert entered(result, "DrainQueues") == checks["c"]
+    assert entered(result, "PrepareShift") == 3  # p once; c before and after its drain
     assert entered(result, "WaitForDrain") == checks["c"] - 1
 
     # no message lost: every real message is consumed, queued or dead-lettered, as SQS says
