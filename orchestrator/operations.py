@@ -1277,7 +1277,10 @@ def release_status(
             "deadline": rfc3339(deadline),
             "seconds_left": None if left is None else round(left, 1),
             "left": None if left is None else duration(left),
-            "timeout_seconds": timeout,
+            # the wait as it stands without another extension (its heartbeat, when it has one:
+            # hotfix_timeout_seconds), and the most `rollout hotfix --extend` can make of it
+            "timeout_seconds": (wait or {}).get("heartbeat_seconds") or timeout,
+            "max_wait_seconds": timeout,
             "heartbeat_seconds": (wait or {}).get("heartbeat_seconds"),
             "extended_at": rfc3339(_parse_time(parked.get("heartbeat_at"))),
             "extensions": list(parked.get("extensions") or []),

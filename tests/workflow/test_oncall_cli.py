@@ -180,7 +180,8 @@ def test_status_while_waiting_structured_one_clock_and_hints_repeat_the_engine(
     waiting = document["waiting_for_hotfix"]
     assert waiting["broken"] == "enrich"
     assert 0 < waiting["seconds_left"] <= 120, waiting  # the engine's clock, not simulated time
-    assert waiting["timeout_seconds"] == 120
+    assert waiting["timeout_seconds"] == 120  # hotfix_timeout_seconds: the wait as it stands
+    assert waiting["max_wait_seconds"] >= 120  # what --extend can make of it
     assert re.fullmatch(r"(1m \d\ds|\d+s|2m 00s)", waiting["left"]), waiting["left"]
     orders = next(q for q in document["queues"] if q["queue"] == "orders")
     assert orders["dlq"]["messages"] > 0
