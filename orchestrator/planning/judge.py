@@ -82,8 +82,10 @@ PASS_BETS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95)
 sides, large ones on many invocations without errors (the absolute margin)."""
 CEILING_MULTIPLIERS = (1.5, 2.0, 3.0, 5.0, 10.0)
 """Alternatives of the ceiling test: the new version's rate at ``max_error_rate`` times these."""
-REFERENCE_SHARE = 0.2
+REFERENCE_SHARE = 0.1
 """The share of a check's budget spent on the old rate's bound at 100% (the rest: the tests)."""
+FINAL_SHARE = 0.1
+"""The share of a check's budget spent on the final look (``final_p_value``)."""
 CEILING_SHARE = 0.25
 """The share of a check's budget spent on the ceiling test, when ``max_error_rate`` is set."""
 LOG_CAP = 1e6
@@ -132,18 +134,25 @@ class JudgeConfig:
         return self.alpha * REFERENCE_SHARE
 
     @property
+    def final_alpha(self) -> float:
+        """The level of the final look's fixed-sample test."""
+        return self.alpha * FINAL_SHARE
+
+    @property
     def ceiling_alpha(self) -> float:
         """The budget of the ceiling test (0 without ``max_error_rate``)."""
         return self.alpha * CEILING_SHARE if self.max_error_rate is not None else 0.0
 
     @property
     def test_alpha(self) -> float:
-        """The budget of the ratio's e-value: what the reference bound and the ceiling leave.
+        """The budget of the ratio's e-value: what the reference bound, the final look and the
+        ceiling leave.
 
-        The three ways a healthy version can be failed (the e-value crossing, the old rate's
-        bound being wrong at 100%, the ceiling's e-value crossing) add up to at most ``alpha``.
+        The four ways a healthy version can be failed (the e-value crossing, the old rate's
+        bound being wrong at 100%, the final look, the ceiling's e-value crossing) add up to at
+        most ``alpha``.
         """
-        return self.alpha - self.reference_alpha - self.ceiling_alpha
+        return self.alpha - self.reference_alpha - self.final_alpha - self.ceiling_alpha
 
     @property
     def early_pass_alpha(self) -> float:
@@ -192,6 +201,10 @@ class JudgeState:
     prior_old_errors: int = 0
     """The old version's own figures before the shift began (``observe_before``): they enter
     the reference bound at 100%, never the comparison over the same minutes."""
+    passed_early: bool = False
+    """A step of this shift ended early (``mark_early_pass``): no final look then."""
+    final_p: float | None = None
+    """The final look's p-value, once it was taken (at most once per shift)."""
     invalid: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -208,6 +221,8 @@ class JudgeState:
             "reference": list(self.reference) if self.reference is not None else None,
             "prior_old_invocations": self.prior_old_invocations,
             "prior_old_errors": self.prior_old_errors,
+            "passed_early": self.passed_early,
+            "final_p": self.final_p,
             "invalid": self.invalid,
         }
 
@@ -227,6 +242,8 @@ class JudgeState:
             reference=(float(reference[0]), float(reference[1])) if reference else None,
             prior_old_invocations=int(data.get("prior_old_invocations", 0)),
             prior_old_errors=int(data.get("prior_old_errors", 0)),
+            passed_early=bool(data.get("passed_early", False)),
+            final_p=float(data["final_p"]) if data.get("final_p") is not None else None,
             invalid=data.get("invalid"),
         )
 
@@ -342,8 +359,35 @@ def _reference(config: JudgeConfig, state: JudgeState) -> tuple[float, float]:
     )
 
 
-def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeState:
-    """Add one window's counts to the evidence."""
+def mark_early_pass(state: JudgeState) -> JudgeState:
+    """A step of the shift ended early: the final look's time is no longer fixed in advance."""
+    return replace(state, passed_early=True)
+
+
+def final_p_value(
+    ratio: float, new_invocations: int, new_errors: int, old_invocations: int, old_errors: int
+) -> float:
+    """The exact conditional test of "new rate <= ``ratio`` x old rate" on pooled counts:
+    ``P(Binomial(E, p0) >= new_errors)``, ``E`` all errors, ``p0 = r n_new / (r n_new + n_old)``.
+    """
+    total = new_errors + old_errors
+    if new_errors == 0 or new_invocations == 0 or old_invocations == 0:
+        return 1.0
+    p0 = ratio * new_invocations / (ratio * new_invocations + old_invocations)
+    return beta_cdf(p0, new_errors, total - new_errors + 1)
+
+
+def observe(
+    config: JudgeConfig, state: JudgeState, window: Window, *, bake_end: bool = False
+) -> JudgeState:
+    """Add one window's counts to the evidence.
+
+    ``bake_end``: this window ends a bake. The first one that ends a bake without an old version
+    behind the alias (at 100%, or a downstream check) with ``min_invocations`` in the step, in a
+    shift no step of which ended early, takes the final look: one fixed-sample test of the
+    pooled counts (``final_p_value``), at a time fixed by the plan and the traffic alone, so it
+    keeps its level ``final_alpha`` (no Markov inequality to pay, as the e-values do).
+    """
     fresh = start(config)
     if not state.log_e_fail:
         state = replace(state, log_e_fail=fresh.log_e_fail)
@@ -393,6 +437,23 @@ def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeStat
     if floor is not None:
         for i, u in enumerate(PASS_BETS):
             log_pass[i] += pass_log_e(u, floor, r, n_new, k_new, n_old, k_old)
+    final_p = state.final_p
+    if (
+        bake_end
+        and final_p is None
+        and not state.passed_early
+        and n_new > 0
+        and n_old == 0
+        and reference is not None
+        and state.step_invocations + n_new >= max(1, config.min_invocations)
+    ):
+        final_p = final_p_value(
+            r,
+            state.new_invocations + n_new,
+            state.new_errors + k_new,
+            state.old_invocations + state.prior_old_invocations,
+            state.old_errors + state.prior_old_errors,
+        )
     return replace(
         state,
         log_e_fail=tuple(_capped(v) for v in log_fail),
@@ -405,6 +466,7 @@ def observe(config: JudgeConfig, state: JudgeState, window: Window) -> JudgeStat
         step_invocations=state.step_invocations + n_new,
         windows=state.windows + 1,
         reference=reference,
+        final_p=final_p,
     )
 
 
@@ -476,6 +538,12 @@ def decide(
             Phase.FAILED,
             f"error rate ratio above {config.ratio:g} (e-value {e_fail:.3g} >= {threshold:.3g})",
             early=not bake_complete,
+        )
+    if state.final_p is not None and state.final_p <= config.final_alpha:
+        return judged(
+            Phase.FAILED,
+            f"error rate ratio above {config.ratio:g} over the whole shift (final look: p "
+            f"{state.final_p:.2g} <= {config.final_alpha:.2g})",
         )
     if not enough:
         return judged(

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.errors import EnvironmentProblemError, TransientError
 from orchestrator.model.live import MetricQuery
-from orchestrator.model.steps import JudgeCursor, ShiftState, Verdict
+from orchestrator.model.steps import JudgeCursor, Phase, ShiftState, Verdict
 from orchestrator.planning import judge
 from orchestrator.planning.gates import (
     Check,
@@ -492,6 +492,7 @@ def verify_sequential(ports: Ports, context: ReleaseContext, name: str, shift: S
             config,
             own_state,
             judge.Window(new.invocations, new.errors, old.invocations, old.errors),
+            bake_end=bake_complete,
         )
         for consumer in consumers:
             versions = sorted(v for (o, v) in series if o == consumer)
@@ -514,7 +515,10 @@ def verify_sequential(ports: Ports, context: ReleaseContext, name: str, shift: S
                         judge.Window(0, 0, before_counts.invocations, before_counts.errors),
                     )
             states[consumer] = judge.observe(
-                config, state, judge.Window(now_counts.invocations, now_counts.errors)
+                config,
+                state,
+                judge.Window(now_counts.invocations, now_counts.errors),
+                bake_end=bake_complete,
             )
     own = Check(
         component=name,
@@ -550,6 +554,10 @@ def verify_sequential(ports: Ports, context: ReleaseContext, name: str, shift: S
         at=now,
     )
     if readable:
+        if verdict.phase is Phase.PASSED and verdict.early:
+            # the step ends early: no final look for this shift (its time is no longer fixed)
+            own_state = judge.mark_early_pass(own_state)
+            states = {c: judge.mark_early_pass(st) for c, st in states.items()}
         cursor = cursor.model_copy(
             update={
                 "own": own_state.to_dict(),

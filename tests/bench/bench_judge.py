@@ -65,6 +65,7 @@ from orchestrator.planning.judge import (
     alpha_per_check,
     begin_step,
     decide,
+    mark_early_pass,
     observe,
     observe_before,
     start,
@@ -193,14 +194,16 @@ def sequential(shift: Shift, config: JudgeConfig = SEQUENTIAL) -> Outcome:
         state = begin_step(state)
         passed = False
         for index, window in enumerate(minutes):
-            state = observe(config, state, window)
-            elapsed += 60
             end_of_bake = (index + 1) % BAKE_MINUTES == 0
+            state = observe(config, state, window, bake_end=end_of_bake)
+            elapsed += 60
             phase = decide(config, state, bake_complete=end_of_bake, with_interval=False).phase
             if phase is Phase.FAILED:
                 return Outcome(failed_at=elapsed, failed_step=step, early_passes=early)
             if phase is Phase.PASSED:
-                early += not end_of_bake
+                if not end_of_bake:
+                    early += 1
+                    state = mark_early_pass(state)
                 passed = True
                 break
         if not passed:

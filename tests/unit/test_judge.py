@@ -20,6 +20,7 @@ from orchestrator.planning.judge import (
     begin_step,
     beta_cdf,
     decide,
+    mark_early_pass,
     observe,
     observe_before,
     pass_log_e,
@@ -398,3 +399,74 @@ def test_absolute_tolerance_is_a_gate_option_with_a_clear_error() -> None:
         make_manifest(
             {"a": {"from": version, "to": {"version": "2"}, "gates": {"absolute_tolerance": 1}}}
         )
+
+
+# the final look: one fixed-sample test at the first whole bake at 100%
+
+
+def _shift_to_100(
+    config: JudgeConfig, rng: random.Random, q_old: float, q_new: float
+) -> JudgeState:
+    """10% and 50% steps of 5 minutes at 3,000 a minute, the old version's 30 minutes before."""
+    state = observe_before(start(config), 90_000, _binomial(rng, 90_000, q_old))
+    for weight in (0.1, 0.5):
+        state = begin_step(state)
+        for minute in range(5):
+            n_new = round(3000 * weight)
+            window = Window(
+                n_new,
+                _binomial(rng, n_new, q_new),
+                3000 - n_new,
+                _binomial(rng, 3000 - n_new, q_old),
+            )
+            state = observe(config, state, window, bake_end=minute == 4)
+    return begin_step(state)
+
+
+def test_final_look_fails_a_regression_the_e_values_cannot_yet_show() -> None:
+    """1.8x a 0.5% baseline at 3,000 a minute: the e-values stay far from conclusive (about 6
+    of the 2,500 needed), but pooled over the shift and the 30 minutes before, 225 errors in
+    24,000 invocations against 555 in 111,000 are conclusive for one look (p 4e-7); the final
+    look decides at the 100% bake's end, once, and never mid-bake."""
+    config = JudgeConfig(alpha=alpha_per_check(0.01, 20, 1))
+    state = observe_before(start(config), 90_000, 450)
+    state = observe(config, state, Window(1500, 15, 13_500, 68))
+    state = observe(config, begin_step(state), Window(7500, 75, 7500, 37))
+    state = begin_step(state)
+    for minute in range(5):
+        state = observe(config, state, Window(3000, 27, 0, 0), bake_end=minute == 4)
+        judgement = decide(config, state, bake_complete=minute == 4)
+        if minute < 4:
+            assert state.final_p is None and judgement.phase is Phase.INCONCLUSIVE
+    assert state.final_p is not None and state.final_p <= config.final_alpha
+    assert judgement.phase is Phase.FAILED and "final look" in judgement.reasons[0]
+    assert judgement.evidence.e_fail < 10
+    once = observe(config, state, Window(3000, 0, 0, 0), bake_end=True)
+    assert once.final_p == state.final_p  # at most one look per shift
+
+
+def test_no_final_look_after_an_early_pass() -> None:
+    config = JudgeConfig(alpha=alpha_per_check(0.01, 20, 1))
+    state = observe(
+        config, observe_before(start(config), 90_000, 450), Window(1500, 15, 13_500, 68)
+    )
+    state = begin_step(mark_early_pass(state))
+    state = observe(config, state, Window(15_000, 150, 0, 0), bake_end=True)
+    assert state.final_p is None
+    assert JudgeState.from_dict(state.to_dict()) == state
+
+
+def test_final_look_keeps_its_level_at_the_null_boundary() -> None:
+    """A version exactly 1.25x a 0.5% baseline (binomial errors): the final look's p-value is
+    at most 0.05 at most 5% of the time, within Monte Carlo error."""
+    config = JudgeConfig(alpha=0.5, min_invocations=20)
+    rng = random.Random(1210)
+    runs, rejected = 400, 0
+    for _ in range(runs):
+        state = _shift_to_100(config, rng, 0.005, 0.00625)
+        for minute in range(5):
+            window = Window(3000, _binomial(rng, 3000, 0.00625), 0, 0)
+            state = observe(config, state, window, bake_end=minute == 4)
+        assert state.final_p is not None
+        rejected += state.final_p <= 0.05
+    assert rejected / runs <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / runs)
