@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import ApprovalTimeoutError, RolloutError
+from orchestrator.errors import ApprovalTimeoutError, RolloutError, TransientError
 from orchestrator.operations import (
     abort_release,
     approve_release,
@@ -137,7 +137,11 @@ class ScenarioOperator:
         if self.scripted:
             return
         ports = self.deployment.ports
-        for name in sorted(approvals.parked_approvals(ports.records, self.release)):
+        try:
+            parked = approvals.parked_approvals(ports.records, self.release)
+        except TransientError:
+            return  # throttled: the next poll looks again
+        for name in sorted(parked):
             with contextlib.suppress(RolloutError):
                 approve_release(
                     ports,

@@ -188,6 +188,11 @@ class DrainInput(ShiftRef):
     drain: DrainState | None = None
 
 
+class FinishInput(ShiftRef):
+    shift: ShiftState | None = None
+    """The cursor of the last Advance: the version FinishShift promotes (None: the planned one)."""
+
+
 class ComponentInput(ReleaseRef):
     component: str
     wave: int = 0

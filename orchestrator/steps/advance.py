@@ -186,6 +186,10 @@ def advance(event: ComponentInput, ports: Ports) -> ShiftState:
     check_current(ports, event.release, name, event.round)
     if shift.done:
         return shift
+    if shift.step_index < 0:
+        # PrepareShift set no weight: its cursor waits for a gate (a drain, an approval, a pause)
+        # and went through a zero Bake; nothing baked, nothing to judge: Shifted? routes it
+        return shift
     check_alias_where_left(ports, context, name)  # drift before the verdict, never after
     gated = event.round is not None and not shift.hotfix
     if shift.gate:  # the step passed; its move waited for an approval or a pause

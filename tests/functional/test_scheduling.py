@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from orchestrator.model.steps import ComponentRecord, ReleaseRef, ShiftRef
+from orchestrator.model.steps import ComponentRecord, FinishInput, ReleaseRef
 from orchestrator.release import ledger, scheduling
 from orchestrator.steps.finish_shift import finish_shift
 from orchestrator.steps.shift_failed import ShiftFailure, shift_failed
@@ -34,6 +34,7 @@ def started(fakes: Fakes) -> list[str]:
 
 
 def promote(fakes: Fakes, name: str) -> None:
+    """The component's record as an earlier round's FinishShift left it."""
     record = ledger.get_component(fakes.records, "r1", name)
     ledger.put_component(
         fakes.records,
@@ -42,9 +43,18 @@ def promote(fakes: Fakes, name: str) -> None:
     )
 
 
+def fully_shifted(fakes: Fakes, name: str) -> None:
+    """The alias as the child's last Advance leaves it: fully on the new version (2)."""
+    comp = ledger.load_context(fakes.records, "r1").component(name)
+    fakes.aliases.add_alias(comp.function, comp.alias, {"2": 100.0})
+
+
 def finish(fakes: Fakes, name: str, round_: int = 0) -> list[str]:
-    promote(fakes, name)
-    return finish_shift(ShiftRef(release="r1", component=name, round=round_), fakes.ports).started
+    fully_shifted(fakes, name)
+    out = finish_shift(FinishInput(release="r1", component=name, round=round_), fakes.ports)
+    record = ledger.get_component(fakes.records, "r1", name)
+    assert (record.status, record.promoted, out.version) == ("promoted", ["2"], "2")
+    return out.started
 
 
 def park(fakes: Fakes, token: str = "parent-token", round_: int = 0) -> None:
@@ -164,7 +174,8 @@ def test_the_next_round_starts_fresh_and_old_children_are_stale() -> None:
     assert "r1--a--r1" in fakes.shifts.started
     assert scheduling.stale(fakes.ports, "r1", 0)
     # an old child that wakes up frees nothing of the new round and starts nothing
-    assert finish_shift(ShiftRef(release="r1", component="a", round=0), fakes.ports).started == []
+    old_child = FinishInput(release="r1", component="a", round=0)
+    assert finish_shift(old_child, fakes.ports).started == []
     assert len(fakes.records.list("r1", "slot#")) == 1
 
 

@@ -136,8 +136,8 @@ ROWS = [
         tells="injected crash",
     ),
     Fault(
-        "Promote crashes once",
-        "step:Promote",
+        "FinishShift (promotion) crashes once",
+        "step:FinishShift",
         "HALTED",
         {"ingest": {"42": 100.0}, "enrich": {"18": 100.0}, "store": {"5": 100.0}},
         error=lambda: RuntimeError("injected crash"),
