@@ -39,15 +39,22 @@ passes after its first look with ``min_invocations``.
 the old version's counts accumulated in the earlier windows of this shift and, when Verify read
 them (``observe_before``), the old version's own minutes before the shift (never used for the
 comparison over the same minutes, which stays robust to a drift both versions share): for
-failing, with the Clopper-Pearson upper bound of the old rate (one-sided, level ``alpha``), for
-passing with its lower bound ``L`` (the null's floor becomes ``r L + delta``), each new window
-adding a one-sample binomial likelihood ratio of ``rho * bound`` against ``r * bound``. The bound
-holds with probability ``1 - reference_alpha``, so by the union bound
-the shift's false-alarm rate is at most ``test_alpha + reference_alpha (+ ceiling_alpha)``, which
-``JudgeConfig`` keeps equal to ``alpha`` (55% / 20% / 25% with a ceiling, 80% / 20% without). A
-shift that starts at 100% with no earlier
+failing, with the Clopper-Pearson upper bound of the old rate (one-sided, level
+``reference_alpha``), for passing with its lower bound ``L`` (the null's floor becomes ``r L +
+delta``), each new window adding a one-sample binomial likelihood ratio of ``rho * bound``
+against ``r * bound``. The bound holds with probability ``1 - reference_alpha``, so by the
+union bound the shift's false-alarm rate is at most ``test_alpha + reference_alpha +
+final_alpha (+ ceiling_alpha)``, which ``JudgeConfig`` keeps equal to ``alpha`` (55% / 10% / 10%
+/ 25% with a ceiling, 80% / 10% / 10% without). A shift that starts at 100% with no earlier
 evidence has nothing to compare with: only the absolute ceiling can fail it (and only the
 absolute margin pass it early).
+
+*The final look.* E-values pay for being looked at any time (Ville's bound is Markov's
+inequality). Once per shift, at a time fixed by the plan and the traffic alone (the first bake
+at 100% that ends with ``min_invocations``, in a shift no step of which ended early), one
+fixed-sample test of the counts pooled over the shift and the old version's minutes before it
+(``final_p_value``, level ``final_alpha``) can fail the version too; like the reference, it
+assumes the old rate did not move between the minutes before the shift and its end.
 
 ``max_error_rate`` (when set) stays an absolute ceiling: a new version *conclusively* above it (an
 e-value of one-sample binomial likelihood ratios against ``max_error_rate`` times 1.5 to 10
