@@ -923,3 +923,99 @@ def test_dynamodb_requests_are_served_one_at_a_time(
     reader.join(timeout=60)
     assert not errors, errors
     assert order == ["put enters", "put leaves", "query enters"]
+
+
+# -- the dynamodb-partition-query patch -----------------------------------------------------------
+
+
+def _random_table(dynamodb: Any, rng: random.Random) -> str:
+    table = f"partitions-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    kinds = ["slot#", "slot#1", "waiting#", "component#", "action#", "a", ""]
+    for _ in range(300):
+        item = {
+            "pk": {"S": rng.choice(["r1", "r2", "r3"])},
+            "sk": {"S": rng.choice(kinds) + str(rng.randrange(60))},
+            "n": {"N": str(rng.randrange(1000))},
+            "blob": {"S": "x" * rng.randrange(0, 300)},
+        }
+        dynamodb.put_item(TableName=table, Item=item)
+    return table
+
+
+def _queries(rng: random.Random, table: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for _ in range(40):
+        pk = {":p": {"S": rng.choice(["r1", "r2", "r3", "none"])}}
+        shape = rng.choice(["begins", "eq", "between", "pk", "gt"])
+        if shape == "begins":
+            key = "pk = :p AND begins_with(sk, :s)"
+            values = {
+                **pk,
+                ":s": {"S": rng.choice(["slot#", "slot#1", "w", "component#", "zz", "1"])},
+            }
+        elif shape == "eq":
+            key, values = "pk = :p AND sk = :s", {**pk, ":s": {"S": f"slot#{rng.randrange(60)}"}}
+        elif shape == "between":
+            key = "pk = :p AND sk BETWEEN :a AND :b"
+            values = {**pk, ":a": {"S": "a"}, ":b": {"S": "slot#3"}}
+        elif shape == "gt":
+            key, values = "pk = :p AND sk > :s", {**pk, ":s": {"S": "component#3"}}
+        else:
+            key, values = "pk = :p", pk
+        query: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": key,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": rng.random() < 0.5,
+        }
+        if rng.random() < 0.4:
+            query["Limit"] = rng.randrange(1, 20)
+        if rng.random() < 0.2:
+            query["ProjectionExpression"] = "sk, n"
+        if rng.random() < 0.2:
+            query["FilterExpression"] = "n > :n"
+            query["ExpressionAttributeValues"] = {**values, ":n": {"N": "500"}}
+        out.append(query)
+    return out
+
+
+def _all_pages(dynamodb: Any, query: dict[str, Any]) -> list[Any]:
+    pages, kwargs = [], dict(query)
+    while True:
+        page = dynamodb.query(**kwargs)
+        pages.append((page["Items"], page.get("Count"), page.get("ScannedCount")))
+        if "LastEvaluatedKey" not in page or len(pages) > 200:
+            return pages
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_the_partition_query_gives_moto_s_own_answers(engine: EmbeddedEngine) -> None:
+    """Random tables and queries (begins_with, =, BETWEEN, >, the whole partition; limits and
+    pages, both orders, projections, filters): the patched Query answers exactly as moto's own,
+    page by page, item by item."""
+    assert "dynamodb-partition-query" in moto_compat.active_patches()
+    dynamodb = engine.client("dynamodb")
+    rng = random.Random(11)
+    tables = [_random_table(dynamodb, rng) for _ in range(2)]
+    queries = [q for t in tables for q in _queries(rng, t)]
+    patched = [_all_pages(dynamodb, q) for q in queries]
+    moto_compat.revert_patches(["dynamodb-partition-query"])
+    try:
+        stock = [_all_pages(dynamodb, q) for q in queries]
+    finally:
+        moto_compat.apply_patches(["dynamodb-partition-query"], strict=True)
+    assert sum(len(items) for pages in stock for items, _, _ in pages) > 100
+    for query, mine, theirs in zip(queries, patched, stock, strict=True):
+        assert mine == theirs, query
