@@ -21,11 +21,12 @@ from orchestrator.model.plan import Plan
 
 HISTORY_EVENT_LIMIT = 25_000
 """Step Functions' cap on the history events of one execution (the embedded engine enforces it)."""
-CHILD_FIXED_EVENTS = 30
+CHILD_FIXED_EVENTS = 12
 CHILD_EVENTS_PER_LOOK = 9
-"""A child's history: about ``CHILD_FIXED_EVENTS`` (DrainQueues, PrepareShift, Promote,
+"""A child's history: about ``CHILD_FIXED_EVENTS`` (the execution's start and end, PrepareShift,
 FinishShift) plus ``CHILD_EVENTS_PER_LOOK`` per Advance look (Bake, Advance, Shifted?): measured
-53 events for 3 steps of one look each (``tests/bench/bench_scale.py``)."""
+39 events for 3 steps of one look each (``tests/bench/bench_scale.py``). A component guarded by a
+drain adds about 9 events per drain check, and its PrepareShift runs twice."""
 LOOK_SECONDS = 60
 MAX_LOOKS_PER_BAKE = 10
 PARENT_FIXED_EVENTS = 60

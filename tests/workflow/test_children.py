@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from orchestrator.local.dry_run import DryRunResult
+from orchestrator.model.load import manifest_from_data
+from orchestrator.planning.capacity import estimated_child_events
 from tests.dag_factory import dag_manifest
 from tests.workflow.conftest import MakeRun
 
@@ -69,6 +71,13 @@ def test_a_short_branch_successor_starts_as_soon_as_its_own_predecessor_finishes
     assert when["d"] == (1980.0, 2160.0)
     assert result.execution.executions["count"] == 6  # the parent and one child per component
     assert result.execution.executions["parent_events"] < 60
+    # a child of 3 steps of one look each: the shape planning/capacity.py estimates from, and
+    # 11 transitions (PrepareShift, 3 x Bake/Advance/Shifted?, FinishShift)
+    manifest = manifest_from_data(diamond())
+    assert {c["events"] for c in result.execution.children} == {
+        estimated_child_events(manifest, "a")
+    }
+    assert {c["transitions"] for c in result.execution.children} == {11}
 
 
 def test_the_same_release_gives_the_same_timeline_every_run(dry: MakeRun) -> None:
