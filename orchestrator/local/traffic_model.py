@@ -143,11 +143,14 @@ def readers_of(
     weights: Weights, queues: Iterable[str], model: VersionModel
 ) -> dict[str, dict[str, dict[str, float]]]:
     """queue -> reading component -> its live versions the queue reaches -> share (sum 1)."""
-    order = list(queues)
+    index = {queue: i for i, queue in enumerate(queues)}
     readers: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
     for name, per in weights.items():
-        for queue in order:
-            reached = {v: w for v, w in per.items() if queue in model.delivered(name, v)}
+        # each version's queues once, then only the queues some version of ``name`` reads, in
+        # the given order (a release of N components has about 2N queues: not N x queues^2)
+        reach = {v: set(model.delivered(name, v)) for v in per}
+        for queue in sorted(set().union(*reach.values()) & index.keys(), key=index.__getitem__):
+            reached = {v: w for v, w in per.items() if queue in reach[v]}
             total = sum(reached.values())
             if total > 0:
                 readers[queue][name] = {v: w / total for v, w in reached.items()}
