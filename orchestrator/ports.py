@@ -89,8 +89,11 @@ class RecordStore(Protocol):
 
     def delete(self, release: str, kind: str) -> None: ...
 
-    def list(self, release: str, prefix: str) -> list[tuple[str, dict[str, object]]]:
-        """Every ``(kind, item)`` of the release whose kind starts with ``prefix``, by kind."""
+    def list(
+        self, release: str, prefix: str, limit: int | None = None
+    ) -> list[tuple[str, dict[str, object]]]:
+        """Every ``(kind, item)`` of the release whose kind starts with ``prefix``, by kind (the
+        first ``limit`` of them, when given: a read that must not grow with the release)."""
         ...
 
     def put_new(self, release: str, kind: str, item: Mapping[str, object]) -> bool:

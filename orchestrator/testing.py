@@ -479,7 +479,9 @@ class FakeRecordStore(_Faults):
         self._maybe_fail("delete")
         self.items.pop((release, kind), None)
 
-    def list(self, release: str, prefix: str) -> list[tuple[str, dict[str, object]]]:
+    def list(
+        self, release: str, prefix: str, limit: int | None = None
+    ) -> list[tuple[str, dict[str, object]]]:
         self._maybe_fail("list")
         return sorted(
             (
@@ -488,7 +490,7 @@ class FakeRecordStore(_Faults):
                 if rel == release and kind.startswith(prefix)
             ),
             key=lambda pair: pair[0],
-        )
+        )[:limit]
 
     def releases(
         self, kinds: Sequence[str], cursor: str | None = None, page_size: int = 100

@@ -56,9 +56,11 @@ class MemoryRecords:
     def delete(self, release: str, kind: str) -> None:
         self.items.pop((release, kind), None)
 
-    def list(self, release: str, prefix: str) -> list[tuple[str, dict[str, object]]]:
+    def list(
+        self, release: str, prefix: str, limit: int | None = None
+    ) -> list[tuple[str, dict[str, object]]]:
         return sorted(
             (kind, dict(item))
             for (rel, kind), item in self.items.items()
             if rel == release and kind.startswith(prefix)
-        )
+        )[:limit]

@@ -234,8 +234,11 @@ class DynamoRecordStore:
                 return False
         return True
 
-    def list(self, release: str, prefix: str) -> list[tuple[str, dict[str, object]]]:
-        """Every ``(kind, item)`` of ``release`` whose kind starts with ``prefix``, by kind."""
+    def list(
+        self, release: str, prefix: str, limit: int | None = None
+    ) -> list[tuple[str, dict[str, object]]]:
+        """Every ``(kind, item)`` of ``release`` whose kind starts with ``prefix``, by kind (the
+        first ``limit``, when given: DynamoDB returns items in key order)."""
         found: list[tuple[str, dict[str, object]]] = []
         paginator = self._client.get_paginator("query")
         pages = paginator.paginate(
@@ -246,6 +249,7 @@ class DynamoRecordStore:
                 ":prefix": {"S": f"record#{prefix}"},
             },
             ConsistentRead=True,
+            PaginationConfig={} if limit is None else {"MaxItems": limit},
         )
         with aws_call("dynamodb:Query", f"{self._table} {release}/{prefix}*"):
             for page in pages:
@@ -253,7 +257,7 @@ class DynamoRecordStore:
                     value = _body(item)
                     if value is not None:
                         found.append((item["sk"]["S"].removeprefix("record#"), value))
-        return sorted(found, key=lambda pair: pair[0])
+        return sorted(found, key=lambda pair: pair[0])[:limit]
 
     OPERATOR_ACTIONS: ClassVar[tuple[str, ...]] = ("dynamodb:Scan",)
     """What ``releases`` (``rollout history``) calls besides ``AWS_ACTIONS``: only an operator's

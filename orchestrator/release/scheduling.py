@@ -252,28 +252,35 @@ def child_execution(ports: Ports, release: str, name: str, round_: int) -> str |
 
 
 def _start_waiting(ports: Ports, context: ReleaseContext) -> list[str]:
+    """Start the best-ranked waiting components while slots are free. Each read takes at most
+    ``max_concurrency`` of them (no more could start): a read that does not grow with the
+    release's backlog of ready components; a full page of stale entries is read again."""
     release = context.manifest.release
+    limit = context.manifest.max_concurrency
     started: list[str] = []
-    for kind, item in ports.records.list(release, "waiting#"):
-        name = str(item.get("component"))
-        round_ = _round(ports, release)
-        if ports.records.get(release, _started_kind(name, round_)) is not None:
+    while True:
+        waiting = ports.records.list(release, "waiting#", limit=limit)
+        for kind, item in waiting:
+            name = str(item.get("component"))
+            round_ = _round(ports, release)
+            if ports.records.get(release, _started_kind(name, round_)) is not None:
+                ports.records.delete(release, kind)
+                continue
+            slot = _claim_slot(ports, context, name, round_)
+            if slot is None:
+                return started  # every slot is taken: the next child to finish continues
             ports.records.delete(release, kind)
-            continue
-        slot = _claim_slot(ports, context, name, round_)
-        if slot is None:
-            break  # every slot is taken: the next child to finish continues from here
-        ports.records.delete(release, kind)
-        if not ports.records.put_new(
-            release,
-            _started_kind(name, round_),
-            {"slot": slot, "at": ports.clock.now().isoformat()},
-        ):
-            ports.records.delete(release, f"slot#{slot:04d}")
-            continue
-        _start_child(ports, context, name, round_)
-        started.append(name)
-    return started
+            if not ports.records.put_new(
+                release,
+                _started_kind(name, round_),
+                {"slot": slot, "at": ports.clock.now().isoformat()},
+            ):
+                ports.records.delete(release, f"slot#{slot:04d}")
+                continue
+            _start_child(ports, context, name, round_)
+            started.append(name)
+        if len(waiting) < limit:
+            return started
 
 
 def finish(ports: Ports, context: ReleaseContext, name: str, round_: int) -> list[str]:

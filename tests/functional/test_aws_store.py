@@ -216,6 +216,20 @@ def test_list_follows_pages(records: DynamoRecordStore, dynamodb: DynamoDBClient
     assert recorded.calls.count("dynamodb:Query") > 1
 
 
+def test_list_reads_only_the_first_items_it_is_asked_for(
+    records: DynamoRecordStore, dynamodb: DynamoDBClient
+) -> None:
+    for i in range(30):
+        records.put("lim", f"waiting#{i:03d}", {"i": i})
+    records.put("lim", "zzz", {"other": True})
+    with ActionRecorder(dynamodb) as recorded:
+        first = records.list("lim", "waiting#", limit=5)
+    assert first == [(f"waiting#{i:03d}", {"i": i}) for i in range(5)]
+    assert recorded.calls.count("dynamodb:Query") == 1
+    assert len(records.list("lim", "waiting#", limit=100)) == 30
+    assert len(records.list("lim", "waiting#")) == 30
+
+
 def test_records_refuse_what_json_cannot_hold(records: DynamoRecordStore) -> None:
     with pytest.raises(TypeError):
         records.put("r1", "state", {"when": T0})

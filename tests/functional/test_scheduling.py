@@ -122,6 +122,21 @@ def test_max_concurrency_queues_by_critical_path() -> None:
     assert fakes.callbacks.answers["parent-token"]["status"] == "success"
 
 
+def test_a_page_of_stale_waiting_entries_does_not_hide_the_next_component() -> None:
+    """The ready queue is read ``max_concurrency`` entries at a time: a full page of entries
+    whose component already started (a crash between the start and the delete) is cleaned up and
+    the next page read, so the component behind them still takes the free slot."""
+    nodes = ["a", "b", "c", "d", "e"]
+    fakes = planned(nodes, [], max_concurrency=2)
+    start_shifts(ReleaseRef(release="r1"), fakes.ports)  # a, b start; c, d, e wait
+    park(fakes)
+    assert started(fakes) == ["a", "b"]
+    for name in ("c", "d"):  # started by someone else already: their entries are stale
+        fakes.records.put("r1", f"started#{name}#r0", {"slot": 9, "at": "x"})
+    assert finish(fakes, "a") == ["e"]
+    assert fakes.records.list("r1", "waiting#") == []
+
+
 def test_the_first_failure_freezes_and_tells_the_parent_once() -> None:
     fakes = planned(*DIAMOND)
     start_shifts(ReleaseRef(release="r1"), fakes.ports)
