@@ -171,13 +171,21 @@ def _started_kind(name: str, round_: int) -> str:
     return f"started#{name}#r{round_}"
 
 
-def _claim_slot(ports: Ports, context: ReleaseContext, name: str, round_: int) -> int | None:
+def _claim_slot(
+    ports: Ports, context: ReleaseContext, name: str, round_: int, held: set[str] | None = None
+) -> int | None:
+    """Claim a free concurrency slot for ``name`` (first writer wins), or None when all are
+    taken. ``held``: the slots this call's caller already knows to be taken (read once per
+    FinishShift, not once per component it starts; a slot freed since is taken by the child that
+    freed it, which starts the waiting components itself); updated with the slot claimed."""
     release = context.manifest.release
-    held = {kind for kind, _ in ports.records.list(release, "slot#")}
+    if held is None:
+        held = {kind for kind, _ in ports.records.list(release, "slot#")}
     for k in range(context.manifest.max_concurrency):
         kind = f"slot#{k:04d}"
         if kind in held:
             continue
+        held.add(kind)  # taken now: by this claim, or by whoever won it
         if ports.records.put_new(release, kind, {"component": name, "round": round_}):
             return k
     return None
@@ -258,6 +266,7 @@ def _start_waiting(ports: Ports, context: ReleaseContext) -> list[str]:
     release = context.manifest.release
     limit = context.manifest.max_concurrency
     started: list[str] = []
+    held = {kind for kind, _ in ports.records.list(release, "slot#")}
     while True:
         waiting = ports.records.list(release, "waiting#", limit=limit)
         for kind, item in waiting:
@@ -266,7 +275,7 @@ def _start_waiting(ports: Ports, context: ReleaseContext) -> list[str]:
             if ports.records.get(release, _started_kind(name, round_)) is not None:
                 ports.records.delete(release, kind)
                 continue
-            slot = _claim_slot(ports, context, name, round_)
+            slot = _claim_slot(ports, context, name, round_, held)
             if slot is None:
                 return started  # every slot is taken: the next child to finish continues
             ports.records.delete(release, kind)
@@ -276,6 +285,7 @@ def _start_waiting(ports: Ports, context: ReleaseContext) -> list[str]:
                 {"slot": slot, "at": ports.clock.now().isoformat()},
             ):
                 ports.records.delete(release, f"slot#{slot:04d}")
+                held.discard(f"slot#{slot:04d}")
                 continue
             _start_child(ports, context, name, round_)
             started.append(name)
