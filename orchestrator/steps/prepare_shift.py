@@ -22,7 +22,7 @@ child waits, and PrepareShift runs again once the gate is open.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from orchestrator.model.steps import ComponentInput, Phase, ShiftState, Verdict
 from orchestrator.planning.schedule import execution_name
@@ -82,8 +82,11 @@ def smoke_test(ports: Ports, context: ReleaseContext, name: str, version: str) -
         )
 
 
-def drain_first(now: datetime, new: str, base: str, steps: list[float]) -> ShiftState:
-    """The cursor before the first weight, sent to DrainQueues (``gate: drain``)."""
+def before_first_weight(
+    now: datetime, new: str, base: str, steps: list[float], gate: Literal["", "drain"] = ""
+) -> ShiftState:
+    """The cursor of a shift whose first weight waits (``step_index`` -1, nothing to bake):
+    ``gate: drain`` sends the child to DrainQueues; approvals and pauses set theirs."""
     return ShiftState(
         step_index=-1,
         weight=0.0,
@@ -93,7 +96,7 @@ def drain_first(now: datetime, new: str, base: str, steps: list[float]) -> Shift
         version=new,
         base_version=base,
         steps=steps,
-        gate="drain",
+        gate=gate,
     )
 
 
@@ -114,20 +117,11 @@ def prepare_shift(event: ComponentInput, ports: Ports) -> ShiftState:
     if index < 0 and event.round is not None and unproven_drains(ports, context, name):
         # the queues this component must not see old data on are not proven drained yet: the
         # child checks them (DrainQueues -> Wait ...) and comes back here
-        return drain_first(now, new, base, steps)
+        return before_first_weight(now, new, base, steps, "drain")
     if index < 0 and event.round is not None:
         gate = approvals.closed_gate(ports, context, name, new, steps[0])
         if gate is not None:  # the first weight waits for an approval or a pause
-            held = ShiftState(
-                step_index=-1,
-                weight=0.0,
-                bake_seconds=0,
-                nominal_bake_seconds=0,
-                started_at=now,
-                version=new,
-                base_version=base,
-                steps=steps,
-            )
+            held = before_first_weight(now, new, base, steps)
             if gate == "pause":
                 check_pause_timeout(ports, context, name, held)
             return approvals.waiting(context, name, held, gate)
