@@ -89,6 +89,10 @@ class SimulatedTime:
             simulator.clock.now, simulator.tick_until, stall_seconds=stall_seconds
         )
         self._lock = threading.Lock()
+        self._parent_lock = threading.Lock()
+        self._parent_answered = False
+        """Whether the parent's token was answered since its WaitForShifts began (it then keeps
+        the clock: its wait ends at once)."""
         self._started: set[str] = set()
         self._next_poll: dict[str, datetime] = {}
         """Per actor: when its next DrainQueues check is due (its last check found waiting)."""
@@ -165,7 +169,13 @@ class SimulatedTime:
                 self.keeper.sleep_until(actor, due)
         elif step == "ApplyHotfix" and isinstance(event.get("hotfix"), Mapping):
             self.simulator.learn_hotfix(event["hotfix"])
-        elif step == "WaitForShifts" or (step == "WaitForHotfix" and not self.answers_waits):
+        elif step == "WaitForShifts":
+            # the parent leaves the clock once its token is stored (after_step), not before: a
+            # child that fails before the token exists makes WaitForShifts raise at once, and
+            # the parent must hold the clock on its way to the roll-forward states
+            with self._parent_lock:
+                self._parent_answered = False
+        elif step == "WaitForHotfix" and not self.answers_waits:
             self.keeper.leave(PARENT)
 
     def _sleep_if_paused(self, event: Mapping[str, Any]) -> bool:
@@ -186,6 +196,10 @@ class SimulatedTime:
             due = self.simulator.clock.now() + timedelta(seconds=seconds)
             with self._lock:
                 self._paused_until[actor_of(event)] = due
+        if step == "WaitForShifts" and error is None:
+            with self._parent_lock:
+                if not self._parent_answered:  # else a child answered already: it goes on
+                    self.keeper.leave(PARENT)
         if (
             step == "WaitForHotfix"
             and self.answers_waits
@@ -225,7 +239,9 @@ class SimulatedTime:
 
     def answered(self, token: str) -> None:
         """Before a step answers the parent's token: the parent wakes at the current time."""
-        self.keeper.join(PARENT)
+        with self._parent_lock:
+            self._parent_answered = True
+            self.keeper.join(PARENT)
 
 
 @dataclass
