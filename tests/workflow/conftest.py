@@ -15,7 +15,9 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from orchestrator.cli.app import app
 from orchestrator.local.dry_run import DryRun
 from orchestrator.local.engine import EmbeddedEngine
 from orchestrator.local.scenario import Scenario, scenario_from_data
@@ -218,3 +220,18 @@ def assert_sound(
                 f"{execution.get('status')}, error {execution.get('error')!r})"
             )
     assert not problems, "the dry run broke the invariant:\n  " + "\n  ".join(problems)
+
+
+CLEAN_ENV: dict[str, str | None] = {
+    "ROLLOUT_STATE_MACHINE_ARN": None,
+    "ROLLOUT_TABLE_NAME": None,
+    "ROLLOUT_TOPIC_ARN": None,
+    "ROLLOUT_REGION": None,
+}
+"""The CLI's environment in CLI tests: nothing of a real account leaks in."""
+_cli = CliRunner()
+
+
+def rollout(engine: Any, *args: str) -> Any:
+    """``rollout ARGS --engine <the embedded engine>``, in-process."""
+    return _cli.invoke(app, [*args, "--engine", engine.endpoint_url], env=CLEAN_ENV)

@@ -19,11 +19,9 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from orchestrator.cli.app import app
 from orchestrator.release import approvals
-from tests.workflow.conftest import MakeRun, moves_of, wait_until
+from tests.workflow.conftest import MakeRun, moves_of, rollout, wait_until
 
 pytestmark = pytest.mark.workflow
 
@@ -118,19 +116,6 @@ def test_without_an_operator_the_dry_run_approves_at_once(dry: MakeRun) -> None:
     result = dry(data, EXACT).run(timeout=TIMEOUT)
     assert result.status == "SUCCEEDED", result.report.get("error")
     assert shift_times(result, "enrich")[10.0]
-
-
-CLEAN_ENV: dict[str, str | None] = {
-    "ROLLOUT_STATE_MACHINE_ARN": None,
-    "ROLLOUT_TABLE_NAME": None,
-    "ROLLOUT_TOPIC_ARN": None,
-    "ROLLOUT_REGION": None,
-}
-cli = CliRunner()
-
-
-def rollout(engine: Any, *args: str) -> Any:
-    return cli.invoke(app, [*args, "--engine", engine.endpoint_url], env=CLEAN_ENV)
 
 
 def test_rollout_approve_pause_and_resume_from_the_command_line(dry: MakeRun, engine: Any) -> None:

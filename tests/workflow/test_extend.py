@@ -21,13 +21,11 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from orchestrator.cli.app import app
 from orchestrator.definition import load_definition
 from orchestrator.errors import InputError
 from orchestrator.operations import parse_duration, waiting_token
-from tests.workflow.conftest import MakeRun, wait_until
+from tests.workflow.conftest import MakeRun, rollout, wait_until
 
 pytestmark = pytest.mark.workflow
 
@@ -36,17 +34,6 @@ SEED = yaml.safe_load((ROOT / "examples" / "seed.yaml").read_text())
 BREAKS = yaml.safe_load((ROOT / "examples" / "scenarios" / "seed-enrich-breaks.yaml").read_text())
 RELEASE = SEED["release"]
 TIMEOUT = 120.0
-CLEAN_ENV: dict[str, str | None] = {
-    "ROLLOUT_STATE_MACHINE_ARN": None,
-    "ROLLOUT_TABLE_NAME": None,
-    "ROLLOUT_TOPIC_ARN": None,
-    "ROLLOUT_REGION": None,
-}
-cli = CliRunner()
-
-
-def rollout(engine: Any, *args: str) -> Any:
-    return cli.invoke(app, [*args, "--engine", engine.endpoint_url], env=CLEAN_ENV)
 
 
 def waiting_seed(dry: MakeRun, wait_seconds: int, max_wait_seconds: int | None = None) -> Any:

@@ -18,13 +18,11 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from orchestrator.cli.app import app
 from orchestrator.operations import waiting_token
 from orchestrator.release import ledger
 from tests.factories import manifest_data
-from tests.workflow.conftest import MakeRun, wait_until
+from tests.workflow.conftest import MakeRun, rollout, wait_until
 
 pytestmark = pytest.mark.workflow
 
@@ -36,17 +34,6 @@ SEED_BREAKS = yaml.safe_load(
 RELEASE = SEED["release"]
 TIMEOUT = 120.0
 RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-CLEAN_ENV: dict[str, str | None] = {
-    "ROLLOUT_STATE_MACHINE_ARN": None,
-    "ROLLOUT_TABLE_NAME": None,
-    "ROLLOUT_TOPIC_ARN": None,
-    "ROLLOUT_REGION": None,
-}
-cli = CliRunner()
-
-
-def rollout(engine: Any, *args: str) -> Any:
-    return cli.invoke(app, [*args, "--engine", engine.endpoint_url], env=CLEAN_ENV)
 
 
 def errors(out: Any) -> list[dict[str, str]]:
