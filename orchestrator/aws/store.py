@@ -249,7 +249,9 @@ class DynamoRecordStore:
                 ":prefix": {"S": f"record#{prefix}"},
             },
             ConsistentRead=True,
-            PaginationConfig={} if limit is None else {"MaxItems": limit},
+            # PageSize too: MaxItems alone stops the paginator, not the Query (it would read
+            # and parse a whole 1 MB page to keep one item)
+            PaginationConfig={} if limit is None else {"MaxItems": limit, "PageSize": limit},
         )
         with aws_call("dynamodb:Query", f"{self._table} {release}/{prefix}*"):
             for page in pages:

@@ -56,16 +56,17 @@ The patches (``apply_patches()`` is idempotent; ``revert_patches()`` undoes them
     writes through the server and asserts exactly one wins).
 ``dynamodb-partition-query``
     moto's ``Table.query`` on a table's own key starts from ``all_items()``: every item of every
-    partition, *sorted* (O(N log N) in the table's size, with ``DynamoType`` comparisons), then
-    keeps the queried partition's and compares each range key. The ledger keeps a release in one
+    partition, *sorted*, then keeps the queried partition's. The ledger keeps a release in one
     partition, so every ``begins_with`` read of a 1,000-component release (``slot#``,
     ``waiting#``, ``component#`` ...) sorted the whole table: in a profile of a 1,000-component
-    dry run, a third of the CPU was ``FinishShift``'s slot Query. The patched query runs moto's
-    own code on a view of the table whose ``all_items()`` is only the queried partition, and, for
-    ``begins_with`` on a string range key, only its items with that prefix: exactly the items
-    moto's filter keeps, so the answer (order, paging, limits, projections) is moto's own
-    (``tests/functional/test_engine.py`` compares both on random tables). Index queries and
-    tables without a range key go to moto unchanged.
+    dry run, a third of the CPU was ``FinishShift``'s slot Query. The patched query reads only the
+    queried partition, and, for ``begins_with`` on a string range key, only the items with that
+    prefix and their two neighbours, found by bisection in sorted keys that
+    :class:`~orchestrator.local.moto_dynamodb_index.PartitionIndex` keeps per partition beside
+    ``Table.put_item``/``Table.delete_item``: O(log N + result) per read. moto's own code answers
+    on that view, so the answer (order, paging, limits, projections) is moto's own
+    (``tests/functional/test_engine.py`` compares both on random tables, with writes and deletes
+    between the reads). Index queries and tables without a range key go to moto unchanged.
 ``payload-limit``
     AWS: a task's, a state's or an execution's input or output is at most 262,144 bytes of UTF-8
     (``PAYLOAD_LIMIT``); beyond it the execution fails with ``States.DataLimitExceeded``, a
@@ -178,7 +179,7 @@ from importlib import metadata
 from typing import Any
 
 from orchestrator.errors import EnvironmentProblemError
-from orchestrator.local import moto_cloudwatch_index
+from orchestrator.local import moto_cloudwatch_index, moto_dynamodb_index
 
 TESTED_MOTO = (5, 2)
 """The moto minor version the patches were written against (``pyproject.toml`` pins ``<5.3``)."""
@@ -233,6 +234,8 @@ class Patch:
     name: str
     targets: tuple[PatchTarget, ...]
     wrap: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
+    on_apply: Callable[[], None] | None = None
+    """Called each time the patch is applied (a cache the patch keeps may have gone stale)."""
 
     def wrap_for(self, target: PatchTarget) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         wrap = target.wrap or self.wrap
@@ -635,89 +638,6 @@ def _serialised(original: Callable[..., Any]) -> Callable[..., Any]:
     return call_action
 
 
-class _PartitionView:
-    """A moto ``Table`` whose ``all_items()`` is the given items (all else is the table's)."""
-
-    def __init__(self, table: Any, items: list[Any]) -> None:
-        self._table = table
-        self._items = items
-
-    def all_items(self) -> list[Any]:
-        return self._items
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._table, name)
-
-
-_MAX_ITEM_BYTES = 400 * 1024
-"""DynamoDB's largest item: what one item can add to a page before moto's 1 MB page limit."""
-
-
-def _prefix_block(items: list[Any], prefix: str, page_limit: int) -> list[Any] | None:
-    """The items whose string range key starts with ``prefix``, and the nearest non-matching key
-    on each side: the items moto's own Query loop can react to (a match is kept; the item after
-    the last match is where it stops at ``Limit`` and says so with a LastEvaluatedKey). None when
-    that is not provably all (a range key that is not a string, or matches so large that a later
-    item could hit the page's size limit): then moto's own path answers."""
-    block: list[Any] = []
-    below: Any = None
-    above: Any = None
-    size = 0
-    for item in items:
-        key = item.range_key
-        if key is None or key.type != "S":
-            return None
-        value = str(key.value)
-        if value.startswith(prefix):
-            block.append(item)
-            size += item.size()
-        elif value < prefix:
-            if below is None or value > str(below.range_key.value):
-                below = item
-        elif above is None or value < str(above.range_key.value):
-            above = item
-    if size + _MAX_ITEM_BYTES > page_limit:
-        return None
-    return [*([below] if below is not None else []), *block, *([above] if above else [])]
-
-
-def _partition_query(original: Callable[..., Any]) -> Callable[..., Any]:
-    import inspect
-
-    from moto.dynamodb.models import table as moto_table
-
-    signature = inspect.signature(original)
-
-    @functools.wraps(original)
-    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(self, *args, **kwargs)
-        given = bound.arguments
-        hash_key = given.get("hash_key")
-        if given.get("index_name") or not self.range_key_attr or hash_key is None:
-            return original(self, *args, **kwargs)
-        items: list[Any] | None = list(self.items.get(hash_key, {}).values())
-        range_objs = given.get("range_objs") or []
-        on_range_key = [c[0] for c in given.get("range_key_conditions") or []] in (
-            [],
-            [self.range_key_attr],
-        )
-        if (
-            given.get("range_comparison") == "BEGINS_WITH"
-            and len(range_objs) == 1
-            and range_objs[0].type == "S"
-            and on_range_key
-            and not given.get("filter_kwargs")
-        ):
-            items = _prefix_block(
-                items or [], str(range_objs[0].value), moto_table.RESULT_SIZE_LIMIT
-            )
-            if items is None:
-                return original(self, *args, **kwargs)
-        return original(_PartitionView(self, items or []), *args, **kwargs)
-
-    return query
-
-
 def _through_index(implementation: Callable[..., Any]) -> Callable[[Callable[..., Any]], Any]:
     """Wrap a ``CloudWatchBackend`` query method: ``implementation(original, backend, ...)``
     answers through :mod:`~orchestrator.local.moto_cloudwatch_index` (moto's own answer)."""
@@ -773,6 +693,7 @@ _ERROR_REBUILDERS = (
 _EVENT_MANAGER = f"{_SFN_PARSER}.eval.event.event_manager"
 _PROGRAM = f"{_SFN_PARSER}.component.program.program"
 _CLOUDWATCH = "moto.cloudwatch.models"
+_TABLE = "moto.dynamodb.models.table"
 
 
 def _method(module: str, attribute: str, wrap: Callable[..., Any]) -> PatchTarget:
@@ -854,7 +775,12 @@ PATCHES: tuple[Patch, ...] = (
     ),
     Patch(
         "dynamodb-partition-query",
-        (_method("moto.dynamodb.models.table", "Table.query", _partition_query),),
+        (
+            _method(_TABLE, "Table.query", moto_dynamodb_index.indexed_query),
+            _method(_TABLE, "Table.put_item", moto_dynamodb_index.indexed_put_item),
+            _method(_TABLE, "Table.delete_item", moto_dynamodb_index.indexed_delete_item),
+        ),
+        on_apply=moto_dynamodb_index.invalidate,
     ),
     Patch(
         "payload-limit",
@@ -1008,6 +934,8 @@ def apply_patches(names: Iterable[str] | None = None, *, strict: bool = False) -
                 saved[target] = original
                 setattr(owner, name, wrappers[key])
             _applied[patch.name] = saved
+            if patch.on_apply is not None:
+                patch.on_apply()
         return ok
 
 

@@ -313,7 +313,9 @@ def finish(ports: Ports, context: ReleaseContext, name: str, round_: int) -> lis
 
 def all_finished(ports: Ports, release: str) -> bool:
     """No child holds a slot and none waits for one: every reachable component is done."""
-    return not ports.records.list(release, "slot#") and not ports.records.list(release, "waiting#")
+    return not ports.records.list(release, "slot#", limit=1) and not ports.records.list(
+        release, "waiting#", limit=1
+    )
 
 
 def fail(ports: Ports, release: str, name: str, round_: int, error: str, cause: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -222,10 +222,20 @@ def test_list_reads_only_the_first_items_it_is_asked_for(
     for i in range(30):
         records.put("lim", f"waiting#{i:03d}", {"i": i})
     records.put("lim", "zzz", {"other": True})
-    with ActionRecorder(dynamodb) as recorded:
-        first = records.list("lim", "waiting#", limit=5)
+    returned: list[int] = []
+
+    def count(parsed: dict[str, Any], **_: Any) -> None:
+        returned.append(len(parsed.get("Items", [])))
+
+    dynamodb.meta.events.register("after-call.dynamodb.Query", count)
+    try:
+        with ActionRecorder(dynamodb) as recorded:
+            first = records.list("lim", "waiting#", limit=5)
+    finally:
+        dynamodb.meta.events.unregister("after-call.dynamodb.Query", count)
     assert first == [(f"waiting#{i:03d}", {"i": i}) for i in range(5)]
     assert recorded.calls.count("dynamodb:Query") == 1
+    assert returned == [5]  # the Query itself is limited: no page of 30 read to keep 5
     assert len(records.list("lim", "waiting#", limit=100)) == 30
     assert len(records.list("lim", "waiting#")) == 30
 

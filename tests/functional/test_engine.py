@@ -7,6 +7,7 @@ machine and uses its own execution names, so the order of the tests does not mat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import random
@@ -23,7 +24,7 @@ from botocore.exceptions import ClientError
 from moto.cloudwatch.models import CloudWatchBackend
 
 from orchestrator.errors import EnvironmentProblemError, InputError
-from orchestrator.local import invoke_hook, moto_cloudwatch_index, moto_compat
+from orchestrator.local import invoke_hook, moto_cloudwatch_index, moto_compat, moto_dynamodb_index
 from orchestrator.local.engine import (
     ACCOUNT_ID,
     EmbeddedEngine,
@@ -1001,21 +1002,87 @@ def _all_pages(dynamodb: Any, query: dict[str, Any]) -> list[Any]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _compare_stock(dynamodb: Any, queries: list[dict[str, Any]]) -> list[list[Any]]:
+    moto_compat.revert_patches(["dynamodb-partition-query"])
+    try:
+        return [_all_pages(dynamodb, q) for q in queries]
+    finally:
+        moto_compat.apply_patches(["dynamodb-partition-query"], strict=True)
+
+
+def _random_writes(dynamodb: Any, rng: random.Random, table: str) -> None:
+    """Puts (new keys and overwrites), deletes (present and absent), updates that create an
+    item, a failed conditional put and a transaction: every path into moto's put/delete."""
+
+    def key() -> dict[str, Any]:
+        return {
+            "pk": {"S": rng.choice(["r1", "r2", "r3"])},
+            "sk": {"S": rng.choice(["slot#", "waiting#", "b", "zz"]) + str(rng.randrange(80))},
+        }
+
+    for _ in range(12):
+        shape = rng.choice(["put", "delete", "update", "conditional", "transaction"])
+        if shape == "put":
+            dynamodb.put_item(TableName=table, Item={**key(), "n": {"N": "7"}})
+        elif shape == "delete":
+            dynamodb.delete_item(TableName=table, Key=key())
+        elif shape == "update":
+            dynamodb.update_item(
+                TableName=table,
+                Key=key(),
+                UpdateExpression="SET n = :n",
+                ExpressionAttributeValues={":n": {"N": "3"}},
+            )
+        elif shape == "conditional":
+            with contextlib.suppress(dynamodb.exceptions.ConditionalCheckFailedException):
+                dynamodb.put_item(
+                    TableName=table,
+                    Item={**key(), "n": {"N": "1"}},
+                    ConditionExpression="attribute_exists(pk)",
+                )
+        else:
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table, "Item": {**key(), "n": {"N": "2"}}}},
+                    {"Delete": {"TableName": table, "Key": {"pk": {"S": "r9"}, "sk": {"S": "x"}}}},
+                ]
+            )
+
+
 def test_the_partition_query_gives_moto_s_own_answers(engine: EmbeddedEngine) -> None:
     """Random tables and queries (begins_with, =, BETWEEN, >, the whole partition; limits and
-    pages, both orders, projections, filters): the patched Query answers exactly as moto's own,
-    page by page, item by item."""
+    pages, both orders, projections, filters), with random writes and deletes between rounds of
+    reads: the patched Query (its sorted keys kept beside moto's writes) answers exactly as moto's
+    own, page by page, item by item."""
     assert "dynamodb-partition-query" in moto_compat.active_patches()
     dynamodb = engine.client("dynamodb")
     rng = random.Random(11)
     tables = [_random_table(dynamodb, rng) for _ in range(2)]
-    queries = [q for t in tables for q in _queries(rng, t)]
-    patched = [_all_pages(dynamodb, q) for q in queries]
-    moto_compat.revert_patches(["dynamodb-partition-query"])
-    try:
-        stock = [_all_pages(dynamodb, q) for q in queries]
-    finally:
-        moto_compat.apply_patches(["dynamodb-partition-query"], strict=True)
-    assert sum(len(items) for pages in stock for items, _, _ in pages) > 100
-    for query, mine, theirs in zip(queries, patched, stock, strict=True):
-        assert mine == theirs, query
+    matched = 0
+    for _ in range(4):
+        queries = [q for t in tables for q in _queries(rng, t)]
+        for query in queries:  # index the partitions, then change them under the index
+            _all_pages(dynamodb, query)
+        built = {t: _assert_index_is_the_table(engine, t) for t in tables}
+        for table in tables:
+            _random_writes(dynamodb, rng, table)
+        patched = [_all_pages(dynamodb, q) for q in queries]
+        for table in tables:  # kept up to date in place by the writes, never read again
+            assert _assert_index_is_the_table(engine, table) == built[table]
+        stock = _compare_stock(dynamodb, queries)
+        matched += sum(len(items) for pages in stock for items, _, _ in pages)
+        for query, mine, theirs in zip(queries, patched, stock, strict=True):
+            assert mine == theirs, query
+    assert matched > 400
+
+
+def _assert_index_is_the_table(engine: EmbeddedEngine, name: str) -> dict[Any, int]:
+    """The table's index holds each indexed partition's keys, sorted; the ids of those lists."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[ACCOUNT_ID][engine.region].get_table(name)
+    index = moto_dynamodb_index.index_of(table)
+    assert index.keys, name
+    for hash_key, keys in index.keys.items():
+        assert keys == sorted(str(k.value) for k in table.items[hash_key]), name
+    return {hash_key: id(keys) for hash_key, keys in index.keys.items()}
