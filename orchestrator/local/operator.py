@@ -98,9 +98,16 @@ class ScenarioOperator:
         self.timeline.child_answered(actor)
 
     def _run(self, action: OperatorAction) -> None:
-        with self._lock:
-            if action in self._pending:
-                self._pending.remove(action)
+        try:
+            self._act(action)
+        finally:
+            # pending until it has acted: a hold seen meanwhile (the dry run's poll, on its own
+            # thread) must still wait for this resume, not end the release as nobody's to resume
+            with self._lock:
+                if action in self._pending:
+                    self._pending.remove(action)
+
+    def _act(self, action: OperatorAction) -> None:
         ports, sfn = self.deployment.ports, self.deployment.sfn
         entry: dict[str, Any] = {
             "at": self._seconds(),
