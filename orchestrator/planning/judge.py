@@ -44,8 +44,8 @@ failing, with the Clopper-Pearson upper bound of the old rate (one-sided, level
 delta``), each new window adding a one-sample binomial likelihood ratio of ``rho * bound``
 against ``r * bound``. The bound holds with probability ``1 - reference_alpha``, so by the
 union bound the shift's false-alarm rate is at most ``test_alpha + reference_alpha +
-final_alpha (+ ceiling_alpha)``, which ``JudgeConfig`` keeps equal to ``alpha`` (55% / 10% / 10%
-/ 25% with a ceiling, 80% / 10% / 10% without). A shift that starts at 100% with no earlier
+final_alpha (+ ceiling_alpha)``, which ``JudgeConfig`` keeps equal to ``alpha`` (25% / 10% / 40%
+/ 25% with a ceiling, 50% / 10% / 40% without). A shift that starts at 100% with no earlier
 evidence has nothing to compare with: only the absolute ceiling can fail it (and only the
 absolute margin pass it early).
 
@@ -91,7 +91,7 @@ CEILING_MULTIPLIERS = (1.5, 2.0, 3.0, 5.0, 10.0)
 """Alternatives of the ceiling test: the new version's rate at ``max_error_rate`` times these."""
 REFERENCE_SHARE = 0.1
 """The share of a check's budget spent on the old rate's bound at 100% (the rest: the tests)."""
-FINAL_SHARE = 0.1
+FINAL_SHARE = 0.4
 """The share of a check's budget spent on the final look (``final_p_value``)."""
 CEILING_SHARE = 0.25
 """The share of a check's budget spent on the ceiling test, when ``max_error_rate`` is set."""
