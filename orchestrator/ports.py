@@ -96,6 +96,11 @@ class RecordStore(Protocol):
         first ``limit`` of them, when given: a read that must not grow with the release)."""
         ...
 
+    def kinds(self, release: str, prefix: str, limit: int | None = None) -> Sequence[str]:
+        """The kinds ``list`` would return, without the items (a keys-only read, for callers that
+        only ask which records exist: the concurrency slots every FinishShift reads)."""
+        ...
+
     def put_new(self, release: str, kind: str, item: Mapping[str, object]) -> bool:
         """Write only if absent; False when the record already exists (first writer wins)."""
         ...

@@ -454,9 +454,12 @@ class FakeRecordStore(_Faults):
         assert isinstance(value, dict)
         return value
 
-    def kinds(self, release: str) -> list[str]:
-        """Every record kind of ``release``, sorted."""
-        return sorted(kind for rel, kind in self.items if rel == release)
+    def kinds(self, release: str, prefix: str = "", limit: int | None = None) -> list[str]:
+        """Every record kind of ``release`` (that starts with ``prefix``), sorted (the first
+        ``limit``)."""
+        return sorted(
+            kind for rel, kind in self.items if rel == release and kind.startswith(prefix)
+        )[:limit]
 
     def put(self, release: str, kind: str, item: Mapping[str, object]) -> None:
         self._maybe_fail("put")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator.model.load import manifest_from_data
@@ -64,3 +64,6 @@ class MemoryRecords:
             for (rel, kind), item in self.items.items()
             if rel == release and kind.startswith(prefix)
         )[:limit]
+
+    def kinds(self, release: str, prefix: str, limit: int | None = None) -> Sequence[str]:
+        return [kind for kind, _ in self.list(release, prefix, limit)]

@@ -261,6 +261,27 @@ class DynamoRecordStore:
                         found.append((item["sk"]["S"].removeprefix("record#"), value))
         return sorted(found, key=lambda pair: pair[0])[:limit]
 
+    def kinds(self, release: str, prefix: str, limit: int | None = None) -> Sequence[str]:
+        """The kinds of ``list``, read keys-only (``ProjectionExpression``: no item bodies
+        travel or are parsed)."""
+        found: list[str] = []
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"release#{release}"},
+                ":prefix": {"S": f"record#{prefix}"},
+            },
+            ProjectionExpression="sk",
+            ConsistentRead=True,
+            PaginationConfig={} if limit is None else {"MaxItems": limit, "PageSize": limit},
+        )
+        with aws_call("dynamodb:Query", f"{self._table} {release}/{prefix}* (keys)"):
+            for page in pages:
+                found.extend(item["sk"]["S"].removeprefix("record#") for item in page["Items"])
+        return sorted(found)[:limit]
+
     OPERATOR_ACTIONS: ClassVar[tuple[str, ...]] = ("dynamodb:Scan",)
     """What ``releases`` (``rollout history``) calls besides ``AWS_ACTIONS``: only an operator's
     credentials need it, no step calls it, so no step's policy grants it."""

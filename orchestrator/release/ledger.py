@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ReleaseNotFoundError
@@ -69,6 +70,22 @@ class ReleaseContext:
             assert spec.version is not None
             out[spec.version] = spec
         return out
+
+    def readers_of(self, queue: str) -> tuple[str, ...]:
+        """Every component that reads ``queue`` in a version this release knows (its ``from``,
+        its ``to``, an accepted hotfix), sorted."""
+        return self._readers.get(queue, ())
+
+    @cached_property
+    def _readers(self) -> dict[str, tuple[str, ...]]:
+        # Built once per context (a context never changes: a new hotfix makes a new one), so that
+        # a verification's reader lookups cost O(readers), not O(components) each.
+        index: dict[str, set[str]] = {}
+        for name, comp in self.manifest.resolved.items():
+            for spec in (comp.from_, comp.to, *self.known_versions(name).values()):
+                for queue in spec.reads:
+                    index.setdefault(queue, set()).add(name)
+        return {queue: tuple(sorted(names)) for queue, names in index.items()}
 
     def scaled(self, seconds: float) -> int:
         """A Wait duration under the run's time scale (ASL SecondsPath needs an integer)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -180,8 +181,15 @@ def _claim_slot(
     freed it, which starts the waiting components itself); updated with the slot claimed."""
     release = context.manifest.release
     if held is None:
-        held = {kind for kind, _ in ports.records.list(release, "slot#")}
-    for k in range(context.manifest.max_concurrency):
+        held = held_slots(ports, release)
+    slots = context.manifest.max_concurrency
+    if len(held) >= slots:
+        return None
+    # Each name tries the slots from its own offset: children that finish at the same moment
+    # (a common bake end) would otherwise all race for the lowest free slot and lose in turn.
+    first = zlib.crc32(name.encode("utf-8")) % slots
+    for step in range(slots):
+        k = (first + step) % slots
         kind = f"slot#{k:04d}"
         if kind in held:
             continue
@@ -189,6 +197,12 @@ def _claim_slot(
         if ports.records.put_new(release, kind, {"component": name, "round": round_}):
             return k
     return None
+
+
+def held_slots(ports: Ports, release: str) -> set[str]:
+    """The concurrency slots taken now (``slot#NNNN``), read keys-only: at most
+    ``max_concurrency`` keys, whatever the release's size."""
+    return set(ports.records.kinds(release, "slot#"))
 
 
 def free(ports: Ports, release: str, name: str, round_: int) -> None:
@@ -213,14 +227,19 @@ def _waiting_kind(name: str, rank: float) -> str:
     return f"waiting#{inverse:0{RANK_DIGITS}d}#{name}"
 
 
-def _launch_or_wait(ports: Ports, context: ReleaseContext, name: str, rank: float) -> bool:
+def _launch_or_wait(
+    ports: Ports, context: ReleaseContext, name: str, rank: float, held: set[str] | None = None
+) -> bool:
+    """Start ``name`` in a free slot, or queue it (``waiting#``) for the next one freed.
+    ``held``: the slots the caller last read (see ``_claim_slot``); the re-check after queueing
+    always reads afresh, since a slot freed meanwhile may have missed the queue entry."""
     release = context.manifest.release
     round_ = _round(ports, release)
     kind = _started_kind(name, round_)
     if ports.records.get(release, kind) is not None:
         _start_child(ports, context, name, round_)  # idempotent: finishes a start a crash cut
         return False
-    slot = _claim_slot(ports, context, name, round_)
+    slot = _claim_slot(ports, context, name, round_, held)
     if slot is None:
         waiting = _waiting_kind(name, rank)
         ports.records.put(release, waiting, {"component": name})
@@ -260,13 +279,15 @@ def child_execution(ports: Ports, release: str, name: str, round_: int) -> str |
 
 
 def _start_waiting(ports: Ports, context: ReleaseContext) -> list[str]:
-    """Start the best-ranked waiting components while slots are free. Each read takes at most
-    ``max_concurrency`` of them (no more could start): a read that does not grow with the
-    release's backlog of ready components; a full page of stale entries is read again."""
+    """Start the best-ranked waiting components while slots are free. Each read takes as many
+    of them as slots look free (at least one, at most ``max_concurrency``): a read that does not
+    grow with the release's backlog of ready components; a full page is read again (its
+    entries are gone: started, or stale and deleted) until a claim finds no slot."""
     release = context.manifest.release
-    limit = context.manifest.max_concurrency
     started: list[str] = []
-    held = {kind for kind, _ in ports.records.list(release, "slot#")}
+    held = held_slots(ports, release)
+    slots = context.manifest.max_concurrency
+    limit = max(1, min(slots, slots - len(held)))
     while True:
         waiting = ports.records.list(release, "waiting#", limit=limit)
         for kind, item in waiting:
@@ -300,9 +321,14 @@ def finish(ports: Ports, context: ReleaseContext, name: str, round_: int) -> lis
     dag, rank = _dag(context)
     done = _done(ports, context)
     started: list[str] = []
+    held: set[str] | None = None  # read once, for the first claim of every successor
     for succ in priority_order(dag.successors.get(name, ()), rank):
         ready = not done(succ) and dag.ready(succ, done)
-        if ready and _launch_or_wait(ports, context, succ, rank.get(succ, 0.0)):
+        if not ready:
+            continue
+        if held is None:
+            held = held_slots(ports, release)
+        if _launch_or_wait(ports, context, succ, rank.get(succ, 0.0), held):
             started.append(succ)
     _free_slot(ports, release, name, round_)
     started += _start_waiting(ports, context)
@@ -313,7 +339,7 @@ def finish(ports: Ports, context: ReleaseContext, name: str, round_: int) -> lis
 
 def all_finished(ports: Ports, release: str) -> bool:
     """No child holds a slot and none waits for one: every reachable component is done."""
-    return not ports.records.list(release, "slot#", limit=1) and not ports.records.list(
+    return not ports.records.kinds(release, "slot#", limit=1) and not ports.records.kinds(
         release, "waiting#", limit=1
     )
 

@@ -73,14 +73,7 @@ def version_spec(context: ReleaseContext, name: str, version: str) -> VersionSpe
 
 def readers(context: ReleaseContext, queue: str, besides: str) -> list[str]:
     """Every component but ``besides`` that reads ``queue`` in a version this release knows."""
-    out = []
-    for other, comp in context.manifest.resolved.items():
-        if other == besides:
-            continue
-        specs = [comp.from_, comp.to, *context.known_versions(other).values()]
-        if any(queue in spec.reads for spec in specs):
-            out.append(other)
-    return sorted(out)
+    return [other for other in context.readers_of(queue) if other != besides]
 
 
 def downstream_consumers(context: ReleaseContext, name: str, version: str) -> list[str]:

@@ -240,6 +240,30 @@ def test_list_reads_only_the_first_items_it_is_asked_for(
     assert len(records.list("lim", "waiting#")) == 30
 
 
+def test_kinds_reads_keys_only(records: DynamoRecordStore, dynamodb: DynamoDBClient) -> None:
+    for i in range(12):
+        records.put("keys", f"slot#{i:04d}", {"component": f"c{i}", "round": 0})
+    records.put("keys", "started#c1#r0", {"slot": 1})
+    records.put("other", "slot#0000", {"component": "x"})
+    returned: list[list[str]] = []
+
+    def attributes(parsed: dict[str, Any], **_: Any) -> None:
+        returned.extend(sorted(item) for item in parsed.get("Items", []))
+
+    dynamodb.meta.events.register("after-call.dynamodb.Query", attributes)
+    try:
+        kinds = records.kinds("keys", "slot#")
+        first = records.kinds("keys", "slot#", limit=3)
+    finally:
+        dynamodb.meta.events.unregister("after-call.dynamodb.Query", attributes)
+    assert kinds == [f"slot#{i:04d}" for i in range(12)]
+    assert first == ["slot#0000", "slot#0001", "slot#0002"]
+    assert returned and all(attrs == ["sk"] for attrs in returned)  # no body read or parsed
+    assert len(returned) == 12 + 3  # the limited read is limited in the Query itself
+    assert records.kinds("keys", "waiting#") == []
+    assert [kind for kind, _ in records.list("keys", "slot#")] == kinds
+
+
 def test_records_refuse_what_json_cannot_hold(records: DynamoRecordStore) -> None:
     with pytest.raises(TypeError):
         records.put("r1", "state", {"when": T0})
