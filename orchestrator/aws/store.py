@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -24,7 +24,7 @@ from orchestrator.aws.errors import aws_call, error_code
 from orchestrator.errors import LockConflictError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import (
@@ -240,7 +240,27 @@ class DynamoRecordStore:
         """Every ``(kind, item)`` of ``release`` whose kind starts with ``prefix``, by kind (the
         first ``limit``, when given: DynamoDB returns items in key order)."""
         found: list[tuple[str, dict[str, object]]] = []
+        for item in self._query(release, prefix, limit, keys_only=False):
+            value = _body(item)
+            if value is not None:
+                found.append((item["sk"]["S"].removeprefix("record#"), value))
+        return sorted(found, key=lambda pair: pair[0])[:limit]
+
+    def kinds(self, release: str, prefix: str, limit: int | None = None) -> Sequence[str]:
+        """The kinds of ``list``, read keys-only (``ProjectionExpression``: no item bodies
+        travel or are parsed)."""
+        found = [
+            item["sk"]["S"].removeprefix("record#")
+            for item in self._query(release, prefix, limit, keys_only=True)
+        ]
+        return sorted(found)[:limit]
+
+    def _query(
+        self, release: str, prefix: str, limit: int | None, *, keys_only: bool
+    ) -> Iterator[Mapping[str, AttributeValueTypeDef]]:
+        """The items of ``release`` whose kind starts with ``prefix``, page after page."""
         paginator = self._client.get_paginator("query")
+        extra: dict[str, Any] = {"ProjectionExpression": "sk"} if keys_only else {}
         pages = paginator.paginate(
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
@@ -252,35 +272,12 @@ class DynamoRecordStore:
             # PageSize too: MaxItems alone stops the paginator, not the Query (it would read
             # and parse a whole 1 MB page to keep one item)
             PaginationConfig={} if limit is None else {"MaxItems": limit, "PageSize": limit},
+            **extra,
         )
-        with aws_call("dynamodb:Query", f"{self._table} {release}/{prefix}*"):
+        what = f"{self._table} {release}/{prefix}*{' (keys)' if keys_only else ''}"
+        with aws_call("dynamodb:Query", what):
             for page in pages:
-                for item in page.get("Items", []):
-                    value = _body(item)
-                    if value is not None:
-                        found.append((item["sk"]["S"].removeprefix("record#"), value))
-        return sorted(found, key=lambda pair: pair[0])[:limit]
-
-    def kinds(self, release: str, prefix: str, limit: int | None = None) -> Sequence[str]:
-        """The kinds of ``list``, read keys-only (``ProjectionExpression``: no item bodies
-        travel or are parsed)."""
-        found: list[str] = []
-        paginator = self._client.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={
-                ":pk": {"S": f"release#{release}"},
-                ":prefix": {"S": f"record#{prefix}"},
-            },
-            ProjectionExpression="sk",
-            ConsistentRead=True,
-            PaginationConfig={} if limit is None else {"MaxItems": limit, "PageSize": limit},
-        )
-        with aws_call("dynamodb:Query", f"{self._table} {release}/{prefix}* (keys)"):
-            for page in pages:
-                found.extend(item["sk"]["S"].removeprefix("record#") for item in page["Items"])
-        return sorted(found)[:limit]
+                yield from page.get("Items", [])
 
     OPERATOR_ACTIONS: ClassVar[tuple[str, ...]] = ("dynamodb:Scan",)
     """What ``releases`` (``rollout history``) calls besides ``AWS_ACTIONS``: only an operator's

@@ -76,16 +76,35 @@ class ReleaseContext:
         its ``to``, an accepted hotfix), sorted."""
         return self._readers.get(queue, ())
 
+    def schemas_on(self, queue: str) -> tuple[str, ...]:
+        """Every schema a known version writes or reads on ``queue``, as text, sorted."""
+        return self._schemas.get(queue, ())
+
     @cached_property
     def _readers(self) -> dict[str, tuple[str, ...]]:
+        return self._queue_index[0]
+
+    @cached_property
+    def _schemas(self) -> dict[str, tuple[str, ...]]:
+        return self._queue_index[1]
+
+    @cached_property
+    def _queue_index(self) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
         # Built once per context (a context never changes: a new hotfix makes a new one), so that
-        # a verification's reader lookups cost O(readers), not O(components) each.
-        index: dict[str, set[str]] = {}
+        # the lookups of every look and drain poll cost O(answer), not O(components) each.
+        readers: dict[str, set[str]] = {}
+        schemas: dict[str, set[str]] = {}
         for name, comp in self.manifest.resolved.items():
             for spec in (comp.from_, comp.to, *self.known_versions(name).values()):
-                for queue in spec.reads:
-                    index.setdefault(queue, set()).add(name)
-        return {queue: tuple(sorted(names)) for queue, names in index.items()}
+                for queue, read in spec.reads.items():
+                    readers.setdefault(queue, set()).add(name)
+                    schemas.setdefault(queue, set()).update(str(s) for s in read)
+                for queue, written in spec.writes.items():
+                    schemas.setdefault(queue, set()).add(str(written))
+        return (
+            {queue: tuple(sorted(names)) for queue, names in readers.items()},
+            {queue: tuple(sorted(found)) for queue, found in schemas.items()},
+        )
 
     def scaled(self, seconds: float) -> int:
         """A Wait duration under the run's time scale (ASL SecondsPath needs an integer)."""

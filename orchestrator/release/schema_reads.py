@@ -35,23 +35,12 @@ Key = tuple[str, str, str]
 
 def consumers_of(context: ReleaseContext, queue: str) -> list[str]:
     """Every component that reads ``queue`` in a version this release knows."""
-    out = []
-    for name, comp in context.manifest.resolved.items():
-        specs = [comp.from_, comp.to, *context.known_versions(name).values()]
-        if any(queue in spec.reads for spec in specs):
-            out.append(name)
-    return sorted(out)
+    return list(context.readers_of(queue))
 
 
 def schemas_on(context: ReleaseContext, queue: str) -> list[str]:
     """Every schema a known version writes or reads on ``queue``, as text."""
-    found: set[str] = set()
-    for name, comp in context.manifest.resolved.items():
-        for spec in [comp.from_, comp.to, *context.known_versions(name).values()]:
-            if queue in spec.writes:
-                found.add(str(spec.writes[queue]))
-            found.update(str(s) for s in spec.reads.get(queue, ()))
-    return sorted(found)
+    return list(context.schemas_on(queue))
 
 
 @dataclass
