@@ -124,8 +124,6 @@ RUNTIME = "python3.12"
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 _START_TIMEOUT = 30.0
-POOL_CONNECTIONS = 256
-"""Connections each embedded-engine client keeps open (botocore keeps 10 by default)."""
 
 LOCAL_EXTRA = "pip install 'rollout-orchestrator[local]'"
 """What installs the embedded engine (moto with its server) and the local Lambda endpoint."""
@@ -619,10 +617,6 @@ class EmbeddedEngine:
                     retries={"max_attempts": 2, "mode": "standard"},
                     connect_timeout=5,
                     read_timeout=60,
-                    # one client serves every execution thread of a dry run (a hundred children
-                    # at once): with botocore's default pool of 10, most calls would open a new
-                    # connection, and the server a new thread for it
-                    max_pool_connections=POOL_CONNECTIONS,
                 ),
             )
 
