@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.live import Live
 
 from orchestrator.errors import InfeasibleReleaseError, InputError, Issue, RolloutError
 
@@ -122,6 +123,31 @@ class PipeConsole(Console):
 # Piped output (CI logs, `| less`) gets a wide page instead of Rich's 80-column default.
 stdout = PipeConsole(width=None if sys.stdout.isatty() else 140)
 stderr = PipeConsole(stderr=True, width=None if sys.stderr.isatty() else 140)
+
+
+def live_display(
+    console: Console,
+    renderable: Any = "",
+    *,
+    transient: bool,
+    refresh_per_second: float = 4,
+) -> Live:
+    """A Rich ``Live`` on ``console`` that leaves ``sys.stdout``/``sys.stderr`` alone.
+
+    Rich's default swaps both for proxies while the display runs and puts back, on stop, what it
+    found on start. Those are process-wide: a display that stops while another command in the
+    same process (a test's ``CliRunner``, a thread) has its own streams in place would hand that
+    command the old ones, and its output would vanish mid-line. Everything this CLI shows goes
+    through its consoles, which draw above a live display on their own."""
+    return Live(
+        renderable,
+        console=console,
+        refresh_per_second=refresh_per_second,
+        transient=transient,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+
 
 T = TypeVar("T")
 

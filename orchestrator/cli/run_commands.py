@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
-from rich.live import Live
 from rich.text import Text
 
 from orchestrator.cli.base import (
@@ -24,6 +23,7 @@ from orchestrator.cli.base import (
     emit_json,
     engine_flags,
     guarded,
+    live_display,
     stderr,
     stdout,
 )
@@ -395,7 +395,7 @@ def follow(
     from orchestrator.operations import describe, failure_cause, history, release_status
 
     deadline = time.monotonic() + timeout
-    live = Live(console=stderr, refresh_per_second=4, transient=True) if fmt == "text" else None
+    live = live_display(stderr, transient=True) if fmt == "text" else None
     if live is not None:
         live.start()
     try:

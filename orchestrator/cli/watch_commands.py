@@ -28,6 +28,7 @@ from orchestrator.cli.base import (
     app,
     engine_flags,
     guarded,
+    live_display,
     stderr,
     stdout,
 )
@@ -278,7 +279,7 @@ def watch(
 
 
 def _live(read: Read, interval: float, hint: str) -> dict[str, Any]:
-    with Live(console=stdout, refresh_per_second=4, transient=False) as live:
+    with live_display(stdout, transient=False) as live:
 
         def show(view: dict[str, Any], _changed: bool) -> None:
             live.update(render_view(view, hint))
@@ -337,9 +338,9 @@ class DryRunProgress:
         if self.mode is Progress.live:
             from rich.spinner import Spinner
 
-            self._live = Live(
+            self._live = live_display(
+                self.console,
                 Spinner("dots", text="loading the embedded engine"),
-                console=self.console,
                 refresh_per_second=8,
                 transient=True,
             )

@@ -6,7 +6,9 @@ and no Java. Lambda tasks call Python handlers in-process through the botocore h
 :mod:`orchestrator.local.invoke_hook`; the handlers' functions also exist in moto's Lambda
 (dummy zip, ``python3.12``) so the ARNs the ASL names are real. Clients from :meth:`client` and the
 CLI talk to it with ordinary boto3 through ``endpoint_url``, exactly as they talk to AWS or to
-Step Functions Local (DESIGN §6).
+Step Functions Local (DESIGN §6). Inside this process those requests never touch the socket: the
+same botocore hook hands them to moto's WSGI app directly (:mod:`orchestrator.local.wsgi_transport`,
+``in_process=True``, the default); other processes use the port.
 
 Usage::
 
@@ -93,9 +95,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from orchestrator.errors import EnvironmentProblemError, InputError, Issue, RolloutError
-from orchestrator.local import invoke_hook, moto_compat
+from orchestrator.local import invoke_hook, moto_compat, wsgi_transport
 from orchestrator.local.invoke_hook import Handler, InvocationRouter
 from orchestrator.local.message_mover import MoveTasks, move_task_app
+from orchestrator.local.wsgi_transport import WsgiApp
 
 __all__ = [
     "ACCOUNT_ID",
@@ -140,6 +143,20 @@ _FAULT_LOGGERS = {
 }
 """moto's loggers whose records mean the interpreter itself failed, and the message they carry
 (measured on moto 5.2.5; an ASL error caught by Retry/Catch logs neither)."""
+
+
+TRANSPORT_ENV = "ROLLOUT_ENGINE_TRANSPORT"
+"""``http`` sends even this process's requests to the engine over its socket (the default,
+``in-process``, calls moto's app directly): for comparing the two, or to rule the shortcut out."""
+
+
+def _in_process_default() -> bool:
+    value = os.environ.get(TRANSPORT_ENV, "in-process").strip().lower()
+    if value not in ("in-process", "http"):
+        raise EnvironmentProblemError(
+            f"{TRANSPORT_ENV}={value!r}: use 'in-process' (the default) or 'http'"
+        )
+    return value == "in-process"
 
 
 def wait_for_execution(
@@ -350,6 +367,8 @@ class _EngineServer:
         self._server: Any = None
         self._threaded: Any = None
         self._thread: threading.Thread | None = None
+        self.app: WsgiApp | None = None
+        """The WSGI app the server runs (None on the ``ThreadedMotoServer`` fallback)."""
 
     move_tasks = True
     """False when moto's server app could not be built here (see above)."""
@@ -368,6 +387,7 @@ class _EngineServer:
             self._start_threaded_moto_server()
             return
         app = move_task_app(DomainDispatcherApplication(create_backend_app), self._tasks)
+        self.app = app
         try:
             self._server = make_server(
                 self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
@@ -431,7 +451,12 @@ class EmbeddedEngine:
         fresh: bool = True,
         history_event_limit: int = moto_compat.HISTORY_EVENT_LIMIT,
         payload_limit: int = moto_compat.PAYLOAD_LIMIT,
+        in_process: bool | None = None,
     ) -> None:
+        self.in_process = _in_process_default() if in_process is None else in_process
+        """Answer this process's own requests to the engine by calling moto's app directly
+        (:mod:`~orchestrator.local.wsgi_transport`) instead of over the socket; other processes
+        still use the port. Default on; ``ROLLOUT_ENGINE_TRANSPORT=http`` turns it off."""
         self.limits = moto_compat.Limits(history_event_limit, payload_limit)
         """What the engine enforces as AWS does (the ``history-limit`` and ``payload-limit``
         patches, so with ``patch_moto=True``): AWS's 25,000 events and 262,144 bytes by default."""
@@ -500,6 +525,8 @@ class EmbeddedEngine:
         os.environ["MOTO_PORT"] = str(self._port)
         self._bypass_proxies()
         invoke_hook.register_router(self._port, self._router)
+        if self.in_process and server.app is not None:
+            wsgi_transport.register_app(self._port, server.app)
         if self._fresh:
             self._post_moto_api("/moto-api/reset", None)
         self._post_moto_api("/moto-api/config", ENGINE_CONFIG)
@@ -518,6 +545,7 @@ class EmbeddedEngine:
         self._monitor.uninstall()
         if self._port is not None:
             invoke_hook.unregister_router(self._port)
+            wsgi_transport.unregister_app(self._port)
             if self._saved_moto_port is None:
                 os.environ.pop("MOTO_PORT", None)
             else:

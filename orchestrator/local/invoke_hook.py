@@ -37,6 +37,12 @@ For good measure :func:`install` also registers the hook on ``boto3.DEFAULT_SESS
 already exists, so clients that session creates afterwards are covered too. Installation is
 idempotent (guarded by a lock and a flag) because a second copy would run every handler twice.
 
+A second handler, for every ``before-send`` event (:func:`before_send_in_process`), answers the
+other requests to a port whose engine registered its WSGI app
+(:mod:`~orchestrator.local.wsgi_transport`): moto's app is called on the caller's thread instead
+of over the socket. botocore calls *every* ``before-send`` handler and takes the first answer, so
+that handler leaves alone an ``Invoke`` the first one answers (a function would run twice).
+
 Routing is by the request URL's port: the interpreter calls ``http://localhost:$MOTO_PORT``,
 test clients call ``http://127.0.0.1:<port>``; both carry the engine's port. Requests to real AWS
 (port ``None``) never match. Everything here is thread-safe: the interpreter runs each execution
@@ -45,13 +51,12 @@ test clients call ``http://127.0.0.1:<port>``; both carry the engine's port. Req
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -60,10 +65,15 @@ import botocore.handlers
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
+from orchestrator.local import wsgi_transport
+from orchestrator.local.wsgi_transport import request_body
+
 Handler = Callable[[dict[str, Any], Any], Any]
 """A Lambda handler: ``(event, context) -> JSON-serialisable result``."""
 
 EVENT_NAME = "before-send.lambda.Invoke"
+IN_PROCESS_EVENT = "before-send"
+"""Every request: the hook that answers the engine's own port in-process."""
 DEFAULT_TIMEOUT_SECONDS = 900
 DEFAULT_MEMORY_MB = 128
 
@@ -203,44 +213,20 @@ def install() -> None:
     with _INSTALL_LOCK:
         if _installed:
             return
-        botocore.handlers.BUILTIN_HANDLERS.append((EVENT_NAME, before_send_lambda_invoke))
         import boto3  # imported here: boto3 is only needed to reach an existing default session
 
-        if boto3.DEFAULT_SESSION is not None:
-            boto3.DEFAULT_SESSION.events.register(
-                EVENT_NAME, cast("Callable[..., None]", before_send_lambda_invoke)
-            )
+        for event, hook in _HOOKS:
+            botocore.handlers.BUILTIN_HANDLERS.append((event, hook))
+            if boto3.DEFAULT_SESSION is not None:
+                boto3.DEFAULT_SESSION.events.register(event, cast("Callable[..., None]", hook))
         _installed = True
 
 
 def is_installed() -> bool:
-    return _installed and any(
-        spec[0] == EVENT_NAME and spec[1] is before_send_lambda_invoke
-        for spec in botocore.handlers.BUILTIN_HANDLERS
+    return _installed and all(
+        any(spec[0] == event and spec[1] is hook for spec in botocore.handlers.BUILTIN_HANDLERS)
+        for event, hook in _HOOKS
     )
-
-
-class _RawBody(io.BytesIO):
-    """The ``raw`` of a synthetic response: botocore reads it or calls ``stream()``."""
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        chunk = self.read()
-        while chunk:
-            yield chunk
-            chunk = self.read()
-
-
-def _request_body(body: Any) -> bytes:
-    if body is None:
-        return b""
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    if hasattr(body, "read"):
-        data = body.read()
-        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    return bytes(body)
 
 
 def _response(
@@ -256,7 +242,7 @@ def _response(
         headers[key] = value
     if function_error:
         headers["X-Amz-Function-Error"] = "Unhandled"
-    return AWSResponse(url, status, headers, _RawBody(body))
+    return AWSResponse(url, status, headers, wsgi_transport.RawBody(body))
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
@@ -264,16 +250,27 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
     return {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": []}
 
 
-def before_send_lambda_invoke(request: Any, **_: Any) -> AWSResponse | None:
-    """The botocore hook: answer ``Invoke`` for registered functions, else return ``None``."""
-    url = str(request.url)
-    parts = urlsplit(url)
+@dataclass(frozen=True)
+class _Target:
+    """What an ``Invoke`` request addressed to an engine's port resolves to."""
+
+    router: InvocationRouter
+    port: int
+    name: str
+    qualifier: str | None
+    handler: Handler
+    simulated: bool
+
+
+def _invocation_target(request: Any) -> _Target | None:
+    """The in-process handler an ``Invoke`` request is for, or ``None`` (sent as usual)."""
+    parts = urlsplit(str(request.url))
     try:
         port = parts.port
     except ValueError:
         return None
     router = _router_for(port)
-    if router is None:
+    if router is None or port is None:
         return None
     segments = parts.path.split("/")
     # /2015-03-31/functions/{FunctionName}/invocations
@@ -289,20 +286,30 @@ def before_send_lambda_invoke(request: Any, **_: Any) -> AWSResponse | None:
     query_qualifier = parse_qs(parts.query).get("Qualifier")
     if query_qualifier:
         qualifier = query_qualifier[0]
+    return _Target(router, port, name, qualifier, handler, simulated)
+
+
+def before_send_lambda_invoke(request: Any, **_: Any) -> AWSResponse | None:
+    """The botocore hook: answer ``Invoke`` for registered functions, else return ``None``."""
+    target = _invocation_target(request)
+    if target is None:
+        return None
+    url = str(request.url)
+    router, name, qualifier = target.router, target.name, target.qualifier
     invocation_type = str(request.headers.get("X-Amz-Invocation-Type") or "RequestResponse")
     version = "$LATEST" if qualifier is None or not qualifier.isdigit() else qualifier
     if invocation_type == "DryRun":
         return _response(url, 204, b"", version=version, function_error=False)
 
-    raw = _request_body(request.body)
+    raw = request_body(request.body)
     arn = router.function_arn(name) + (f":{qualifier}" if qualifier else "")
     context = LambdaContext(function_name=name, function_version=version, invoked_function_arn=arn)
-    if not simulated:
+    if not target.simulated:
         router.count(name)
     function_error = False
     try:
         event = json.loads(raw) if raw else {}
-        result = handler(event, context)
+        result = target.handler(event, context)
         try:
             body = json.dumps(result).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -316,3 +323,26 @@ def before_send_lambda_invoke(request: Any, **_: Any) -> AWSResponse | None:
     if invocation_type == "Event":
         return _response(url, 202, b"", version=version, function_error=False)
     return _response(url, 200, body, version=version, function_error=function_error)
+
+
+def before_send_in_process(request: Any, event_name: str = "", **_: Any) -> AWSResponse | None:
+    """The botocore hook for every other request to an engine's port: its WSGI app answers it
+    in-process (:mod:`~orchestrator.local.wsgi_transport`), or ``None`` when the port has no app
+    registered (another process's engine, AWS). botocore calls every ``before-send`` handler, so
+    an ``Invoke`` that :func:`before_send_lambda_invoke` answers is left to it."""
+    try:
+        port = urlsplit(str(request.url)).port
+    except ValueError:
+        return None
+    app = wsgi_transport.app_for(port)
+    if app is None:
+        return None
+    if event_name == EVENT_NAME and _invocation_target(request) is not None:
+        return None
+    return wsgi_transport.respond(app, request)
+
+
+_HOOKS: tuple[tuple[str, Callable[..., AWSResponse | None]], ...] = (
+    (EVENT_NAME, before_send_lambda_invoke),
+    (IN_PROCESS_EVENT, before_send_in_process),
+)

@@ -177,3 +177,27 @@ def test_plain_output_logs_changes_with_their_time() -> None:
     assert lines[0] == "2026-11-28T12:10:00Z r1: running"
     assert lines[-1] == "2026-11-28T12:10:00Z r1: ended SUCCEEDED (exit 0)"
     assert len([x for x in lines if "ingest: waits for enrich" in x]) == 1
+
+
+def test_a_live_display_leaves_the_process_streams_alone() -> None:
+    """A display stopping while another command of the process (a CliRunner, a thread) has its
+    own stdout in place must not put the old one back (Rich's default does): that command's
+    output would vanish mid-line."""
+    import io
+    import sys
+
+    from orchestrator.cli.base import live_display
+
+    outer = sys.stdout
+    live = live_display(
+        Console(file=io.StringIO(), force_terminal=True), "watching", transient=True
+    )
+    live.start()
+    try:
+        assert sys.stdout is outer
+        mine = io.StringIO()
+        sys.stdout = mine  # another command takes stdout while the display runs
+        live.stop()
+        assert sys.stdout is mine
+    finally:
+        sys.stdout = outer
