@@ -19,6 +19,7 @@ or to AWS, are sent as usual.
 from __future__ import annotations
 
 import io
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -43,6 +44,15 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 _PRESERVED_KEY = "moto.preserved_header_names"
 """moto's ``PRESERVED_HEADER_NAMES_ENVIRON_KEY`` (read from moto when it is importable)."""
+
+_INTERNAL_ERROR = (
+    b"<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n"
+    b"<h1>Internal Server Error</h1>\n<p>The server encountered an internal error and was "
+    b"unable to complete your request.</p>\n"
+)
+"""werkzeug's answer to an exception the app let out."""
+_server_log = logging.getLogger("werkzeug")
+"""The logger werkzeug's server reports those exceptions to (the engine quiets it)."""
 
 _APPS: dict[int, WsgiApp] = {}
 _APPS_LOCK = threading.Lock()
@@ -172,13 +182,22 @@ def call_app(app: WsgiApp, environ: dict[str, Any]) -> tuple[int, list[tuple[str
         return chunks.append
 
     chunks: list[bytes] = []
-    result = app(environ, start_response)
     try:
-        chunks.extend(result)
-    finally:
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
+        result = app(environ, start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+    except Exception:
+        # what werkzeug's server does with an exception the app let out (moto has a few, e.g.
+        # StopExecution racing the execution's start): log it, answer 500, which botocore
+        # retries and then raises as a ClientError, never the server's Python exception
+        _server_log.exception(
+            "Error on request %s %s", environ.get("REQUEST_METHOD"), environ.get("RAW_URI")
+        )
+        return 500, [("Content-Type", "text/html; charset=utf-8")], _INTERNAL_ERROR
     status = int(str(started.get("status", "500")).split(" ", 1)[0])
     return status, started.get("headers", []), b"".join(chunks)
 

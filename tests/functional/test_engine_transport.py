@@ -223,3 +223,30 @@ def test_the_environ_joins_repeated_headers_and_keeps_underscored_names() -> Non
     assert environ["HTTP_X_AMZ_META_MY_KEY"] == "v"
     preserved = [v for k, v in environ.items() if isinstance(v, dict)]
     assert preserved == [{"HTTP_X_AMZ_META_MY_KEY": "x-amz-meta-my_key"}]
+
+
+def test_an_exception_the_app_lets_out_is_a_500_as_over_the_socket() -> None:
+    def broken(environ: dict[str, Any], start_response: Any) -> Any:
+        raise AttributeError("'NoneType' object has no attribute 'callback_pool_manager'")
+
+    environ = wsgi_transport.environ_for("POST", "http://127.0.0.1:1/", [], b"{}")
+    status, headers, body = wsgi_transport.call_app(broken, environ)
+    assert status == 500
+    assert b"Internal Server Error" in body
+    assert ("Content-Type", "text/html; charset=utf-8") in headers
+
+
+def test_a_500_reaches_the_caller_as_a_client_error(
+    in_process: EmbeddedEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = in_process.port
+    app = wsgi_transport.app_for(port)
+    assert app is not None
+
+    def broken(environ: dict[str, Any], start_response: Any) -> Any:
+        raise AttributeError("moto failed in itself")
+
+    monkeypatch.setattr(wsgi_transport, "_APPS", {port: broken})
+    with pytest.raises(ClientError) as refused:
+        in_process.client("sqs").list_queues()
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500

@@ -649,7 +649,7 @@ def test_abort_line_ends_a_waiting_release(dry: MakeRun, engine: Any) -> None:
 
 @pytest.mark.workflow
 def test_stuck_execution_force_abort_stops_the_execution(dry: MakeRun, engine: Any) -> None:
-    run = dry(seed_manifest())
+    run = dry(seed_manifest(), time_scale=0.2)  # a 60 s bake takes 12 s: the abort lands mid-bake
     run.start()
     assert run.deployment is not None
     ports = run.deployment.ports
@@ -679,9 +679,21 @@ def test_stuck_execution_force_abort_stops_the_execution(dry: MakeRun, engine: A
         assert status_of(command) == status, command.where
     histories = [c for c in aws_commands(page) if c.argv()[2] == "get-execution-history"]
     assert histories
-    for command in histories:  # the last events first; ours ends with the stop
+    ended = "ExecutionAborted" if status == "ABORTED" else "ExecutionFailed"
+
+    def newest(events: list[dict[str, Any]]) -> str:
+        return str(max(events, key=lambda e: int(e["id"]))["type"])
+
+    for command in histories:  # the last events first
         events = run_aws(engine, command)
-        assert events, command.where
+        assert isinstance(events, list), command.where
+        if "contains(type, 'Failed')" in command.text:
+            # only failures: an abort that caught no step mid-way (the engine stops it at once)
+            # leaves none, a force-stop that failed a running task leaves that task's
+            assert all("Failed" in e["type"] or "TimedOut" in e["type"] for e in events)
+            assert (status == "FAILED") <= (bool(events) and newest(events) == ended)
+        else:  # ours ends with the stop
+            assert events and newest(events) == ended, command.where
     assert ledger.flag(ports.records, RELEASE, "abort") is not None
 
 
