@@ -122,19 +122,46 @@ class _PartitionView:
         return getattr(self._table, name)
 
 
+_PAST = "\U0010ffff"
+"""Sorts after every character: ``prefix + _PAST`` bounds the keys that start with ``prefix``."""
+
+
 def prefix_block(
-    keys: list[str], partition: dict[Any, Any], prefix: str, page_limit: int
+    keys: list[str],
+    partition: dict[Any, Any],
+    prefix: str,
+    page_limit: int,
+    *,
+    limit: int | None = None,
+    forward: bool = True,
+    start_after: str | None = None,
 ) -> list[Any] | None:
     """The items whose range key starts with ``prefix``, and the nearest non-matching key on each
     side: the items moto's own Query loop can react to (a match is kept; the item after the last
     match is where it stops at ``Limit``). None when matches are so large that a later item could
-    hit the page's size limit: then moto's own path answers."""
+    hit the page's size limit: then moto's own path answers.
+
+    With a ``limit`` (the Query's ``Limit``), only the first ``limit`` matches in the query's order
+    (``forward``), from the page's ``start_after`` key (its ``ExclusiveStartKey``) on, are taken,
+    with one more on each side: moto's loop stops at the item after the ``limit``-th match
+    whatever follows it, so a read of one ``waiting#`` entry costs O(log N), not O(backlog)."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     start = bisect.bisect_left(keys, prefix)
-    end = start
+    end = bisect.bisect_left(keys, prefix + _PAST, lo=start)
     while end < len(keys) and keys[end].startswith(prefix):
-        end += 1
+        end += 1  # a key that itself holds U+10FFFF after the prefix
+    if start_after is not None:  # moto skips what comes before it, and the key itself
+        if forward:
+            start = max(start, bisect.bisect_left(keys, start_after, lo=start, hi=end))
+        else:
+            end = min(end, bisect.bisect_right(keys, start_after, lo=start, hi=end))
+    if limit is not None and limit >= 0:
+        # the start key itself (skipped by moto), ``limit`` matches, the item moto stops at
+        if forward:
+            end = min(end, start + limit + 2)
+        else:
+            start = max(start, end - limit - 2)
     block = [partition[DynamoType({"S": key})] for key in keys[max(start - 1, 0) : end + 1]]
     if sum(item.size() for item in block) + _MAX_ITEM_BYTES > page_limit:
         return None
@@ -189,9 +216,20 @@ def indexed_query(original: Callable[..., Any]) -> Callable[..., Any]:
             and not given.get("filter_kwargs")
         ):
             keys = index_of(self).sorted_keys(self, hash_key)
+            start_key = given.get("exclusive_start_key")
+            start_after = _start_key(start_key, self.range_key_attr)
+            limit = given.get("limit") or None
+            if start_key is not None and start_after is None:
+                limit = None  # a start key this index cannot place: every match, as before
             if keys is not None:
                 items = prefix_block(
-                    keys, partition, str(range_objs[0].value), moto_table.RESULT_SIZE_LIMIT
+                    keys,
+                    partition,
+                    str(range_objs[0].value),
+                    moto_table.RESULT_SIZE_LIMIT,
+                    limit=limit,
+                    forward=given.get("scan_index_forward") is not False,
+                    start_after=start_after,
                 )
             if items is None:
                 return original(self, *args, **kwargs)
@@ -200,3 +238,14 @@ def indexed_query(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(_PartitionView(self, items), *args, **kwargs)
 
     return query
+
+
+def _start_key(exclusive_start_key: Any, range_key_attr: str) -> str | None:
+    """The string range key of a Query's ``ExclusiveStartKey`` (as moto passes it: the request's
+    ``{"sk": {"S": ...}}``), or None (no start key, or one this index cannot place)."""
+    if not isinstance(exclusive_start_key, dict):
+        return None
+    value = exclusive_start_key.get(range_key_attr)
+    if isinstance(value, dict) and isinstance(value.get("S"), str):
+        return str(value["S"])
+    return None

@@ -1076,6 +1076,50 @@ def test_the_partition_query_gives_moto_s_own_answers(engine: EmbeddedEngine) ->
     assert matched > 400
 
 
+def test_a_limited_prefix_read_takes_its_page_not_every_match() -> None:
+    """A scheduler's read of the best ``waiting#`` entry (Limit 1) of a 1,000-component backlog
+    hands moto a handful of items, not the backlog: the read no longer grows with the release."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    keys = sorted(
+        [f"waiting#{i:04d}" for i in range(1000)] + [f"slot#{i:04d}" for i in range(100)] + ["z"]
+    )
+    partition = {DynamoType({"S": k}): _Sized(k) for k in keys}
+
+    def block(**kwargs: Any) -> list[str]:
+        got = moto_dynamodb_index.prefix_block(keys, partition, "waiting#", 1 << 20, **kwargs)
+        assert got is not None
+        return [item.key for item in got]
+
+    assert len(block()) == 1002  # unlimited: every match and a neighbour on each side
+    # the match before, the limit's matches, one more match, the item moto stops at
+    assert block(limit=1) == [
+        "slot#0099",
+        "waiting#0000",
+        "waiting#0001",
+        "waiting#0002",
+        "waiting#0003",
+    ]
+    assert block(limit=2, forward=False) == [
+        "waiting#0995",
+        "waiting#0996",
+        "waiting#0997",
+        "waiting#0998",
+        "waiting#0999",
+        "z",
+    ]
+    page = block(limit=2, start_after="waiting#0500")
+    assert page == [f"waiting#{i:04d}" for i in range(499, 505)]
+
+
+class _Sized:
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def size(self) -> int:
+        return 100
+
+
 def _assert_index_is_the_table(engine: EmbeddedEngine, name: str) -> dict[Any, int]:
     """The table's index holds each indexed partition's keys, sorted; the ids of those lists."""
     from moto.dynamodb.models import dynamodb_backends
