@@ -15,12 +15,15 @@ written while the patch was off: :func:`invalidate` bumps an epoch on every appl
 
 A ``begins_with`` Query on the range key then costs O(log N + result): the matching keys by
 bisection, plus the nearest non-matching key on each side (where moto's own Query loop stops at
-``Limit`` and says so with a LastEvaluatedKey). moto's own code answers on a view of the table
-whose ``all_items()`` is only those items, so the answer (order, paging, limits, projections,
-``ScannedCount``) is moto's own (``tests/functional/test_engine.py`` compares both on random
-tables with writes and deletes between the reads). Other key conditions read the queried
-partition only; index queries, tables without a range key, filters, non-string range keys and
-matches that could reach moto's 1 MB page go to moto unchanged.
+``Limit`` and says so with a LastEvaluatedKey). With a ``Limit``, "result" is the page, not every
+match: only ``Limit`` + 2 matches from the page's ``ExclusiveStartKey`` on (in the query's order) go
+to moto, so reading the best of 900 ``waiting#`` entries costs what reading the best of 9 does.
+moto's own code answers on a view of the table whose ``all_items()`` is only those items, so the
+answer (order, paging, limits, projections, ``ScannedCount``) is moto's own
+(``tests/functional/test_engine.py`` compares both on random tables with writes and deletes between
+the reads). Other key conditions read the queried partition only; index queries, tables without a
+range key, filters, non-string range keys and matches that could reach moto's 1 MB page go to moto
+unchanged.
 
 Thread safety: the index is changed only inside a DynamoDB request, and the ``dynamodb-serial``
 patch serves DynamoDB requests one at a time; without it, a read that races a write sees a stale

@@ -109,8 +109,9 @@ def main(argv: list[str] | None = None) -> None:
         "--max-concurrency",
         type=int,
         default=100,
-        help="children at once (the embedded engine's HTTP server stops accepting connections "
-        "with about 1,000 running children on 2 cores)",
+        help="children at once (over the socket transport, ROLLOUT_ENGINE_TRANSPORT=http, the "
+        "embedded engine's HTTP server stopped accepting connections with about 1,000 running "
+        "children on 2 cores)",
     )
     args = parser.parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.2f}")
