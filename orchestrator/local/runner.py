@@ -174,6 +174,7 @@ class LocalDeployment:
         self.before_step = before_step
         self._lock = threading.Lock()
         self._inbox: list[dict[str, str]] = []
+        self._notifications_lock = threading.Lock()
         dynamodb = engine.client("dynamodb")
         cloudwatch = engine.client("cloudwatch")
         sns = engine.client("sns")
@@ -227,7 +228,14 @@ class LocalDeployment:
             self.metric_calls += 1
 
     def notifications(self) -> list[dict[str, str]]:
-        """Every situation report published so far (an SQS inbox subscribed to the topic)."""
+        """Every situation report published so far (an SQS inbox subscribed to the topic).
+
+        One reader at a time: a caller that found the inbox empty while another (the dry run's
+        poll loop) held messages it had received but not yet added would miss them."""
+        with self._notifications_lock:
+            return self._drain_inbox()
+
+    def _drain_inbox(self) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
         while True:
             got = self.sqs.receive_message(

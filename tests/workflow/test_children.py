@@ -8,6 +8,7 @@ exact and the same on every run.
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -161,7 +162,27 @@ def test_the_parents_periodic_check_parks_again_and_the_release_completes(
         return json.dumps(definition)
 
     monkeypatch.setattr(runner, "load_definition", quick_checks)
-    result = dry(diamond(), EXACT).run(timeout=300)
+    run = dry(diamond(), EXACT)
+    assert run.deployment is not None
+    checked = threading.Event()
+    parks: list[str] = []
+    hook = run.deployment.before_step
+
+    def before(step: str, event: Any) -> None:
+        """The children's first steps wait (at most 60 s) until the parent parks a second time
+        (after its first CheckShifts): a release faster than the 1 s wait would otherwise end
+        before any check."""
+        if step == "WaitForShifts":
+            parks.append(step)
+            if len(parks) >= 2:
+                checked.set()
+        elif step == "PrepareShift":
+            checked.wait(60)
+        if hook is not None:
+            hook(step, event)
+
+    run.deployment.before_step = before
+    result = run.run(timeout=300)
     assert result.status == "SUCCEEDED"
     assert {c["status"] for c in result.execution.children} == {"SUCCEEDED"}
     names = [

@@ -361,16 +361,18 @@ def test_dry_run_progress_plain_logs_each_change_and_none_logs_nothing() -> None
     assert json.loads(plain.stdout)["status"] == "SUCCEEDED"
     lines = [re.sub(r"^\[\d+s\] ", "", line) for line in plain.stderr.splitlines()]
     assert "starting release 2026-11-28.1" in lines
-    assert "ingest: waits for enrich" in lines
     assert "store: not shifted (stays on 5: 100%)" in lines
     enrich = [x for x in lines if x.startswith("enrich: ")]
     moving = ("enrich: baking at ", "enrich: shifting at ", "enrich: its child execution")
     assert all(x.startswith(moving) for x in enrich[:-1]), enrich  # sampled: steps may be missed
     assert enrich[-1].startswith("enrich: promoted 18; last verdict PASSED at 100% of 18"), enrich
     ingest = [x for x in lines if x.startswith("ingest: ")]
-    assert ingest[0] == "ingest: waits for enrich", ingest
+    # sampled: a fast run's first picture may already show ingest shifting
+    shifting = ingest[1:] if ingest[0] == "ingest: waits for enrich" else ingest
     assert ingest[-1].startswith("ingest: promoted 43; last verdict PASSED at 100% of 43"), ingest
-    assert lines.index(enrich[-1]) < lines.index(ingest[1]), "ingest waits for enrich's promotion"
+    assert shifting and lines.index(enrich[-1]) < lines.index(shifting[0]), (
+        "ingest waits for enrich"
+    )
     assert lines[-1] == "2026-11-28.1: ended SUCCEEDED (exit 0)", lines[-5:]
 
     quiet = subprocess.run(
