@@ -88,7 +88,7 @@ def exercise(engine: EmbeddedEngine) -> dict[str, Any]:
 
 @pytest.fixture
 def in_process() -> Iterator[EmbeddedEngine]:
-    with EmbeddedEngine({"echo": echo}) as engine:
+    with EmbeddedEngine({"echo": echo}, in_process=True) as engine:
         yield engine
 
 
@@ -104,7 +104,7 @@ def test_this_process_reaches_the_engine_without_its_socket(
 
 
 def test_the_answers_are_the_sockets_answers(sends: Counter[int]) -> None:
-    with EmbeddedEngine({"echo": echo}) as engine:
+    with EmbeddedEngine({"echo": echo}, in_process=True) as engine:
         fast = exercise(engine)
         assert sends[engine.port] == 0
     with EmbeddedEngine({"echo": echo}, in_process=False) as engine:
@@ -175,7 +175,7 @@ def test_other_processes_still_use_the_port(in_process: EmbeddedEngine) -> None:
 
 
 def test_a_port_stops_being_answered_when_the_engine_stops() -> None:
-    with EmbeddedEngine({"echo": echo}) as engine:
+    with EmbeddedEngine({"echo": echo}, in_process=True) as engine:
         port = engine.port
         assert wsgi_transport.app_for(port) is not None
     assert wsgi_transport.app_for(port) is None
