@@ -46,15 +46,19 @@ def sends(monkeypatch: pytest.MonkeyPatch) -> Counter[int]:
     return counted
 
 
-def exercise(engine: EmbeddedEngine) -> dict[str, Any]:
-    """One of each kind of call the dry run makes, with an error of each protocol."""
-    dynamodb = engine.client("dynamodb")
+def create_table(dynamodb: Any, name: str) -> None:
     dynamodb.create_table(
-        TableName="t",
+        TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def exercise(engine: EmbeddedEngine) -> dict[str, Any]:
+    """One of each kind of call the dry run makes, with an error of each protocol."""
+    dynamodb = engine.client("dynamodb")
+    create_table(dynamodb, "t")
     dynamodb.put_item(TableName="t", Item={"pk": {"S": "a/b c"}, "n": {"N": "42"}})
     item = dynamodb.get_item(TableName="t", Key={"pk": {"S": "a/b c"}})["Item"]
     sqs = engine.client("sqs")
@@ -123,12 +127,7 @@ def test_the_interpreters_own_calls_are_in_process_too(
     in_process: EmbeddedEngine, sends: Counter[int]
 ) -> None:
     dynamodb = in_process.client("dynamodb")
-    dynamodb.create_table(
-        TableName="records",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(dynamodb, "records")
     definition = {
         "StartAt": "Call",
         "States": {
