@@ -583,6 +583,7 @@ class EmbeddedEngine:
     def reset(self) -> None:
         """Empty every moto backend, then re-apply the config and re-create role and functions."""
         self._require_running()
+        self._stop_running_executions()
         with self._lock:
             self._post_moto_api("/moto-api/reset", None)
             self._created_functions.clear()
@@ -590,6 +591,25 @@ class EmbeddedEngine:
             self._post_moto_api("/moto-api/config", ENGINE_CONFIG)
             self._router.reset_counts()
             self._ensure_functions()
+
+    def _stop_running_executions(self) -> None:
+        """Stop every execution still running: emptying the backends does not stop an
+        interpreter thread, and one left running (a test that ended while its release waited)
+        would go on calling the step handlers, against the next deployment's records."""
+        sfn = self.client("stepfunctions")
+        for page in sfn.get_paginator("list_state_machines").paginate():
+            for machine in page["stateMachines"]:
+                pages = sfn.get_paginator("list_executions").paginate(
+                    stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+                )
+                for listed in pages:
+                    for execution in listed["executions"]:
+                        with contextlib.suppress(ClientError):
+                            sfn.stop_execution(
+                                executionArn=execution["executionArn"],
+                                error="EngineReset",
+                                cause="the embedded engine was reset",
+                            )
 
     # -- properties and clients ------------------------------------------------------------------
 
@@ -772,16 +792,6 @@ class EmbeddedEngine:
             raise EnvironmentProblemError(
                 f"the embedded engine's moto API refused POST {path}: {exc}"
             ) from exc
-
-    def _stop_running_executions(self) -> None:
-        sfn = self.client("stepfunctions")
-        for machine in sfn.list_state_machines().get("stateMachines", []):
-            running = sfn.list_executions(
-                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
-            )
-            for execution in running.get("executions", []):
-                with contextlib.suppress(ClientError):
-                    sfn.stop_execution(executionArn=execution["executionArn"])
 
     @staticmethod
     def _check_port_free(port: int) -> None:

@@ -137,6 +137,9 @@ def write_context_document(records: RecordStore, release: str, item: dict[str, A
             records.delete(release, kind)
 
 
+CONTEXT_READ_ATTEMPTS = 5
+"""Reads of a context being rewritten at the same moment (each attempt sees a newer header)."""
+
 MANIFEST_PART_KIND = "manifest-part#"
 INLINE_INPUT_BYTES = 200_000
 """Above this size the manifest goes to the ledger and the execution input names it (Step
@@ -190,20 +193,27 @@ def _read_context(records: RecordStore, release: str) -> tuple[str, dict[str, An
     """``(digest, document)`` of the stored context; a context written whole (before parts)
     reads as it is."""
     header = records.get(release, "context")
-    if header is None:
-        raise ReleaseNotFoundError(f"no plan is stored for release {release!r}")
-    if "digest" not in header:
-        return json.dumps(header, sort_keys=True, default=str), dict(header)
-    digest = str(header["digest"])
-    chunks = records.list(release, f"{PART_KIND}{digest}#")
-    if len(chunks) != int(str(header.get("parts", 0))):
-        raise ReleaseNotFoundError(
-            f"the stored plan of release {release!r} is incomplete ({len(chunks)} of "
-            f"{header.get('parts')} parts): it is being rewritten; retry"
-        )
-    body = "".join(str(item.get("chunk", "")) for _, item in chunks)
-    document: dict[str, Any] = json.loads(body)
-    return digest, document
+    for _ in range(CONTEXT_READ_ATTEMPTS):
+        if header is None:
+            raise ReleaseNotFoundError(f"no plan is stored for release {release!r}")
+        if "digest" not in header:
+            return json.dumps(header, sort_keys=True, default=str), dict(header)
+        digest = str(header["digest"])
+        chunks = records.list(release, f"{PART_KIND}{digest}#")
+        if len(chunks) == int(str(header.get("parts", 0))):
+            body = "".join(str(item.get("chunk", "")) for _, item in chunks)
+            document: dict[str, Any] = json.loads(body)
+            return digest, document
+        # A writer replaced this version between the two reads (its parts are written before
+        # its header, the old parts deleted after): the header now names a complete one.
+        again = records.get(release, "context")
+        if again is not None and str(again.get("digest")) == digest:
+            break
+        header = again
+    raise ReleaseNotFoundError(
+        f"the stored plan of release {release!r} is incomplete: its header names parts that "
+        "are not all stored; it is being rewritten, retry"
+    )
 
 
 def context_document(records: RecordStore, release: str) -> dict[str, Any]:

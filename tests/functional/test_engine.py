@@ -626,6 +626,29 @@ def test_reset_empties_moto_and_recreates_the_handlers_functions(
     assert described["status"] == "SUCCEEDED"
 
 
+def test_reset_stops_the_executions_still_running(engine: EmbeddedEngine, sfn: Any) -> None:
+    """An interpreter thread outlives moto's reset: one left waiting would go on calling the
+    step handlers against the next test's records."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    waits = {
+        "StartAt": "W",
+        "States": {
+            "W": {"Type": "Wait", "Seconds": 3600, "Next": "T"},
+            **one_task("${echo}")["States"],
+        },
+    }
+    _, arn = start(engine, sfn, waits, {"before": "reset"})
+    backend = stepfunctions_parser_backends[engine.account_id][engine.region]
+    [kept] = [e for m in backend.state_machines for e in m.executions if e.execution_arn == arn]
+    assert kept.exec_status.value == "RUNNING"
+
+    engine.reset()
+
+    assert kept.exec_status.value == "ABORTED"
+    assert sfn.list_state_machines()["stateMachines"] == []
+
+
 # -- the cloudwatch-index patch -------------------------------------------------------------------
 
 _T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
