@@ -146,13 +146,13 @@ _FAULT_LOGGERS = {
 
 
 TRANSPORT_ENV = "ROLLOUT_ENGINE_TRANSPORT"
-"""``in-process`` answers this process's requests to the engine by calling moto's app directly
-(1.7-2x faster dry runs); ``http`` (the default until the workflow tests that assumed a slower
-engine are fixed) sends them over the socket."""
+"""``in-process`` (the default) answers this process's requests to the engine by calling moto's
+app directly (1.7-2x faster dry runs); ``http`` sends them over the socket: for comparing the two,
+or to rule the shortcut out."""
 
 
 def _in_process_default() -> bool:
-    value = os.environ.get(TRANSPORT_ENV, "http").strip().lower()
+    value = os.environ.get(TRANSPORT_ENV, "in-process").strip().lower()
     if value not in ("in-process", "http"):
         raise EnvironmentProblemError(
             f"{TRANSPORT_ENV}={value!r}: use 'in-process' (the default) or 'http'"
@@ -457,7 +457,7 @@ class EmbeddedEngine:
         self.in_process = _in_process_default() if in_process is None else in_process
         """Answer this process's own requests to the engine by calling moto's app directly
         (:mod:`~orchestrator.local.wsgi_transport`) instead of over the socket; other processes
-        still use the port. Off by default for now: ``ROLLOUT_ENGINE_TRANSPORT=in-process``."""
+        still use the port. Default on; ``ROLLOUT_ENGINE_TRANSPORT=http`` turns it off."""
         self.limits = moto_compat.Limits(history_event_limit, payload_limit)
         """What the engine enforces as AWS does (the ``history-limit`` and ``payload-limit``
         patches, so with ``patch_moto=True``): AWS's 25,000 events and 262,144 bytes by default."""

@@ -33,7 +33,13 @@ The patches (``apply_patches()`` is idempotent; ``revert_patches()`` undoes them
     per entry, through ``moto.backends.list_of_moto_modules``) and ``call_action`` runs
     ``inspect.getmembers`` over the response class (``method_names_from_class``). Both are
     computed once (per class for the second). About 8% of a 30-component dry run's CPU
-    (profiled: 6.9 s and 2.8 s of 118 s).
+    (profiled: 6.9 s and 2.8 s of 118 s). And ``DomainDispatcherApplication.get_application``
+    finds each request's app under one process-wide lock, running ``get_backend_for_host``'s 183
+    URL regexes inside it: with the in-process transport every interpreter thread contends for
+    that lock (the largest busy share of a 300-component profile, 41%, growing 17x for 3x the
+    components). The backend is memoised per host (a known host only) and the lock is taken only
+    to create an app the first time, by moto's own code; a request otherwise finds moto's app
+    for moto's backend without it.
 ``cloudwatch-index``
     ``CloudWatchBackend.get_metric_data`` scans every stored datapoint once per request and once
     per query and period (O(datapoints x queries x periods); the store grows with components x
@@ -665,6 +671,53 @@ def _listed_once(original: Callable[..., Any]) -> Callable[..., Any]:
     return list_of_moto_modules
 
 
+def _backend_per_host(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``DomainDispatcherApplication.get_backend_for_host``: the backend a host maps to is
+    fixed by the installed moto (its URL patterns); remembered per application and host, for the
+    hosts that map to one (an unknown host keeps moto's answer and its message every time)."""
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        known: dict[str, Any] | None = self.__dict__.get("_rollout_backend_per_host")
+        if known is None:
+            known = self.__dict__.setdefault("_rollout_backend_per_host", {})
+        if host is not None and host in known:
+            return known[host]
+        backend = original(self, host)
+        if host is not None and backend:
+            known[host] = backend
+        return backend
+
+    return get_backend_for_host
+
+
+def _app_without_the_lock(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``DomainDispatcherApplication.get_application``: moto's version takes the server's
+    lock on every request; this one finds the host and the backend as moto does, without it, and
+    returns the app moto created for that backend. The first request for a backend (no app yet)
+    goes to moto's own code, which creates it under the lock."""
+
+    def get_application(self: Any, environ: dict[str, Any]) -> Any:
+        path_info = environ.get("PATH_INFO", "")
+        if isinstance(path_info, bytes):
+            path_info = path_info.decode("utf-8")
+        if path_info.startswith("/moto-api") or path_info == "/favicon.ico":
+            host: str | None = "moto_api"
+        elif path_info.startswith(("/latest/meta-data/", "/latest/api/")):
+            host = "instance_metadata"
+        else:
+            host = None
+        backend = self.get_backend_for_host(host)
+        if not backend:
+            host = self.infer_service_region_host(environ, path_info)
+            backend = self.get_backend_for_host(host) if host is not None else None
+        app = self.app_instances.get(backend) if backend else None
+        if app is None:
+            return original(self, environ)
+        return app
+
+    return get_application
+
+
 def _names_per_class(original: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap ``method_names_from_class`` in ``moto.core.responses``: ``call_action`` runs
     ``inspect.getmembers`` over the response class on every request; once per class here (a
@@ -693,6 +746,7 @@ _ERROR_REBUILDERS = (
 _EVENT_MANAGER = f"{_SFN_PARSER}.eval.event.event_manager"
 _PROGRAM = f"{_SFN_PARSER}.component.program.program"
 _CLOUDWATCH = "moto.cloudwatch.models"
+_SERVER = "moto.moto_server.werkzeug_app"
 _TABLE = "moto.dynamodb.models.table"
 
 
@@ -752,6 +806,12 @@ PATCHES: tuple[Patch, ...] = (
                 "moto.core.utils:method_names_from_class",
                 _names_per_class,
             ),
+            _method(
+                _SERVER,
+                "DomainDispatcherApplication.get_backend_for_host",
+                _backend_per_host,
+            ),
+            _method(_SERVER, "DomainDispatcherApplication.get_application", _app_without_the_lock),
         ),
     ),
     Patch(

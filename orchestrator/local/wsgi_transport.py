@@ -70,10 +70,12 @@ def unregister_app(port: int) -> None:
 
 
 def app_for(port: int | None) -> WsgiApp | None:
+    """The app registered for ``port``. Read without the lock (one ``dict.get``, atomic in
+    CPython): every in-process request asks, and a lock here was 18% of a 100-component dry
+    run's busy samples; registering and unregistering still take it."""
     if port is None:
         return None
-    with _APPS_LOCK:
-        return _APPS.get(port)
+    return _APPS.get(port)
 
 
 class RawBody(io.BytesIO):

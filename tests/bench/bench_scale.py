@@ -78,7 +78,7 @@ def run_size(
     began, cpu_began = time.monotonic(), time.process_time()
     load_began = os.getloadavg()[0]
     row: dict[str, Any] = {"size": size, "input_bytes": len(json.dumps(data).encode())}
-    with EmbeddedEngine(in_process=os.environ.get("ROLLOUT_ENGINE_TRANSPORT") != "http") as engine:
+    with EmbeddedEngine() as engine:
         run = DryRun(manifest, data, Scenario.model_validate({"noise": False}), engine=engine)
         with run:
             result = run.run(timeout=timeout, report_interruptions=True)

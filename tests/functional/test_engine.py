@@ -866,13 +866,31 @@ def test_the_server_dispatch_cache_gives_moto_s_own_answers(engine: EmbeddedEngi
 
     assert "server-dispatch-cache" in moto_compat.active_patches()
     patch = moto_compat.PATCHES_BY_NAME["server-dispatch-cache"]
-    listed, names = (target.original_function() for target in patch.targets)
+    listed, names, backend_for, application = (
+        target.original_function() for target in patch.targets
+    )
     assert moto.backends.list_of_moto_modules() == tuple(listed())
     assert "dynamodb" in moto.backends.list_of_moto_modules()
     for response in (DynamoHandler, CloudWatchResponse):
         assert moto.core.responses.method_names_from_class(response) == names(response)
     # and the server still answers through them
     assert "TableNames" in engine.client("dynamodb").list_tables()
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    server = DomainDispatcherApplication(create_backend_app)  # the patched class, as the engine's
+    hosts = [None, "moto_api", "dynamodb.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com"]
+    hosts += ["monitoring.eu-west-1.amazonaws.com", "states.us-east-1.amazonaws.com"]
+    for host in hosts * 2:  # the second time from the memo
+        assert server.get_backend_for_host(host) == backend_for(server, host)
+    signed = "AWS4-HMAC-SHA256 Credential=ak/20261203/us-east-1/{}/aws4_request, Signature=x"
+    for service, target in [("dynamodb", "DynamoDB_20120810.ListTables"), ("states", None)]:
+        environ = {"PATH_INFO": "/", "HTTP_AUTHORIZATION": signed.format(service)}
+        if target:
+            environ["HTTP_X_AMZ_TARGET"] = target
+        assert server.get_application(dict(environ)) is application(server, dict(environ))
+    for path in ("/moto-api/reset", "/latest/meta-data/instance-id"):
+        environ = {"PATH_INFO": path}
+        assert server.get_application(dict(environ)) is application(server, dict(environ))
 
 
 # -- the dynamodb-serial patch --------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -92,3 +93,33 @@ def test_an_actor_that_never_comes_back_is_a_loud_error() -> None:
     k.join("forgotten")
     with pytest.raises(StalledClockError, match="forgotten never slept or left"):
         k.sleep_until("a", at(60))
+
+
+def test_a_cancelled_sleeper_wakes_at_once_and_the_others_sleep_on() -> None:
+    """Each sleeper has its own wake-up: cancelling one wakes it (False), not its neighbours."""
+    clock = Clock()
+    k = keeper(clock)
+    k.join("runner")  # holds the clock: nobody's time comes while it runs
+    answers: dict[str, bool] = {}
+    done = {name: threading.Event() for name in ("a", "b")}
+
+    def sleeper(name: str) -> None:
+        answers[name] = k.sleep_until(name, at(100))
+        done[name].set()
+
+    threads = [threading.Thread(target=sleeper, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while k.sleeping() != ["a", "b"] and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling with a timeout: both must be asleep before the cancel
+    assert k.sleeping() == ["a", "b"]
+    k.cancel("a")
+    assert done["a"].wait(timeout=10)
+    assert answers == {"a": False}
+    assert not done["b"].wait(timeout=0.2) and clock.now == T0
+    k.leave("runner")
+    assert done["b"].wait(timeout=10)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert answers == {"a": False, "b": True} and clock.now == at(100)
