@@ -210,15 +210,18 @@ def free(ports: Ports, release: str, name: str, round_: int) -> None:
     _free_slot(ports, release, name, round_)
 
 
-def _free_slot(ports: Ports, release: str, name: str, round_: int) -> None:
+def _free_slot(ports: Ports, release: str, name: str, round_: int) -> str | None:
+    """Delete ``name``'s slot if its child of ``round_`` still holds it; the slot's kind (the
+    one it held, freed now or before), or None when it never claimed one."""
     item = ports.records.get(release, _started_kind(name, round_)) or {}
     slot = item.get("slot")
     if slot is None:
-        return
+        return None
     kind = f"slot#{int(str(slot)):04d}"
     holder = ports.records.get(release, kind) or {}
     if holder.get("component") == name and int(str(holder.get("round", -1))) == round_:
         ports.records.delete(release, kind)
+    return kind
 
 
 def _waiting_kind(name: str, rank: float) -> str:
@@ -278,21 +281,27 @@ def child_execution(ports: Ports, release: str, name: str, round_: int) -> str |
     return str(arn) if arn else None
 
 
-def _start_waiting(ports: Ports, context: ReleaseContext) -> list[str]:
+def _start_waiting(
+    ports: Ports, context: ReleaseContext, held: set[str] | None = None
+) -> list[str]:
     """Start the best-ranked waiting components while slots are free. Each read takes as many
     of them as slots look free (at least one, at most ``max_concurrency``): a read that does not
     grow with the release's backlog of ready components; a full page is read again (its
-    entries are gone: started, or stale and deleted) until a claim finds no slot."""
+    entries are gone: started, or stale and deleted) until a claim finds no slot. ``held``: the
+    slots the caller read after freeing its own (``finish``: one read of up to
+    ``max_concurrency`` keys per finished child, not two); a slot freed by another child since
+    is filled by that child's own call, which reads after its free."""
     release = context.manifest.release
     started: list[str] = []
-    held = held_slots(ports, release)
+    if held is None:
+        held = held_slots(ports, release)
     slots = context.manifest.max_concurrency
     limit = max(1, min(slots, slots - len(held)))
+    round_ = _round(ports, release)  # one read: a new round starts only from the parent
     while True:
         waiting = ports.records.list(release, "waiting#", limit=limit)
         for kind, item in waiting:
             name = str(item.get("component"))
-            round_ = _round(ports, release)
             if ports.records.get(release, _started_kind(name, round_)) is not None:
                 ports.records.delete(release, kind)
                 continue
@@ -330,8 +339,10 @@ def finish(ports: Ports, context: ReleaseContext, name: str, round_: int) -> lis
             held = held_slots(ports, release)
         if _launch_or_wait(ports, context, succ, rank.get(succ, 0.0), held):
             started.append(succ)
-    _free_slot(ports, release, name, round_)
-    started += _start_waiting(ports, context)
+    freed = _free_slot(ports, release, name, round_)
+    if held is not None and freed is not None:
+        held.discard(freed)
+    started += _start_waiting(ports, context, held)
     if all_finished(ports, release):
         tell_parent(ports, release, round_, None)
     return started

@@ -220,3 +220,33 @@ def test_a_child_that_finished_is_not_taken_for_dead() -> None:
     finish(fakes, "a")
     fakes.shifts.statuses[arn] = "SUCCEEDED"
     assert scheduling.reconcile(fakes.ports, "r1", 0) == []
+
+
+def test_a_free_slot_never_stays_empty_while_a_ready_component_waits() -> None:
+    """Work conservation over random DAGs, concurrencies and finishing orders (seeded): after
+    every FinishShift, the children running are min(max_concurrency, components ready and not
+    done); each one's slot goes to someone at once, and every component finishes exactly once."""
+    import random
+
+    for seed in range(12):
+        rng = random.Random(seed)
+        nodes = [f"c{i:02d}" for i in range(rng.randint(6, 14))]
+        edges = [(u, v) for i, u in enumerate(nodes) for v in nodes[i + 1 :] if rng.random() < 0.2]
+        k = rng.randint(1, 4)
+        fakes = planned(nodes, edges, max_concurrency=k)
+        start_shifts(ReleaseRef(release="r1"), fakes.ports)
+        park(fakes)
+        preds = {n: {u for u, v in edges if v == n} for n in nodes}
+        done: set[str] = set()
+        while len(done) < len(nodes):
+            running = [n for n in started(fakes) if n not in done]
+            ready = [n for n in nodes if n not in done and preds[n] <= done]
+            assert len(running) == min(k, len(ready)), (seed, running, ready)
+            name = rng.choice(running)
+            finish(fakes, name)
+            done.add(name)
+        assert sorted(started(fakes)) == nodes, seed
+        assert (
+            fakes.records.list("r1", "slot#") == [] and fakes.records.list("r1", "waiting#") == []
+        )
+        assert fakes.callbacks.answers["parent-token"]["status"] == "success"
