@@ -101,6 +101,11 @@ class RecordStore(Protocol):
         only ask which records exist: the concurrency slots every FinishShift reads)."""
         ...
 
+    def count(self, release: str, prefix: str) -> int:
+        """How many records of the release have a kind that starts with ``prefix`` (a count,
+        no keys: "are all the concurrency slots taken?" in one small answer)."""
+        ...
+
     def put_new(self, release: str, kind: str, item: Mapping[str, object]) -> bool:
         """Write only if absent; False when the record already exists (first writer wins)."""
         ...

