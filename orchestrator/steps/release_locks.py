@@ -19,7 +19,7 @@ def release_locks(event: ReleaseRef, ports: Ports) -> Locks:
     keys = lease_keys(context)
     for key in keys:
         ports.leases.release(key, event.release)
-    return Locks(held=[], ttl_seconds=0)
+    return Locks(held=0, ttl_seconds=0)
 
 
 PORTS = ("leases", "records")
