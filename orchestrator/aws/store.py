@@ -259,8 +259,14 @@ class DynamoRecordStore:
         """How many records ``list`` would return, as a ``Select=COUNT`` Query: no item travels
         (for the 100 slots of a saturated release, a third of the time ``kinds`` takes on the
         embedded engine)."""
-        paginator = self._client.get_paginator("query")
-        pages = paginator.paginate(
+        pages = self._pages(release, prefix, Select="COUNT")
+        with aws_call("dynamodb:Query", f"{self._table} {release}/{prefix}* (count)"):
+            return sum(int(page.get("Count", 0)) for page in pages)
+
+    def _pages(self, release: str, prefix: str, **params: Any) -> Any:
+        """The Query pages (lazy) over ``release``'s records whose kind starts with ``prefix``,
+        consistent reads, with ``params`` added (projection, paging, ``Select``)."""
+        return self._client.get_paginator("query").paginate(
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={
@@ -268,25 +274,17 @@ class DynamoRecordStore:
                 ":prefix": {"S": f"record#{prefix}"},
             },
             ConsistentRead=True,
-            Select="COUNT",
+            **params,
         )
-        with aws_call("dynamodb:Query", f"{self._table} {release}/{prefix}* (count)"):
-            return sum(int(page.get("Count", 0)) for page in pages)
 
     def _query(
         self, release: str, prefix: str, limit: int | None, *, keys_only: bool
     ) -> Iterator[Mapping[str, AttributeValueTypeDef]]:
         """The items of ``release`` whose kind starts with ``prefix``, page after page."""
-        paginator = self._client.get_paginator("query")
         extra: dict[str, Any] = {"ProjectionExpression": "sk"} if keys_only else {}
-        pages = paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={
-                ":pk": {"S": f"release#{release}"},
-                ":prefix": {"S": f"record#{prefix}"},
-            },
-            ConsistentRead=True,
+        pages = self._pages(
+            release,
+            prefix,
             # PageSize too: MaxItems alone stops the paginator, not the Query (it would read
             # and parse a whole 1 MB page to keep one item)
             PaginationConfig={} if limit is None else {"MaxItems": limit, "PageSize": limit},
