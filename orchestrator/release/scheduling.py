@@ -300,9 +300,9 @@ def _start_waiting(
     of them as slots look free (at least one, at most ``max_concurrency``): a read that does not
     grow with the release's backlog of ready components; a full page is read again (its
     entries are gone: started, or stale and deleted) until a claim finds no slot. ``held``: the
-    slots the caller read after freeing its own (``finish``: one read of up to
-    ``max_concurrency`` keys per finished child, not two); a slot freed by another child since
-    is filled by that child's own call, which reads after its free."""
+    slots the caller read, less the one it has freed since (``finish``: one read of up to
+    ``max_concurrency`` keys per finished child, not two); a slot another child freed after
+    that read is filled by that child's own call."""
     release = context.manifest.release
     started: list[str] = []
     slots = context.manifest.max_concurrency
