@@ -156,10 +156,15 @@ def start_ready(ports: Ports, context: ReleaseContext, candidates: list[str]) ->
     dag, rank = _dag(context)
     done = _done(ports, context)
     started: list[str] = []
+    held: set[str] | None = None  # read once, for every candidate's first claim
     for name in priority_order(candidates, rank):
         if done(name) or not dag.ready(name, done):
             continue
-        if _launch_or_wait(ports, context, name, rank.get(name, 0.0)):
+        if held is None:
+            held = slots_taken_now(
+                ports, context.manifest.release, context.manifest.max_concurrency
+            )
+        if _launch_or_wait(ports, context, name, rank.get(name, 0.0), held):
             started.append(name)
     return started
 
@@ -205,6 +210,15 @@ def held_slots(ports: Ports, release: str) -> set[str]:
     return set(ports.records.kinds(release, "slot#"))
 
 
+def slots_taken_now(ports: Ports, release: str, slots: int) -> set[str]:
+    """The slots taken now, as ``held_slots``, but a count first: when every one of the
+    ``slots`` is taken (a release with a backlog of ready components, nearly every time one of
+    its children finishes) that set is every slot's kind, and no key is read."""
+    if all_slots_taken(ports, release, slots):
+        return {f"slot#{k:04d}" for k in range(slots)}
+    return held_slots(ports, release)
+
+
 def all_slots_taken(ports: Ports, release: str, slots: int) -> bool:
     """Whether every one of the ``slots`` concurrency slots is taken (a ``Select=COUNT`` read:
     slot kinds are ``slot#0000`` .. ``slot#<slots-1>``, so ``slots`` of them is all)."""
@@ -237,11 +251,20 @@ def _waiting_kind(name: str, rank: float) -> str:
 
 
 def _launch_or_wait(
-    ports: Ports, context: ReleaseContext, name: str, rank: float, held: set[str] | None = None
+    ports: Ports,
+    context: ReleaseContext,
+    name: str,
+    rank: float,
+    held: set[str] | None = None,
+    *,
+    recheck: bool = True,
 ) -> bool:
     """Start ``name`` in a free slot, or queue it (``waiting#``) for the next one freed.
     ``held``: the slots the caller last read (see ``_claim_slot``); the re-check after queueing
-    always reads afresh, since a slot freed meanwhile may have missed the queue entry."""
+    always reads afresh, since a slot freed meanwhile may have missed the queue entry.
+    ``recheck=False``: the caller looks at the slots and the queue afresh itself, after this
+    entry is in the queue (``finish``, which holds a slot and fills it from the queue), so the
+    re-check here would only repeat it."""
     release = context.manifest.release
     round_ = _round(ports, release)
     kind = _started_kind(name, round_)
@@ -252,6 +275,8 @@ def _launch_or_wait(
     if slot is None:
         waiting = _waiting_kind(name, rank)
         ports.records.put(release, waiting, {"component": name})
+        if not recheck:
+            return False
         # a slot freed meanwhile (its freer may have looked at the queue before this entry was
         # in it): take it. Mostly the release is saturated here: a count says so, cheaper than
         # reading every slot's key
@@ -293,30 +318,38 @@ def child_execution(ports: Ports, release: str, name: str, round_: int) -> str |
     return str(arn) if arn else None
 
 
-def _start_waiting(
-    ports: Ports, context: ReleaseContext, held: set[str] | None = None
-) -> list[str]:
-    """Start the best-ranked waiting components while slots are free. Each read takes as many
-    of them as slots look free (at least one, at most ``max_concurrency``): a read that does not
-    grow with the release's backlog of ready components; a full page is read again (its
-    entries are gone: started, or stale and deleted) until a claim finds no slot. ``held``: the
-    slots the caller read, less the one it has freed since (``finish``: one read of up to
-    ``max_concurrency`` keys per finished child, not two); a slot another child freed after
-    that read is filled by that child's own call."""
+def _start_waiting(ports: Ports, context: ReleaseContext, freed: str | None = None) -> list[str]:
+    """Start the best-ranked waiting components while slots are free.
+
+    It looks afresh: first the cheap questions (does anything wait? a keys-only read of one
+    entry; is every slot taken? a ``Select=COUNT`` read), then which slots are free. When
+    exactly one is free and the caller has just freed ``freed`` (``finish``), that one is
+    presumed to be it and no slot key is read; if another claim took it meanwhile, the free one
+    is someone else's: the slots are read once and the claim tried again, rather than trusting
+    that another call fills it.
+
+    Each read of the queue takes as many entries as slots are free (at least one, at most
+    ``max_concurrency``): a read that does not grow with the release's backlog of ready
+    components; a full page is read again (its entries are gone: started, or stale and deleted)
+    until no slot is free. A slot freed after the count is filled by its own freer's call: it
+    frees before it looks, and every entry waiting was queued before this call looked."""
     release = context.manifest.release
     started: list[str] = []
     slots = context.manifest.max_concurrency
-    if held is None:
-        # the cheap questions first: nothing waits (a release below its concurrency), or every
-        # slot is taken (a saturated one): no read of the slots' keys either way
-        if not ports.records.kinds(release, "waiting#", limit=1) or all_slots_taken(
-            ports, release, slots
-        ):
-            return started
-        held = held_slots(ports, release)
-    limit = max(1, min(slots, slots - len(held)))
+    if not ports.records.kinds(release, "waiting#", limit=1):
+        return started
+    taken = ports.records.count(release, "slot#")
+    if taken >= slots:
+        return started
+    presumed = freed is not None and taken == slots - 1
+    held = (
+        {f"slot#{k:04d}" for k in range(slots)} - {freed}
+        if presumed and freed is not None
+        else held_slots(ports, release)
+    )
     round_ = _round(ports, release)  # one read: a new round starts only from the parent
-    while True:
+    while len(held) < slots:
+        limit = max(1, min(slots, slots - len(held)))
         waiting = ports.records.list(release, "waiting#", limit=limit)
         for kind, item in waiting:
             name = str(item.get("component"))
@@ -324,6 +357,10 @@ def _start_waiting(
                 ports.records.delete(release, kind)
                 continue
             slot = _claim_slot(ports, context, name, round_, held)
+            if slot is None and presumed:
+                presumed = False  # the freed slot went to another claim: read which are free
+                held = held_slots(ports, release)
+                slot = _claim_slot(ports, context, name, round_, held)
             if slot is None:
                 return started  # every slot is taken: the next child to finish continues
             ports.records.delete(release, kind)
@@ -339,6 +376,7 @@ def _start_waiting(
             started.append(name)
         if len(waiting) < limit:
             return started
+    return started
 
 
 def finish(ports: Ports, context: ReleaseContext, name: str, round_: int) -> list[str]:
@@ -354,13 +392,12 @@ def finish(ports: Ports, context: ReleaseContext, name: str, round_: int) -> lis
         if not ready:
             continue
         if held is None:
-            held = held_slots(ports, release)
-        if _launch_or_wait(ports, context, succ, rank.get(succ, 0.0), held):
+            held = slots_taken_now(ports, release, context.manifest.max_concurrency)
+        # no re-check when it queues: the look at the queue below comes after its entry
+        if _launch_or_wait(ports, context, succ, rank.get(succ, 0.0), held, recheck=False):
             started.append(succ)
     freed = _free_slot(ports, release, name, round_)
-    if held is not None and freed is not None:
-        held.discard(freed)
-    started += _start_waiting(ports, context, held)
+    started += _start_waiting(ports, context, freed)
     if all_finished(ports, release):
         tell_parent(ports, release, round_, None)
     return started
